@@ -1,0 +1,192 @@
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# Apache License 2.0 (see LICENSE)
+"""The bank interface: a checksummed key/value object store.
+
+Every object carries the sha256 of its bytes; every read verifies it, so a
+damaged bank is reported as BankCorrupted instead of being restored from.
+Backends (LocalBank, SwiftBank) only move bytes and checksums.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any, Iterator
+
+from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+    InvalidInput, BankCorrupted, NotFound)
+
+_KEY_RE = re.compile(r'^[A-Za-z0-9/_.\-@:]+$')
+
+
+def normalize_key(key: str) -> str:
+    """Absolute, slash-separated key; rejects empty, dotted and hidden segments."""
+    if not isinstance(key, str) or not key or not _KEY_RE.match(key) or key.endswith('/'):
+        raise InvalidInput('Bank key %r is not valid: use letters, digits and /_.-@: only, '
+                           'and do not end it with a slash.' % (key,))
+    parts = [p for p in key.split('/') if p]
+    if not parts or any(p.startswith('.') for p in parts):
+        raise InvalidInput('Bank key %r is not valid: no segment may be empty or start with a dot.'
+                           % (key,))
+    return '/' + '/'.join(parts)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def to_bytes(value: Any) -> bytes:
+    """bytes pass through, str is UTF-8, everything else is canonical JSON."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode('utf-8')
+    return json.dumps(value, sort_keys=True, separators=(',', ':')).encode('utf-8')
+
+
+class Bank:
+    """Abstract bank. Keys are absolute paths such as ``/checkpoints/<id>/index.json``."""
+
+    kind = 'abstract'
+
+    # -- backend primitives -------------------------------------------------
+    def _put(self, key: str, data: bytes, checksum: str, exclusive: bool,
+             expire_after: int | None) -> None:
+        raise NotImplementedError
+
+    def _get(self, key: str) -> tuple[bytes, str]:
+        """Return (data, stored checksum); raise NotFound when absent."""
+        raise NotImplementedError
+
+    def _delete(self, key: str) -> bool:
+        raise NotImplementedError
+
+    def _list(self, prefix: str, marker: str | None, limit: int | None,
+              reverse: bool) -> list[str]:
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        return {'type': self.kind}
+
+    # -- public API -----------------------------------------------------------
+    def put(self, key: str, value: Any, exclusive: bool = False,
+            expire_after: int | None = None) -> str:
+        """Write an object; with ``exclusive`` fail with Conflict if it exists.
+
+        Returns the sha256 of the stored bytes.
+        """
+        key = normalize_key(key)
+        data = to_bytes(value)
+        checksum = sha256_hex(data)
+        self._put(key, data, checksum, exclusive, expire_after)
+        return checksum
+
+    def get(self, key: str) -> bytes:
+        """Read and verify an object."""
+        key = normalize_key(key)
+        data, stored = self._get(key)
+        actual = sha256_hex(data)
+        if stored != actual:
+            raise BankCorrupted('Bank object %s is corrupted: its sha256 is %s but %s was '
+                                'recorded when it was written. Do not restore from it; delete the '
+                                'checkpoint or repair the bank.' % (key, actual, stored),
+                                key=key)
+        return data
+
+    def get_json(self, key: str) -> Any:
+        data = self.get(key)
+        try:
+            return json.loads(data.decode('utf-8'))
+        except ValueError:
+            raise BankCorrupted('Bank object %s is not valid JSON although its checksum '
+                                'matches; it was written by another tool.' % key, key=key)
+
+    def get_text(self, key: str) -> str:
+        return self.get(key).decode('utf-8', 'replace')
+
+    def _exists(self, key: str) -> bool:
+        try:
+            self._get(key)
+            return True
+        except NotFound:
+            return False
+
+    def exists(self, key: str) -> bool:
+        return self._exists(normalize_key(key))
+
+    def delete(self, key: str) -> bool:
+        """Delete an object; returns False if it was already gone."""
+        return self._delete(normalize_key(key))
+
+    def list(self, prefix: str = '/', marker: str | None = None, limit: int | None = None,
+             reverse: bool = False) -> list[str]:
+        """Keys under ``prefix`` in key order (or reverse), after ``marker``."""
+        if prefix != '/':
+            prefix = '/' + prefix.lstrip('/')
+        if marker is not None:
+            marker = normalize_key(marker)
+        if limit is not None and limit <= 0:
+            return []
+        return self._list(prefix, marker, limit, reverse)
+
+    def iter_all(self, prefix: str, reverse: bool = False, page: int = 1000) -> Iterator[str]:
+        """Every key under ``prefix``, fetched page by page."""
+        marker = None
+        while True:
+            keys = self.list(prefix, marker=marker, limit=page, reverse=reverse)
+            yield from keys
+            if len(keys) < page:
+                return
+            marker = keys[-1]
+
+    def delete_prefix(self, prefix: str) -> int:
+        count = 0
+        for key in list(self.iter_all(prefix)):
+            if self.delete(key):
+                count += 1
+        return count
+
+    def section(self, prefix: str) -> 'BankSection':
+        return BankSection(self, prefix)
+
+
+class BankSection:
+    """A prefix-scoped view of a bank, used by protection plugins."""
+
+    def __init__(self, bank: Bank, prefix: str) -> None:
+        self.bank = bank
+        self.prefix = normalize_key(prefix)
+
+    def _key(self, key: str) -> str:
+        return self.prefix + '/' + key.lstrip('/')
+
+    def put(self, key: str, value: Any, exclusive: bool = False) -> str:
+        return self.bank.put(self._key(key), value, exclusive=exclusive)
+
+    def get(self, key: str) -> bytes:
+        return self.bank.get(self._key(key))
+
+    def get_json(self, key: str) -> Any:
+        return self.bank.get_json(self._key(key))
+
+    def get_text(self, key: str) -> str:
+        return self.bank.get_text(self._key(key))
+
+    def exists(self, key: str) -> bool:
+        return self.bank.exists(self._key(key))
+
+    def delete(self, key: str) -> bool:
+        return self.bank.delete(self._key(key))
+
+    def list(self, prefix: str = '') -> list[str]:
+        """Keys relative to the section."""
+        start = len(self.prefix) + 1
+        return [k[start:] for k in self.bank.iter_all(self._key(prefix) if prefix else self.prefix + '/')]
+
+    def delete_all(self) -> int:
+        return self.bank.delete_prefix(self.prefix + '/')
+
+    def section(self, prefix: str) -> 'BankSection':
+        return BankSection(self.bank, self._key(prefix))

@@ -1,0 +1,291 @@
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# Apache License 2.0 (see LICENSE)
+"""Checkpoints in the bank, in Karbor's layout:
+
+  /checkpoints/<id>/index.json
+  /checkpoints/<id>/resource-data/<resource id>/{status,metadata,...}
+  /indices/by-provider/<provider>/<project>/<time>@<id>
+  /indices/by-date/<YYYY-MM-DD>/<project>/<time>@<id>
+  /indices/by-plan/<plan>/<project>/<YYYY-MM-DD>/<time>@<id>
+  /indices/by-name/<plan>/<project>/<sha256 of name>      (ours: named checkpoints)
+
+``<time>`` is fixed-width microseconds, so a reverse listing of an index is
+newest first and a page costs ``limit`` index reads, whatever the bank holds.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import uuid
+from typing import Any, Iterator
+
+from ansible_collections.karbor.protection.plugins.module_utils import timeutil
+from ansible_collections.karbor.protection.plugins.module_utils.bank import Bank, BankSection
+from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+    Conflict, InvalidInput, NotFound, BankCorrupted)
+from ansible_collections.karbor.protection.plugins.module_utils.lease import Lease
+from ansible_collections.karbor.protection.plugins.module_utils import resource as R
+
+INDEX_VERSION = '1.0'
+
+
+def _index_path(cid: str) -> str:
+    return '/checkpoints/%s/index.json' % cid
+
+
+def _name_key(plan_id: str, project_id: str, name: str) -> str:
+    digest = hashlib.sha256(name.encode('utf-8')).hexdigest()
+    return '/indices/by-name/%s/%s/%s' % (plan_id, project_id, digest)
+
+
+class Checkpoint:
+    """One checkpoint's index document plus helpers to change it."""
+
+    def __init__(self, bank: Bank, data: dict[str, Any]) -> None:
+        self.bank = bank
+        self.data = data
+
+    # -- fields ----------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self.data['id']
+
+    @property
+    def status(self) -> str:
+        return self.data['status']
+
+    @property
+    def project_id(self) -> str:
+        return self.data.get('project_id') or ''
+
+    @property
+    def plan(self) -> dict:
+        return self.data.get('protection_plan') or {}
+
+    @property
+    def created(self) -> datetime.datetime:
+        return timeutil.parse_time(self.data['created_at'])
+
+    @property
+    def extra_info(self) -> dict:
+        return self.data.get('extra_info') or {}
+
+    @property
+    def resource_graph(self) -> str | None:
+        return self.data.get('resource_graph')
+
+    def resource_section(self, resource_id: str) -> BankSection:
+        return self.bank.section('/checkpoints/%s/resource-data/%s' % (self.id, resource_id))
+
+    # -- persistence -----------------------------------------------------------
+    def commit(self) -> None:
+        self.data['updated_at'] = timeutil.isoformat(timeutil.now())
+        self.bank.put(_index_path(self.id), self.data)
+
+    def set_status(self, status: str, reason: str | None = None) -> None:
+        self.data['status'] = status
+        if reason is not None:
+            self.data['error'] = reason
+        self.commit()
+
+    def index_keys(self) -> list[str]:
+        created = self.created
+        day = created.strftime('%Y-%m-%d')
+        entry = '%s@%s' % (timeutil.sort_key(created), self.id)
+        plan_id = self.plan.get('id', 'none')
+        keys = ['/indices/by-provider/%s/%s/%s' % (self.data['provider_id'], self.project_id, entry),
+                '/indices/by-date/%s/%s/%s' % (day, self.project_id, entry),
+                '/indices/by-plan/%s/%s/%s/%s' % (plan_id, self.project_id, day, entry)]
+        return keys
+
+    def name_key(self) -> str | None:
+        name = self.extra_info.get('name')
+        if not name:
+            return None
+        return _name_key(self.plan.get('id', 'none'), self.project_id, str(name))
+
+    def to_api(self) -> dict[str, Any]:
+        """Karbor's API view of the checkpoint (plus our additions)."""
+        view = {key: self.data.get(key) for key in (
+            'id', 'project_id', 'status', 'provider_id', 'protection_plan', 'resource_graph',
+            'created_at', 'timestamp', 'extra_info', 'updated_at')}
+        view['extra_info'] = view['extra_info'] or {}
+        view['error'] = self.data.get('error')
+        view['resources_status'] = self.data.get('resources_status') or {}
+        view['progress'] = self.data.get('progress') or {}
+        return view
+
+
+class CheckpointCollection:
+    """All checkpoints of one provider's bank."""
+
+    def __init__(self, bank: Bank, provider_id: str) -> None:
+        self.bank = bank
+        self.provider_id = provider_id
+
+    def create(self, plan: dict, project_id: str, owner_id: str, extra_info: dict | None = None,
+               checkpoint_id: str | None = None) -> Checkpoint:
+        """Write index.json and the indices. A named checkpoint is claimed
+        first with an exclusive create, so two runs never make the same one."""
+        moment = timeutil.now()
+        data = {
+            'version': INDEX_VERSION,
+            'id': checkpoint_id or str(uuid.uuid4()),
+            'status': R.CP_PROTECTING,
+            'owner_id': owner_id,
+            'provider_id': self.provider_id,
+            'project_id': project_id,
+            'protection_plan': {'id': plan['id'], 'name': plan.get('name'),
+                                'provider_id': plan.get('provider_id', self.provider_id),
+                                'resources': plan.get('resources', [])},
+            'extra_info': dict(extra_info or {}),
+            'created_at': timeutil.isoformat(moment),
+            'timestamp': int(moment.timestamp()),
+            'resource_graph': None,
+        }
+        checkpoint = Checkpoint(self.bank, data)
+        name_key = checkpoint.name_key()
+        if name_key:
+            try:
+                self.bank.put(name_key, checkpoint.id, exclusive=True)
+            except Conflict:
+                raise Conflict('A checkpoint named %r already exists for plan %s.'
+                               % (checkpoint.extra_info['name'], plan['id']))
+        self.bank.put(_index_path(checkpoint.id), data, exclusive=True)
+        for key in checkpoint.index_keys():
+            self.bank.put(key, checkpoint.id)
+        return checkpoint
+
+    def get(self, checkpoint_id: str, project_id: str | None = None,
+            include_deleted: bool = True) -> Checkpoint:
+        """Load one checkpoint; a zombie (its writer's lease expired) is
+        turned into ``error`` on the way."""
+        try:
+            uuid.UUID(str(checkpoint_id))
+        except ValueError:
+            raise InvalidInput('Checkpoint id %r is not a UUID.' % (checkpoint_id,))
+        try:
+            data = self.bank.get_json(_index_path(checkpoint_id))
+        except NotFound:
+            raise NotFound('Checkpoint %s does not exist in provider %s; list the plan\'s '
+                           'checkpoints with karbor.protection.checkpoint_info.'
+                           % (checkpoint_id, self.provider_id))
+        if not isinstance(data, dict) or 'status' not in data:
+            raise BankCorrupted('The index of checkpoint %s is damaged.' % checkpoint_id)
+        checkpoint = Checkpoint(self.bank, data)
+        if project_id is not None and checkpoint.project_id != project_id:
+            raise NotFound('Checkpoint %s does not exist in provider %s for this project.'
+                           % (checkpoint_id, self.provider_id))
+        if not include_deleted and checkpoint.status == R.CP_DELETED:
+            raise NotFound('Checkpoint %s was deleted.' % checkpoint_id)
+        self.reap_if_zombie(checkpoint)
+        return checkpoint
+
+    def reap_if_zombie(self, checkpoint: Checkpoint) -> bool:
+        """Mark a protecting/deleting checkpoint whose writer died as failed."""
+        if checkpoint.status not in (R.CP_PROTECTING, R.CP_DELETING):
+            return False
+        if Lease.is_alive(self.bank, checkpoint.data.get('owner_id'), timeutil.wall_clock()):
+            return False
+        if checkpoint.status == R.CP_PROTECTING:
+            checkpoint.set_status(R.CP_ERROR, 'The run that was protecting this checkpoint stopped '
+                                  'before it finished (its bank lease expired). Delete the '
+                                  'checkpoint to free what it made.')
+        else:
+            checkpoint.set_status(R.CP_ERROR_DELETING, 'The run that was deleting this checkpoint '
+                                  'stopped before it finished. Delete it again.')
+        return True
+
+    def find_by_name(self, plan_id: str, project_id: str, name: str) -> Checkpoint | None:
+        try:
+            cid = self.bank.get_text(_name_key(plan_id, project_id, name))
+        except NotFound:
+            return None
+        try:
+            return self.get(cid)
+        except NotFound:
+            return None
+
+    def _index_prefix(self, project_id: str, plan_id: str | None) -> str:
+        if plan_id:
+            return '/indices/by-plan/%s/%s/' % (plan_id, project_id)
+        return '/indices/by-provider/%s/%s/' % (self.provider_id, project_id)
+
+    def iter_ids(self, project_id: str, plan_id: str | None = None,
+                 start_date: datetime.date | None = None, end_date: datetime.date | None = None,
+                 marker: str | None = None, page: int = 100) -> Iterator[str]:
+        """Checkpoint ids newest first, filtered by plan and by an inclusive
+        UTC date range, starting after ``marker``. Dates bound the listing
+        range, so older entries are never read."""
+        prefix = self._index_prefix(project_id, plan_id)
+
+        def bound(day: datetime.date) -> str:
+            if plan_id:
+                return prefix + day.strftime('%Y-%m-%d')
+            midnight = datetime.datetime.combine(day, datetime.time(), timeutil.UTC)
+            return prefix + timeutil.sort_key(midnight)
+
+        bank_marker = None
+        if marker:
+            marked = self.get(marker, project_id)
+            keys = [k for k in marked.index_keys() if k.startswith(prefix)]
+            bank_marker = keys[0] if keys else None
+        if end_date is not None:
+            upper = bound(end_date + datetime.timedelta(days=1))
+            if bank_marker is None or upper < bank_marker:
+                bank_marker = upper
+        lower = bound(start_date) if start_date is not None else None
+        for key in self._paged(prefix, bank_marker, page):
+            if lower is not None and key < lower:
+                return
+            yield key.rsplit('@', 1)[1]
+
+    def _paged(self, prefix: str, marker: str | None, page: int) -> Iterator[str]:
+        while True:
+            keys = self.bank.list(prefix, marker=marker, limit=page, reverse=True)
+            yield from keys
+            if len(keys) < page:
+                return
+            marker = keys[-1]
+
+    def list(self, project_id: str, plan_id: str | None = None, status: str | None = None,
+             start_date: datetime.date | None = None, end_date: datetime.date | None = None,
+             limit: int | None = None, marker: str | None = None) -> list[Checkpoint]:
+        result = []
+        page = min(max(limit or 100, 10), 1000)
+        for cid in self.iter_ids(project_id, plan_id, start_date, end_date, marker, page):
+            try:
+                checkpoint = self.get(cid, project_id)
+            except NotFound:
+                continue  # index entry of a checkpoint being deleted
+            if status and checkpoint.status != status:
+                continue
+            result.append(checkpoint)
+            if limit and len(result) >= limit:
+                break
+        return result
+
+    def remove_indices(self, checkpoint: Checkpoint) -> None:
+        for key in checkpoint.index_keys():
+            self.bank.delete(key)
+        name_key = checkpoint.name_key()
+        if name_key:
+            self.bank.delete(name_key)
+
+    def purge_data(self, checkpoint: Checkpoint) -> int:
+        return self.bank.delete_prefix('/checkpoints/%s/resource-data/' % checkpoint.id)
+
+    def mark_deleted(self, checkpoint: Checkpoint) -> None:
+        """Remove everything but a small tombstone index (status ``deleted``)."""
+        self.purge_data(checkpoint)
+        self.remove_indices(checkpoint)
+        checkpoint.data['resource_graph'] = checkpoint.data.get('resource_graph')
+        checkpoint.set_status(R.CP_DELETED)
+
+
+def dump_graph_for_api(checkpoint: Checkpoint) -> Any:
+    graph = checkpoint.resource_graph
+    return json.loads(graph) if graph else None

@@ -1,0 +1,15 @@
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# Apache License 2.0 (see LICENSE)
+"""Protection plugin for VOLUME resources (OS Infra Provider)."""
+
+from __future__ import annotations
+
+from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
+    ProtectionPlugin)
+from ansible_collections.karbor.protection.plugins.module_utils import resource as R
+
+
+class CinderVolumePlugin(ProtectionPlugin):
+    name = 'karbor-volume-protection-plugin'
+    supported_types = (R.VOLUME,)

@@ -1,0 +1,145 @@
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# Apache License 2.0 (see LICENSE)
+"""The OpenStack connection, opened lazily from openstack.cloud-style options."""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from typing import Any, Callable
+
+from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+    KarborError, InvalidInput, ResourceTimeout, NotFound)
+
+try:
+    import openstack
+    from openstack import exceptions as sdk_exceptions
+    HAS_OPENSTACKSDK = True
+    OPENSTACKSDK_IMPORT_ERROR = None
+except ImportError:
+    openstack = None
+    sdk_exceptions = None
+    HAS_OPENSTACKSDK = False
+    OPENSTACKSDK_IMPORT_ERROR = traceback.format_exc()
+
+
+def sdk_version() -> str:
+    try:
+        from importlib.metadata import version
+        return version('openstacksdk')
+    except Exception:  # pylint: disable=broad-except
+        return 'unknown'
+
+
+AUTH_OPTIONS = ('cloud', 'auth', 'auth_type', 'region_name', 'validate_certs', 'ca_cert',
+                'client_cert', 'client_key', 'api_timeout', 'interface')
+
+
+def is_not_found(exc: BaseException) -> bool:
+    return sdk_exceptions is not None and isinstance(exc, sdk_exceptions.NotFoundException)
+
+
+def describe_sdk_error(exc: BaseException) -> str:
+    """A one-line message from an SDK exception, with the server's details."""
+    details = getattr(exc, 'details', None)
+    message = str(getattr(exc, 'message', '') or exc)
+    if details and details not in message:
+        message = '%s (%s)' % (message, details)
+    return message
+
+
+class CloudSession:
+    """One connection per module run, created on first use (thread-safe)."""
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self.params = {k: params.get(k) for k in AUTH_OPTIONS}
+        self._conn = None
+        self._lock = threading.Lock()
+
+    @property
+    def conn(self):
+        with self._lock:
+            if self._conn is None:
+                self._conn = self._connect()
+            return self._conn
+
+    def _connect(self):
+        if not HAS_OPENSTACKSDK:
+            raise KarborError('The openstacksdk Python library is required to reach the cloud; '
+                              'install it (pip install openstacksdk).')
+        p = self.params
+        cloud = p.get('cloud')
+        try:
+            if isinstance(cloud, dict):
+                clashing = [k for k in ('auth', 'auth_type', 'region_name', 'validate_certs',
+                                        'ca_cert', 'client_cert', 'client_key', 'api_timeout')
+                            if p.get(k) is not None]
+                if clashing:
+                    raise InvalidInput('When cloud is a dict, do not also set %s; put them in the '
+                                       'cloud dict.' % ', '.join(clashing))
+                return openstack.connect(**cloud)
+            kwargs = dict(cloud=cloud, auth_type=p.get('auth_type'), auth=p.get('auth'),
+                          region_name=p.get('region_name'), verify=p.get('validate_certs'),
+                          cacert=p.get('ca_cert'), cert=p.get('client_cert'),
+                          key=p.get('client_key'), api_timeout=p.get('api_timeout'),
+                          interface=p.get('interface') or 'public')
+            kwargs = {k: v for k, v in kwargs.items() if v is not None}
+            conn = openstack.connect(**kwargs)
+            conn.authorize()
+            return conn
+        except KarborError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            raise KarborError('Cannot connect to the cloud%s: %s. Check cloud/auth options, '
+                              'clouds.yaml (OS_CLIENT_CONFIG_FILE) and that the identity '
+                              'service is reachable.' % (
+                                  ' %r' % cloud if isinstance(cloud, str) else '',
+                                  describe_sdk_error(exc)))
+
+    @property
+    def project_id(self) -> str:
+        project = self.conn.current_project_id
+        if not project:
+            raise KarborError('The cloud credentials are not scoped to a project; set a '
+                              'project_name/project_id in auth.')
+        return project
+
+    @property
+    def project_name(self) -> str:
+        try:
+            return self.conn.current_project.name or ''
+        except Exception:  # pylint: disable=broad-except
+            return ''
+
+    def call(self, what: str, func: Callable, *args, **kwargs):
+        """Run an SDK call, turning SDK errors into KarborError with context."""
+        try:
+            return func(*args, **kwargs)
+        except KarborError:
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            if is_not_found(exc):
+                raise NotFound('%s: not found (%s).' % (what, describe_sdk_error(exc)))
+            raise KarborError('%s failed: %s' % (what, describe_sdk_error(exc)))
+
+
+def wait_for(what: str, fetch: Callable[[], Any], ready: Callable[[Any], bool],
+             failed: Callable[[Any], str | None], timeout: float, interval: float = 1.0,
+             max_interval: float = 5.0) -> Any:
+    """Poll ``fetch`` until ``ready``; raise on ``failed`` or after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    delay = interval
+    while True:
+        value = fetch()
+        if ready(value):
+            return value
+        reason = failed(value)
+        if reason:
+            raise KarborError('%s failed: %s' % (what, reason))
+        if time.monotonic() + delay > deadline:
+            raise ResourceTimeout('Timed out after %ds waiting for %s; raise the timeout option '
+                                  'or check the service.' % (timeout, what))
+        time.sleep(delay)
+        delay = min(delay * 1.5, max_interval)

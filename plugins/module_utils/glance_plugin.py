@@ -1,0 +1,15 @@
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# Apache License 2.0 (see LICENSE)
+"""Protection plugin for IMAGE resources (OS Infra Provider)."""
+
+from __future__ import annotations
+
+from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
+    ProtectionPlugin)
+from ansible_collections.karbor.protection.plugins.module_utils import resource as R
+
+
+class GlanceImagePlugin(ProtectionPlugin):
+    name = 'karbor-image-protection-plugin'
+    supported_types = (R.IMAGE,)

@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# Apache License 2.0 (see LICENSE)
+"""The No-Op protection plugin: every type, no data moved.
+
+It exercises the engine, bank, catalog and flow end to end; each operation
+still records metadata so restore and delete have something to check.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
+    Operation, OperationContext, ProtectionPlugin)
+from ansible_collections.karbor.protection.plugins.module_utils.resource import (
+    RESOURCE_TYPES, Resource)
+
+
+class _NoopProtect(Operation):
+    def on_main(self, ctx: OperationContext) -> None:
+        ctx.section.put('metadata', {'resource_id': ctx.resource.id,
+                                     'resource_type': ctx.resource.type,
+                                     'name': ctx.resource.name,
+                                     'parameters': ctx.parameters})
+
+
+class _NoopRestore(Operation):
+    def on_main(self, ctx: OperationContext) -> None:
+        metadata = ctx.section.get_json('metadata')
+        ctx.publish_new_resource(ctx.resource.id, metadata['resource_id'])
+
+
+class NoopProtectionPlugin(ProtectionPlugin):
+    name = 'karbor-noop-protection-plugin'
+    supported_types = RESOURCE_TYPES
+
+    def get_options_schema(self, resource_type: str) -> dict:
+        return {'type': 'object', 'title': 'No-Op options', 'properties': {
+            'note': {'type': 'string', 'title': 'Free text kept with the resource'}},
+            'additionalProperties': False}
+
+    def get_restore_schema(self, resource_type: str) -> dict:
+        return {'type': 'object', 'title': 'No-Op restore', 'properties': {
+            'restore_name': {'type': 'string', 'title': 'Name (ignored)'}},
+            'additionalProperties': False}
+
+    def get_saved_info_schema(self, resource_type: str) -> dict:
+        return {'type': 'object', 'properties': {
+            'resource_id': {'type': 'string'}, 'name': {'type': 'string'}}}
+
+    def get_saved_info(self, metadata: dict) -> dict:
+        return {'resource_id': metadata.get('resource_id'), 'name': metadata.get('name')}
+
+    def get_protect_operation(self, resource: Resource) -> Operation:
+        return _NoopProtect()
+
+    def get_restore_operation(self, resource: Resource) -> Operation:
+        return _NoopRestore()

@@ -1,0 +1,139 @@
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# Apache License 2.0 (see LICENSE)
+"""The protection plugin interface (one plugin per resource type).
+
+As in Karbor, a plugin returns an Operation per resource for protect,
+restore and delete; the flow executor calls its four hooks in dependency
+order: prepare_begin (parents first), prepare_finish (children first),
+main (in parallel once the resource's own prepare is done) and complete
+(children first).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ansible_collections.karbor.protection.plugins.module_utils.resource import Resource
+
+HOOKS = ('on_prepare_begin', 'on_prepare_finish', 'on_main', 'on_complete')
+OPERATIONS = ('protect', 'restore', 'delete')
+
+
+class Operation:
+    """Hooks of one resource in one flow; override only what is needed."""
+
+    def on_prepare_begin(self, ctx: 'OperationContext') -> None:
+        """Parents before children: announce, quiesce."""
+
+    def on_prepare_finish(self, ctx: 'OperationContext') -> None:
+        """Children before parents: consistent snapshots."""
+
+    def on_main(self, ctx: 'OperationContext') -> None:
+        """The data movement; runs in parallel across resources."""
+
+    def on_complete(self, ctx: 'OperationContext') -> None:
+        """Children before parents: finish, re-link restored children."""
+
+    def defines(self, hook: str) -> bool:
+        return getattr(type(self), hook) is not getattr(Operation, hook)
+
+
+class Progress:
+    """Counters a flow updates from many threads; shown in module results."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.resources_total = 0
+        self.resources_done = 0
+        self.bytes_total = 0
+        self.bytes_done = 0
+        self.bytes_uploaded = 0
+
+    def add(self, **deltas: int) -> None:
+        with self._lock:
+            for name, delta in deltas.items():
+                setattr(self, name, getattr(self, name) + delta)
+
+    def to_dict(self) -> dict[str, int]:
+        with self._lock:
+            return {'resources_total': self.resources_total,
+                    'resources_done': self.resources_done,
+                    'bytes_total': self.bytes_total,
+                    'bytes_done': self.bytes_done,
+                    'bytes_uploaded': self.bytes_uploaded}
+
+
+@dataclass
+class OperationContext:
+    """Everything a hook may use; one per resource per flow."""
+
+    operation: str
+    resource: Resource
+    parameters: dict[str, Any]
+    checkpoint: Any
+    section: Any
+    cloud: Any
+    new_resources: dict[str, str]
+    progress: Progress
+    timeout: int = 1800
+    children: list[Resource] = field(default_factory=list)
+    restore: Any = None
+    set_status: Callable[[str, str | None], None] = lambda status, reason=None: None
+    check_lease: Callable[[], None] = lambda: None
+    config: dict[str, Any] = field(default_factory=dict)
+    lock: Any = None
+
+    def publish_new_resource(self, original_id: str, new_id: str) -> None:
+        """Tell parents (a server) which new resource replaced a child."""
+        if self.lock is not None:
+            with self.lock:
+                self.new_resources[original_id] = new_id
+        else:
+            self.new_resources[original_id] = new_id
+
+
+class ProtectionPlugin:
+    """Base class of every protection plugin.
+
+    ``name`` is the provider-file name (Karbor's entry point name);
+    ``config`` holds the provider file's sections as dicts.
+    """
+
+    name = ''
+    supported_types: tuple[str, ...] = ()
+
+    def __init__(self, config: dict[str, dict[str, str]] | None = None) -> None:
+        self.config = config or {}
+
+    def get_supported_resources_types(self) -> tuple[str, ...]:
+        return self.supported_types
+
+    def get_options_schema(self, resource_type: str) -> dict:
+        return {'type': 'object', 'properties': {}, 'additionalProperties': False}
+
+    def get_restore_schema(self, resource_type: str) -> dict:
+        return {'type': 'object', 'properties': {}, 'additionalProperties': False}
+
+    def get_saved_info_schema(self, resource_type: str) -> dict:
+        return {'type': 'object', 'properties': {}}
+
+    def get_saved_info(self, metadata: dict) -> dict:
+        return {}
+
+    def get_protect_operation(self, resource: Resource) -> Operation:
+        return Operation()
+
+    def get_restore_operation(self, resource: Resource) -> Operation:
+        return Operation()
+
+    def get_delete_operation(self, resource: Resource) -> Operation:
+        return Operation()
+
+    def operation_for(self, operation: str, resource: Resource) -> Operation:
+        getter = {'protect': self.get_protect_operation,
+                  'restore': self.get_restore_operation,
+                  'delete': self.get_delete_operation}[operation]
+        return getter(resource) or Operation()

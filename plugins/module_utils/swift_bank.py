@@ -1,0 +1,204 @@
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# Apache License 2.0 (see LICENSE)
+"""The Swift bank (python-swiftclient), one container per provider.
+
+The sha256 of each object travels in ``X-Object-Meta-Sha256``; exclusive
+creates use ``If-None-Match: *``; leases use ``X-Delete-After`` and are also
+checked against ``X-Delete-At`` on read, so they expire even where Swift's
+object expirer does not run. Listings are bounded (prefix, marker, limit,
+``reverse``): Karbor's descending listing returned everything, ascending.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from typing import Any, Callable
+
+from ansible_collections.karbor.protection.plugins.module_utils.bank import Bank
+from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+    BankError, BankUnreachable, Conflict, NotFound, InvalidInput)
+
+try:
+    import swiftclient
+    from swiftclient.exceptions import ClientException
+    HAS_SWIFTCLIENT = True
+    SWIFTCLIENT_IMPORT_ERROR = None
+except ImportError:
+    swiftclient = None
+    ClientException = Exception
+    HAS_SWIFTCLIENT = False
+    SWIFTCLIENT_IMPORT_ERROR = traceback.format_exc()
+
+CHECKSUM_HEADER = 'x-object-meta-sha256'
+
+
+class SwiftBank(Bank):
+    """Objects in one Swift container; a swiftclient Connection per thread."""
+
+    kind = 'swift'
+
+    def __init__(self, container: str, connection_factory: Callable[[], Any],
+                 description: str = '') -> None:
+        if not HAS_SWIFTCLIENT:
+            raise BankError('The python-swiftclient library is required for a Swift bank; '
+                            'install it (pip install python-swiftclient).')
+        self.container = container
+        self._factory = connection_factory
+        self._local = threading.local()
+        self._description = description
+        self._container_ready = False
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_provider_config(cls, provider_id: str, config: dict[str, dict[str, str]],
+                             cloud_factory: Callable[[], Any]) -> 'SwiftBank':
+        client = config.get('swift_client', {})
+        bank = config.get('swift_bank_plugin', {})
+        container = bank.get('bank_swift_object_container') or 'karbor-%s' % provider_id
+        retries = int(client.get('swift_retry_attempts', 3))
+        backoff = int(client.get('swift_retry_backoff', 2))
+        if client.get('swift_auth_url'):
+            def factory():
+                return swiftclient.Connection(
+                    authurl=client['swift_auth_url'], user=client.get('swift_user'),
+                    key=client.get('swift_key'), auth_version=client.get('swift_auth_version', '3'),
+                    retries=retries, starting_backoff=backoff,
+                    cacert=client.get('swift_ca_cert_file') or None,
+                    insecure=client.get('swift_auth_insecure', 'false').lower() == 'true',
+                    os_options={
+                        'project_name': client.get('swift_tenant_name'),
+                        'project_domain_name': client.get('swift_project_domain_name', 'Default'),
+                        'user_domain_name': client.get('swift_user_domain_name', 'Default'),
+                        'region_name': client.get('swift_region_name')})
+            where = client['swift_auth_url']
+        else:
+            def factory():
+                cloud = cloud_factory()
+                conn = cloud.conn
+                try:
+                    endpoint = conn.object_store.get_endpoint()
+                except Exception as exc:  # pylint: disable=broad-except
+                    raise BankUnreachable('The cloud has no object-store endpoint for the Swift '
+                                          'bank (%s); configure [swift_client] in the provider '
+                                          'file or use a local bank.' % exc)
+                return swiftclient.Connection(session=conn.session, retries=retries,
+                                              starting_backoff=backoff,
+                                              os_options={'object_storage_url': endpoint})
+            where = "the cloud's object store"
+        return cls(container, factory, description=where)
+
+    def describe(self) -> dict:
+        return {'type': self.kind, 'container': self.container, 'endpoint': self._description}
+
+    # -- connection -------------------------------------------------------------
+    def _conn(self):
+        conn = getattr(self._local, 'conn', None)
+        if conn is None:
+            conn = self._factory()
+            self._local.conn = conn
+        if not self._container_ready:
+            with self._lock:
+                if not self._container_ready:
+                    self._call('creating container %s' % self.container,
+                               conn.put_container, self.container)
+                    self._container_ready = True
+        return conn
+
+    def _call(self, what: str, func, *args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except ClientException as exc:
+            status = getattr(exc, 'http_status', None)
+            if status == 404:
+                raise NotFound('Bank object not found while %s.' % what)
+            if status == 412:
+                raise Conflict('Bank object already exists (%s).' % what)
+            if status in (507, 413):
+                raise BankError('The Swift bank is full or over quota while %s (HTTP %s); free '
+                                'space or raise the quota.' % (what, status))
+            if status is None:
+                raise BankUnreachable('The Swift bank (%s) is unreachable while %s: %s.'
+                                      % (self._description, what, exc))
+            raise BankError('The Swift bank failed while %s: HTTP %s %s.'
+                            % (what, status, getattr(exc, 'http_reason', '') or exc))
+        except (NotFound, Conflict, BankError):
+            raise
+        except Exception as exc:  # pylint: disable=broad-except
+            raise BankUnreachable('The Swift bank (%s) is unreachable while %s: %s.'
+                                  % (self._description, what, exc))
+
+    @staticmethod
+    def _name(key: str) -> str:
+        return key.lstrip('/')
+
+    # -- primitives ---------------------------------------------------------------
+    def _put(self, key, data, checksum, exclusive, expire_after):
+        headers = {'X-Object-Meta-Sha256': checksum}
+        if exclusive:
+            headers['If-None-Match'] = '*'
+        if expire_after:
+            headers['X-Delete-After'] = str(int(expire_after))
+        try:
+            self._call('writing %s' % key, self._conn().put_object, self.container,
+                       self._name(key), contents=data, content_length=len(data), headers=headers)
+        except Conflict:
+            raise Conflict('Bank object %s already exists.' % key, key=key)
+
+    @staticmethod
+    def _expired(headers: dict) -> bool:
+        delete_at = headers.get('x-delete-at')
+        try:
+            return bool(delete_at) and float(delete_at) <= time.time()
+        except ValueError:
+            return False
+
+    def _get(self, key):
+        try:
+            headers, body = self._call('reading %s' % key, self._conn().get_object,
+                                       self.container, self._name(key))
+        except NotFound:
+            raise NotFound('Bank object %s does not exist.' % key, key=key)
+        if self._expired(headers):
+            raise NotFound('Bank object %s has expired.' % key, key=key)
+        return body, headers.get(CHECKSUM_HEADER, '')
+
+    def _exists(self, key):
+        try:
+            headers = self._call('checking %s' % key, self._conn().head_object,
+                                 self.container, self._name(key))
+        except NotFound:
+            return False
+        return not self._expired(headers)
+
+    def _delete(self, key):
+        try:
+            self._call('deleting %s' % key, self._conn().delete_object, self.container,
+                       self._name(key))
+            return True
+        except NotFound:
+            return False
+
+    def _list(self, prefix, marker, limit, reverse):
+        query = 'reverse=on' if reverse else None
+        result: list[str] = []
+        swift_marker = self._name(marker) if marker else None
+        while True:
+            page = min(limit - len(result), 10000) if limit else 10000
+            _headers, listing = self._call(
+                'listing %s' % prefix, self._conn().get_container, self.container,
+                prefix=self._name(prefix), marker=swift_marker, limit=page,
+                query_string=query)
+            names = [item['name'] for item in listing]
+            result.extend('/' + name for name in names)
+            if len(names) < page or (limit and len(result) >= limit):
+                return result
+            swift_marker = names[-1]
+
+
+def validate_container_name(name: str) -> str:
+    if not name or '/' in name or len(name) > 256:
+        raise InvalidInput('Swift container name %r is not valid.' % (name,))
+    return name
