@@ -70,6 +70,9 @@ class Bank:
     def describe(self) -> dict:
         return {'type': self.kind}
 
+    def reset(self) -> None:
+        """Drop cached connections (after fork)."""
+
     # -- public API -----------------------------------------------------------
     def put(self, key: str, value: Any, exclusive: bool = False,
             expire_after: int | None = None) -> str:

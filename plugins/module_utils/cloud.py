@@ -98,6 +98,11 @@ class CloudSession:
                                   ' %r' % cloud if isinstance(cloud, str) else '',
                                   describe_sdk_error(exc)))
 
+    def reset(self) -> None:
+        """Forget the connection (a forked child must not share its sockets)."""
+        with self._lock:
+            self._conn = None
+
     @property
     def project_id(self) -> str:
         project = self.conn.current_project_id

@@ -72,8 +72,10 @@ class FlowExecutor:
 
     def run(self, roots: list[GraphNode], operations: dict[Resource, Operation],
             run_hook: Callable[[Resource, str, Operation], None],
-            on_failure: Callable[[Resource, str, BaseException], None] | None = None) -> None:
-        """Call ``run_hook(resource, hook, operation)`` for every defined hook.
+            on_failure: Callable[[Resource, str, BaseException], None] | None = None,
+            always: tuple[str, ...] = ()) -> None:
+        """Call ``run_hook(resource, hook, operation)`` for every defined hook
+        (and for the hooks in ``always``, so callers can track completion).
 
         Raises FlowError listing every failed resource once all runnable
         tasks have finished.
@@ -125,7 +127,7 @@ class FlowExecutor:
                     if task.state != 'pending':
                         continue
                     res, hook = task.key
-                    if not operations[res].defines(hook):
+                    if hook not in always and not operations[res].defines(hook):
                         task.state = 'running'
                         ready.extend(finish(task, None))
                         continue

@@ -58,9 +58,14 @@ class Lease:
 
     def acquire(self) -> 'Lease':
         self._write()
+        self.start_renewal()
+        return self
+
+    def start_renewal(self) -> None:
+        """Start the renew thread (again in a forked child: threads do not survive fork)."""
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._renew_loop, name='karbor-lease', daemon=True)
         self._thread.start()
-        return self
 
     def _renew_loop(self) -> None:
         while not self._stop.wait(self.renew_window):

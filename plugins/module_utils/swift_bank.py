@@ -93,6 +93,9 @@ class SwiftBank(Bank):
     def describe(self) -> dict:
         return {'type': self.kind, 'container': self.container, 'endpoint': self._description}
 
+    def reset(self) -> None:
+        self._local = threading.local()
+
     # -- connection -------------------------------------------------------------
     def _conn(self):
         conn = getattr(self._local, 'conn', None)

@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # The same options, types, aliases and defaults as openstack.cloud's.
+    DOCUMENTATION = r'''
+options:
+  cloud:
+    description:
+      - The cloud to connect to. A string names a cloud of a clouds.yaml file; a dict is a
+        whole cloud configuration, as one entry of clouds.yaml would be.
+      - Can be left out when I(auth) is given, when C(OS_*) environment variables are set, or
+        when clouds.yaml holds exactly one cloud (which is what AWX's OpenStack credential
+        writes).
+    type: raw
+  auth:
+    description:
+      - Credentials for the auth plugin, for example I(auth_url), I(username), I(password),
+        I(project_name), I(user_domain_name) and I(project_domain_name) for password auth.
+      - Not needed when I(cloud) or C(OS_*) environment variables provide them.
+    type: dict
+  auth_type:
+    description:
+      - The keystoneauth plugin to use, such as C(password) or C(v3applicationcredential).
+        I(auth) must then hold that plugin's fields.
+    type: str
+  region_name:
+    description:
+      - The region whose endpoints are used.
+    type: str
+  wait:
+    description:
+      - Whether to wait until the operation has finished.
+    type: bool
+    default: true
+  timeout:
+    description:
+      - Seconds to wait for the operation to finish.
+    type: int
+    default: 180
+  api_timeout:
+    description:
+      - Seconds the HTTP layer waits for an API answer. Not set by default.
+    type: int
+  validate_certs:
+    description:
+      - Whether TLS certificates of the API endpoints are verified.
+    type: bool
+    aliases: [verify]
+  ca_cert:
+    description:
+      - Path to a CA bundle used to verify the API endpoints.
+    type: str
+    aliases: [cacert]
+  client_cert:
+    description:
+      - Path to a client TLS certificate.
+    type: str
+    aliases: [cert]
+  client_key:
+    description:
+      - Path to the private key of I(client_cert).
+    type: str
+    aliases: [key]
+  interface:
+    description:
+      - Which endpoint of the service catalog to use.
+    type: str
+    choices: [admin, internal, public]
+    default: public
+    aliases: [endpoint_type]
+requirements:
+  - python >= 3.11
+  - openstacksdk >= 4.0
+notes:
+  - Connection settings are resolved by openstacksdk, from clouds.yaml
+    (C(OS_CLIENT_CONFIG_FILE), C(~/.config/openstack/clouds.yaml), C(/etc/openstack/clouds.yaml)),
+    then C(OS_*) environment variables, then these options.
+'''
+
+    ENGINE = r'''
+options:
+  state_dir:
+    description:
+      - Folder of the engine's local state, the catalog of plans, restores, triggers and
+        scheduled operations (C(<state_dir>/catalog)) and the embedded local bank
+        (C(<state_dir>/bank)).
+      - Defaults to the C(KARBOR_STATE_DIR) environment variable, else
+        C(~/.local/share/karbor-protection).
+    type: path
+  providers_dir:
+    description:
+      - Folder of Karbor-format provider files (C(*.conf)), read in addition to the built-in
+        providers. A file with a built-in provider's id replaces that provider.
+      - Defaults to the C(KARBOR_PROVIDERS_DIR) environment variable.
+    type: path
+'''

@@ -1,0 +1,131 @@
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# Apache License 2.0 (see LICENSE)
+"""The catalog: plans, restores, operation logs, triggers and scheduled
+operations, as JSON records in a bank, scoped by project.
+
+Checkpoints are not here: like Karbor, they live only in their provider's bank.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Iterator
+
+from ansible_collections.karbor.protection.plugins.module_utils import timeutil
+from ansible_collections.karbor.protection.plugins.module_utils.bank import Bank
+from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+    InvalidInput, NotFound)
+
+
+class RecordStore:
+    """Records of one kind: ``/<kind>/<project>/<id>``.
+
+    With ``ordered``, keys are ``<time>@<id>`` so the newest come first in a
+    bounded reverse listing, and ``/<kind>-ids/<project>/<id>`` finds one.
+    """
+
+    def __init__(self, bank: Bank, kind: str, label: str, ordered: bool = False) -> None:
+        self.bank = bank
+        self.kind = kind
+        self.label = label
+        self.ordered = ordered
+
+    def _prefix(self, project_id: str) -> str:
+        return '/%s/%s/' % (self.kind, project_id)
+
+    def _id_key(self, project_id: str, record_id: str) -> str:
+        if self.ordered:
+            return '/%s-ids/%s/%s' % (self.kind, project_id, record_id)
+        return self._prefix(project_id) + record_id
+
+    def _check_id(self, record_id: str) -> str:
+        try:
+            return str(uuid.UUID(str(record_id)))
+        except ValueError:
+            raise InvalidInput('%s id %r is not a UUID.' % (self.label, record_id))
+
+    def new(self, project_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        stamp = timeutil.now()
+        record = dict(fields)
+        record.setdefault('id', str(uuid.uuid4()))
+        record['project_id'] = project_id
+        record['created_at'] = timeutil.isoformat(stamp)
+        record['updated_at'] = record['created_at']
+        if self.ordered:
+            key = self._prefix(project_id) + '%s@%s' % (timeutil.sort_key(stamp), record['id'])
+            record['_key'] = key
+            self.bank.put(self._id_key(project_id, record['id']), key, exclusive=True)
+            self.bank.put(key, record, exclusive=True)
+        else:
+            self.bank.put(self._id_key(project_id, record['id']), record, exclusive=True)
+        return record
+
+    def save(self, record: dict[str, Any]) -> dict[str, Any]:
+        record['updated_at'] = timeutil.isoformat(timeutil.now())
+        key = record.get('_key') or self._id_key(record['project_id'], record['id'])
+        self.bank.put(key, record)
+        return record
+
+    def get(self, project_id: str, record_id: str) -> dict[str, Any]:
+        record_id = self._check_id(record_id)
+        try:
+            if self.ordered:
+                return self.bank.get_json(self.bank.get_text(self._id_key(project_id, record_id)))
+            return self.bank.get_json(self._id_key(project_id, record_id))
+        except NotFound:
+            raise NotFound('%s %s does not exist in this project.' % (self.label, record_id))
+
+    def delete(self, record: dict[str, Any]) -> None:
+        if self.ordered:
+            self.bank.delete(record['_key'])
+        self.bank.delete(self._id_key(record['project_id'], record['id']))
+
+    def iter(self, project_id: str) -> Iterator[dict[str, Any]]:
+        """Newest first when ordered, else by id."""
+        for key in self.bank.iter_all(self._prefix(project_id), reverse=self.ordered):
+            try:
+                yield self.bank.get_json(key)
+            except NotFound:
+                continue
+
+    def list(self, project_id: str, limit: int | None = None, **filters: Any) -> list[dict]:
+        result = []
+        for record in self.iter(project_id):
+            if all(value is None or record.get(name) == value for name, value in filters.items()):
+                result.append(record)
+                if limit and len(result) >= limit:
+                    break
+        if not self.ordered:
+            result.sort(key=lambda r: r.get('created_at', ''), reverse=True)
+        return result
+
+    def find(self, project_id: str, name_or_id: str) -> dict[str, Any] | None:
+        """By id, else by unique name; None when nothing matches."""
+        try:
+            return self.get(project_id, name_or_id)
+        except (InvalidInput, NotFound):
+            pass
+        matches = [r for r in self.iter(project_id) if r.get('name') == name_or_id]
+        if len(matches) > 1:
+            raise InvalidInput('More than one %s is named %r; use its id instead.'
+                               % (self.label.lower(), name_or_id))
+        return matches[0] if matches else None
+
+
+class Catalog:
+    """Every record store of one catalog bank."""
+
+    def __init__(self, bank: Bank) -> None:
+        self.bank = bank
+        self.plans = RecordStore(bank, 'plans', 'Plan')
+        self.restores = RecordStore(bank, 'restores', 'Restore')
+        self.operation_logs = RecordStore(bank, 'operation_logs', 'Operation log', ordered=True)
+        self.triggers = RecordStore(bank, 'triggers', 'Trigger')
+        self.scheduled_operations = RecordStore(bank, 'scheduled_operations',
+                                                'Scheduled operation')
+
+
+def public(record: dict[str, Any]) -> dict[str, Any]:
+    """A record without its internal fields."""
+    return {k: v for k, v in record.items() if not k.startswith('_')}

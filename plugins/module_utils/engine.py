@@ -1,0 +1,506 @@
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# Apache License 2.0 (see LICENSE)
+"""The protection engine: the one entry point modules call.
+
+It ties providers, protectables, the resource graph, the flow executor,
+banks, leases and the catalog together for plans, checkpoints (protect,
+delete) and restores. Every write to a bank happens under a lease, and
+progress is written to the bank as it happens, so a run killed at any line
+leaves a checkpoint that a later run marks ``error`` and can delete.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from typing import Any, Callable
+
+from ansible_collections.karbor.protection.plugins.module_utils import graph as G
+from ansible_collections.karbor.protection.plugins.module_utils import resource as R
+from ansible_collections.karbor.protection.plugins.module_utils import timeutil
+from ansible_collections.karbor.protection.plugins.module_utils.catalog import Catalog, public
+from ansible_collections.karbor.protection.plugins.module_utils.checkpoint import (
+    Checkpoint, CheckpointCollection)
+from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
+from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+    Conflict, FlowError, InvalidInput, KarborError, NotFound)
+from ansible_collections.karbor.protection.plugins.module_utils.flow import FlowExecutor
+from ansible_collections.karbor.protection.plugins.module_utils.lease import Lease
+from ansible_collections.karbor.protection.plugins.module_utils.local_bank import LocalBank
+from ansible_collections.karbor.protection.plugins.module_utils.protectables import (
+    ProtectableRegistry)
+from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
+    OperationContext, Progress)
+from ansible_collections.karbor.protection.plugins.module_utils.provider import (
+    Provider, ProviderRegistry)
+from ansible_collections.karbor.protection.plugins.module_utils.resource import Resource
+from ansible_collections.karbor.protection.plugins.module_utils.schema import merged_parameters
+
+DEFAULT_STATE_DIR = '~/.local/share/karbor-protection'
+READERS_PREFIX = '/checkpoint-readers/%s/'
+
+
+def detach(work: Callable[[], None]) -> bool:
+    """Run ``work`` in a detached child process; True in the parent.
+
+    Used for ``wait: false``: the module returns while the child finishes
+    the flow under its own lease.
+    """
+    pid = os.fork()
+    if pid:
+        os.waitpid(pid, 0)  # the first child exits at once; the grandchild works
+        return True
+    try:
+        os.setsid()
+        if os.fork():
+            os._exit(0)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        work()
+    finally:
+        os._exit(0)
+    return False  # pragma: no cover
+
+
+class ProtectionEngine:
+    """Facade over providers, catalog, banks and flows for one project."""
+
+    def __init__(self, state_dir: str | None = None, providers_dir: str | None = None,
+                 cloud: CloudSession | None = None, max_workers: int = 8,
+                 timeout: int = 3600) -> None:
+        self.state_dir = os.path.abspath(os.path.expanduser(state_dir or DEFAULT_STATE_DIR))
+        self.providers = ProviderRegistry(providers_dir)
+        self.catalog = Catalog(LocalBank(os.path.join(self.state_dir, 'catalog')))
+        self.cloud = cloud
+        self.max_workers = max_workers
+        self.timeout = timeout
+        self._protectables: ProtectableRegistry | None = None
+
+    # -- context ---------------------------------------------------------------
+    def _cloud(self) -> CloudSession:
+        if self.cloud is None:
+            raise KarborError('This operation needs the cloud; set the cloud/auth options.')
+        return self.cloud
+
+    @property
+    def project_id(self) -> str:
+        return self._cloud().project_id
+
+    @property
+    def protectables(self) -> ProtectableRegistry:
+        if self._protectables is None:
+            self._protectables = ProtectableRegistry(self._cloud())
+        return self._protectables
+
+    def provider(self, provider_id: str) -> Provider:
+        return self.providers.get(provider_id)
+
+    def bank(self, provider: Provider):
+        return provider.bank(self.state_dir, self._cloud)
+
+    def checkpoints(self, provider: Provider) -> CheckpointCollection:
+        return CheckpointCollection(self.bank(provider), provider.id)
+
+    # -- plans -----------------------------------------------------------------
+    def resolve_resources(self, provider: Provider, resources: list[dict]) -> list[dict]:
+        """Check each plan resource: known type, provider plugin, exists in the cloud."""
+        if not resources:
+            raise InvalidInput('A plan needs at least one resource (id and type).')
+        resolved, seen = [], set()
+        for item in resources:
+            if not isinstance(item, dict) or not item.get('id') or not item.get('type'):
+                raise InvalidInput('Each plan resource needs an id and a type; got %r.' % (item,))
+            if item['type'] not in R.RESOURCE_TYPES:
+                raise InvalidInput('Resource type %r is not known; use one of: %s.'
+                                   % (item['type'], ', '.join(R.RESOURCE_TYPES)))
+            provider.plugin_for(item['type'])
+            try:
+                found = self.protectables.show_instance(item['type'], str(item['id']))
+            except NotFound:
+                raise NotFound('%s %s does not exist in this project; check the id with '
+                               'karbor.protection.protectable_info.' % (item['type'], item['id']))
+            entry = {'id': found.id, 'type': found.type, 'name': item.get('name') or found.name}
+            extra = dict(found.extra_info)
+            extra.update(item.get('extra_info') or {})
+            if extra:
+                entry['extra_info'] = extra
+            if (entry['type'], entry['id']) not in seen:
+                seen.add((entry['type'], entry['id']))
+                resolved.append(entry)
+        return resolved
+
+    def get_plan(self, name_or_id: str) -> dict[str, Any]:
+        plan = self.catalog.plans.find(self.project_id, name_or_id)
+        if plan is None:
+            raise NotFound('Plan %r does not exist in this project; create it with '
+                           'karbor.protection.plan.' % name_or_id)
+        return plan
+
+    def find_plan(self, name_or_id: str) -> dict[str, Any] | None:
+        return self.catalog.plans.find(self.project_id, name_or_id)
+
+    def validate_plan(self, fields: dict[str, Any]) -> dict[str, Any]:
+        provider = self.provider(fields['provider_id'])
+        fields['provider_id'] = provider.id
+        fields['resources'] = self.resolve_resources(provider, fields.get('resources') or [])
+        fields['parameters'] = provider.validate_parameters(fields.get('parameters'), 'options')
+        if fields.get('status') not in (None, R.PLAN_STARTED, R.PLAN_SUSPENDED):
+            raise InvalidInput('Plan status must be started or suspended.')
+        return fields
+
+    def create_plan(self, fields: dict[str, Any]) -> dict[str, Any]:
+        fields = self.validate_plan(dict(fields))
+        fields.setdefault('status', R.PLAN_SUSPENDED)
+        fields.setdefault('description', '')
+        return self.catalog.plans.new(self.project_id, fields)
+
+    def update_plan(self, plan: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+        merged = dict(plan)
+        merged.update(changes)
+        merged = self.validate_plan(merged)
+        return self.catalog.plans.save(merged)
+
+    def delete_plan(self, plan: dict[str, Any]) -> None:
+        users = [op for op in self.catalog.scheduled_operations.iter(self.project_id)
+                 if (op.get('operation_definition') or {}).get('plan_id') == plan['id']]
+        if users:
+            raise Conflict('Plan %s is used by scheduled operation(s) %s; delete them first.'
+                           % (plan['id'], ', '.join(op['id'] for op in users)))
+        self.catalog.plans.delete(plan)
+
+    # -- checkpoints: protect ---------------------------------------------------
+    def plan_graph(self, provider: Provider, plan: dict[str, Any]) -> list[G.GraphNode]:
+        start = [Resource.from_dict(r) for r in plan['resources']]
+        roots = G.build_graph(start, self.protectables.get_dependents)
+        for res in G.resources(roots):
+            provider.plugin_for(res.type)
+        return roots
+
+    def protect(self, plan: dict[str, Any], extra_info: dict | None = None,
+                wait: bool = True) -> Checkpoint:
+        """Create a checkpoint of ``plan``. Everything that can be checked is
+        checked before the bank is touched, so bad input leaves nothing."""
+        provider = self.provider(plan['provider_id'])
+        roots = self.plan_graph(provider, plan)
+        collection = self.checkpoints(provider)
+        bank = collection.bank
+        lease = Lease(bank, **provider.lease_windows()).acquire()
+        try:
+            extra = {'created_by': 'manual'}
+            extra.update(extra_info or {})
+            checkpoint = collection.create(plan, self.project_id, lease.owner_id, extra)
+        except BaseException:
+            lease.release()
+            raise
+        checkpoint.data['resource_graph'] = G.serialize(roots)
+        checkpoint.data['resources_status'] = {r.key: R.RES_PROTECTING
+                                               for r in G.resources(roots)}
+        checkpoint.commit()
+        log = self.catalog.operation_logs.new(self.project_id, {
+            'operation_type': 'protect', 'checkpoint_id': checkpoint.id, 'plan_id': plan['id'],
+            'provider_id': provider.id, 'restore_id': None,
+            'scheduled_operation_id': extra.get('scheduled_operation_id'),
+            'status': R.CP_PROTECTING, 'started_at': checkpoint.data['created_at'],
+            'ended_at': None, 'error_info': None, 'extra_info': extra})
+
+        def work() -> None:
+            self._run_protect(provider, plan, roots, checkpoint, lease, log)
+
+        if wait:
+            work()
+        elif detach(self._after_fork(lease, work)):
+            return checkpoint
+        return checkpoint
+
+    def _after_fork(self, lease: Lease, work: Callable[[], None]) -> Callable[[], None]:
+        def child() -> None:
+            if self.cloud is not None:
+                self.cloud.reset()
+            for provider in self.providers.list():
+                if provider._bank is not None:
+                    provider._bank.reset()
+            lease.start_renewal()
+            work()
+        return child
+
+    def _flow_contexts(self, operation: str, provider: Provider, roots: list[G.GraphNode],
+                       checkpoint: Checkpoint, parameters: dict, progress: Progress,
+                       lease: Lease, set_status: Callable[[Resource, str, str | None], None],
+                       restore: dict | None = None):
+        new_resources: dict[str, str] = {}
+        lock = threading.Lock()
+        contexts, operations = {}, {}
+        for node in G.iter_nodes(roots):
+            res = node.value
+            plugin = provider.plugin_for(res.type)
+            operations[res] = plugin.operation_for(operation, res)
+            contexts[res] = OperationContext(
+                operation=operation, resource=res,
+                parameters=merged_parameters(parameters or {}, res.type, res.id),
+                checkpoint=checkpoint, section=checkpoint.resource_section(res.id),
+                cloud=self.cloud, new_resources=new_resources, progress=progress,
+                timeout=self.timeout, children=[c.value for c in node.child_nodes],
+                restore=restore, check_lease=lease.check_valid, config=plugin.config, lock=lock,
+                set_status=(lambda status, reason=None, _res=res: set_status(_res, status, reason)))
+        return contexts, operations, new_resources
+
+    def _run_protect(self, provider: Provider, plan: dict, roots: list[G.GraphNode],
+                     checkpoint: Checkpoint, lease: Lease, log: dict) -> None:
+        progress = Progress()
+        all_resources = G.resources(roots)
+        progress.add(resources_total=len(all_resources))
+        index_lock = threading.Lock()
+
+        def set_status(res: Resource, status: str, reason: str | None = None) -> None:
+            checkpoint.resource_section(res.id).put('status', status)
+            with index_lock:
+                checkpoint.data['resources_status'][res.key] = status
+                if reason:
+                    checkpoint.data.setdefault('resources_reason', {})[res.key] = reason
+                checkpoint.data['progress'] = progress.to_dict()
+                checkpoint.commit()
+
+        contexts, operations, _new = self._flow_contexts(
+            'protect', provider, roots, checkpoint, plan.get('parameters') or {}, progress,
+            lease, set_status)
+        for res in all_resources:
+            checkpoint.resource_section(res.id).put('status', R.RES_PROTECTING)
+
+        def run_hook(res: Resource, hook: str, operation) -> None:
+            lease.check_valid()
+            getattr(operation, hook)(contexts[res])
+            if hook == 'on_complete':
+                progress.add(resources_done=1)
+                set_status(res, R.RES_AVAILABLE)
+
+        def on_failure(res: Resource, hook: str, exc: BaseException) -> None:
+            set_status(res, R.RES_ERROR, '%s: %s' % (hook, getattr(exc, 'msg', None) or exc))
+
+        status, error = R.CP_AVAILABLE, None
+        try:
+            FlowExecutor(self.max_workers).run(roots, operations, run_hook, on_failure,
+                                               always=('on_complete',))
+        except FlowError as exc:
+            status, error = R.CP_ERROR, exc.msg
+        except KarborError as exc:
+            status, error = R.CP_ERROR, exc.msg
+        except Exception as exc:  # pylint: disable=broad-except
+            status, error = R.CP_ERROR, 'Unexpected %s: %s' % (type(exc).__name__, exc)
+        finally:
+            with index_lock:
+                checkpoint.data['progress'] = progress.to_dict()
+                checkpoint.data['status'] = status
+                if error:
+                    checkpoint.data['error'] = error
+                checkpoint.commit()
+            self._finish_log(log, status, error)
+            lease.release()
+
+    def _finish_log(self, log: dict, status: str, error: str | None) -> None:
+        log['status'] = status
+        log['ended_at'] = timeutil.isoformat(timeutil.now())
+        log['error_info'] = error
+        try:
+            self.catalog.operation_logs.save(log)
+        except KarborError:
+            pass  # the checkpoint itself carries the outcome
+
+    # -- checkpoints: read ------------------------------------------------------
+    def get_checkpoint(self, provider_id: str, checkpoint_id: str) -> Checkpoint:
+        provider = self.provider(provider_id)
+        return self.checkpoints(provider).get(checkpoint_id, self.project_id)
+
+    def list_checkpoints(self, provider_id: str, **filters: Any) -> list[Checkpoint]:
+        provider = self.provider(provider_id)
+        return self.checkpoints(provider).list(self.project_id, **filters)
+
+    def find_named_checkpoint(self, plan: dict, name: str) -> Checkpoint | None:
+        provider = self.provider(plan['provider_id'])
+        return self.checkpoints(provider).find_by_name(plan['id'], self.project_id, name)
+
+    # -- checkpoints: delete ------------------------------------------------------
+    def active_readers(self, bank, checkpoint_id: str) -> list[str]:
+        readers = []
+        for key in bank.iter_all(READERS_PREFIX % checkpoint_id):
+            owner = key.rsplit('/', 1)[1]
+            if Lease.is_alive(bank, owner, timeutil.wall_clock()):
+                readers.append(owner)
+            else:
+                bank.delete(key)
+        return readers
+
+    def check_deletable(self, checkpoint: Checkpoint, bank) -> None:
+        if checkpoint.status == R.CP_PROTECTING:
+            raise Conflict('Checkpoint %s is still protecting; wait until it is available or '
+                           'error (a run that died is detected once its lease expires).'
+                           % checkpoint.id)
+        if checkpoint.status == R.CP_DELETING:
+            raise Conflict('Checkpoint %s is being deleted by another run.' % checkpoint.id)
+        if self.active_readers(bank, checkpoint.id):
+            raise Conflict('Checkpoint %s is being restored; delete it when the restore ends.'
+                           % checkpoint.id)
+
+    def delete_checkpoint(self, provider_id: str, checkpoint_id: str) -> Checkpoint:
+        provider = self.provider(provider_id)
+        collection = self.checkpoints(provider)
+        checkpoint = collection.get(checkpoint_id, self.project_id)
+        if checkpoint.status == R.CP_DELETED:
+            return checkpoint
+        self.check_deletable(checkpoint, collection.bank)
+        roots = G.deserialize(checkpoint.resource_graph) if checkpoint.resource_graph else []
+        for res in G.resources(roots):
+            provider.plugin_for(res.type)
+        lease = Lease(collection.bank, **provider.lease_windows()).acquire()
+        log = None
+        try:
+            checkpoint.data['owner_id'] = lease.owner_id
+            checkpoint.set_status(R.CP_DELETING)
+            log = self.catalog.operation_logs.new(self.project_id, {
+                'operation_type': 'delete', 'checkpoint_id': checkpoint.id,
+                'plan_id': checkpoint.plan.get('id'), 'provider_id': provider.id,
+                'restore_id': None, 'scheduled_operation_id': None, 'status': R.CP_DELETING,
+                'started_at': timeutil.isoformat(timeutil.now()), 'ended_at': None,
+                'error_info': None, 'extra_info': {}})
+            progress = Progress()
+            progress.add(resources_total=len(G.resources(roots)))
+
+            def set_status(res: Resource, status: str, reason: str | None = None) -> None:
+                checkpoint.resource_section(res.id).put('status', status)
+
+            contexts, operations, _new = self._flow_contexts(
+                'delete', provider, roots, checkpoint, {}, progress, lease, set_status)
+
+            def run_hook(res: Resource, hook: str, operation) -> None:
+                lease.check_valid()
+                getattr(operation, hook)(contexts[res])
+
+            FlowExecutor(self.max_workers).run(roots, operations, run_hook)
+            collection.mark_deleted(checkpoint)
+            self._finish_log(log, R.CP_DELETED, None)
+        except KarborError as exc:
+            checkpoint.set_status(R.CP_ERROR_DELETING, exc.msg)
+            if log:
+                self._finish_log(log, R.CP_ERROR_DELETING, exc.msg)
+            raise
+        finally:
+            lease.release()
+        return checkpoint
+
+    # -- restores -----------------------------------------------------------------
+    def verify_checkpoint(self, checkpoint: Checkpoint) -> int:
+        """Read back every object of the checkpoint; raises BankCorrupted."""
+        count = 0
+        bank = checkpoint.bank
+        for key in bank.iter_all('/checkpoints/%s/' % checkpoint.id):
+            bank.get(key)
+            count += 1
+        return count
+
+    def find_restore(self, name: str) -> dict | None:
+        matches = self.catalog.restores.list(self.project_id, name=name)
+        return matches[0] if matches else None
+
+    def restore(self, provider_id: str, checkpoint_id: str, parameters: dict | None = None,
+                restore_target: str | None = None, name: str | None = None) -> dict[str, Any]:
+        provider = self.provider(provider_id)
+        collection = self.checkpoints(provider)
+        checkpoint = collection.get(checkpoint_id, self.project_id)
+        if checkpoint.status != R.CP_AVAILABLE:
+            raise Conflict('Checkpoint %s is %s; only available checkpoints can be restored.'
+                           % (checkpoint.id, checkpoint.status))
+        parameters = provider.validate_parameters(parameters, 'restore')
+        if restore_target:
+            raise InvalidInput('restore_target (restoring into another cloud) is not supported; '
+                               'run the restore with that cloud\'s credentials and the same bank.')
+        roots = G.deserialize(checkpoint.resource_graph or '[{}, []]')
+        for res in G.resources(roots):
+            provider.plugin_for(res.type)
+        self.verify_checkpoint(checkpoint)
+        bank = collection.bank
+        lease = Lease(bank, **provider.lease_windows()).acquire()
+        reader_key = READERS_PREFIX % checkpoint.id + lease.owner_id
+        record = None
+        try:
+            bank.put(reader_key, {'since': timeutil.isoformat(timeutil.now())})
+            if collection.get(checkpoint.id).status != R.CP_AVAILABLE:
+                raise Conflict('Checkpoint %s changed state while the restore started.'
+                               % checkpoint.id)
+            record = self.catalog.restores.new(self.project_id, {
+                'name': name, 'provider_id': provider.id, 'checkpoint_id': checkpoint.id,
+                'restore_target': restore_target, 'parameters': parameters,
+                'status': R.RESTORE_IN_PROGRESS, 'resources_status': {},
+                'resources_reason': {}, 'new_resources': {}})
+            self._run_restore(provider, roots, checkpoint, record, parameters, lease)
+        finally:
+            bank.delete(reader_key)
+            lease.release()
+        return record
+
+    def _run_restore(self, provider: Provider, roots: list[G.GraphNode], checkpoint: Checkpoint,
+                     record: dict, parameters: dict, lease: Lease) -> None:
+        progress = Progress()
+        all_resources = G.resources(roots)
+        progress.add(resources_total=len(all_resources))
+        lock = threading.Lock()
+        log = self.catalog.operation_logs.new(self.project_id, {
+            'operation_type': 'restore', 'checkpoint_id': checkpoint.id,
+            'plan_id': checkpoint.plan.get('id'), 'provider_id': provider.id,
+            'restore_id': record['id'], 'scheduled_operation_id': None,
+            'status': R.RESTORE_IN_PROGRESS, 'started_at': record['created_at'],
+            'ended_at': None, 'error_info': None, 'extra_info': {}})
+
+        def set_status(res: Resource, status: str, reason: str | None = None) -> None:
+            with lock:
+                record['resources_status'][res.key] = status
+                if reason:
+                    record['resources_reason'][res.key] = reason
+                record['progress'] = progress.to_dict()
+                self.catalog.restores.save(record)
+
+        contexts, operations, new_resources = self._flow_contexts(
+            'restore', provider, roots, checkpoint, parameters, progress, lease, set_status,
+            restore=record)
+        for res in all_resources:
+            set_status(res, R.RES_RESTORING)
+
+        def run_hook(res: Resource, hook: str, operation) -> None:
+            getattr(operation, hook)(contexts[res])
+            if hook == 'on_complete':
+                progress.add(resources_done=1)
+                with lock:
+                    record['new_resources'] = dict(new_resources)
+                set_status(res, R.RES_AVAILABLE)
+
+        def on_failure(res: Resource, hook: str, exc: BaseException) -> None:
+            set_status(res, R.RES_ERROR, '%s: %s' % (hook, getattr(exc, 'msg', None) or exc))
+
+        error = None
+        try:
+            FlowExecutor(self.max_workers).run(roots, operations, run_hook, on_failure,
+                                               always=('on_complete',))
+        except KarborError as exc:
+            error = exc.msg
+        except Exception as exc:  # pylint: disable=broad-except
+            error = 'Unexpected %s: %s' % (type(exc).__name__, exc)
+        with lock:
+            for res in all_resources:
+                if record['resources_status'].get(res.key) == R.RES_RESTORING:
+                    record['resources_status'][res.key] = R.RES_ERROR
+                    record['resources_reason'].setdefault(
+                        res.key, 'not restored because a resource it depends on failed')
+            record['new_resources'] = dict(new_resources)
+            record['status'] = R.RESTORE_FAIL if error else R.RESTORE_SUCCESS
+            record['error'] = error
+            record['progress'] = progress.to_dict()
+            self.catalog.restores.save(record)
+        self._finish_log(log, record['status'], error)
+
+    def get_restore(self, restore_id: str) -> dict[str, Any]:
+        return public(self.catalog.restores.get(self.project_id, restore_id))
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())

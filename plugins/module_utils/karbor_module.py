@@ -1,0 +1,91 @@
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# Apache License 2.0 (see LICENSE)
+"""One base class for every module: options, engine, errors.
+
+Auth options are openstack.cloud's (same names, types, aliases, defaults),
+so ``module_defaults`` written for openstack.cloud work here too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule, env_fallback
+
+from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
+from ansible_collections.karbor.protection.plugins.module_utils.engine import ProtectionEngine
+from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+    FlowError, KarborError)
+
+
+def openstack_argument_spec() -> dict[str, Any]:
+    return dict(
+        cloud=dict(type='raw'),
+        auth=dict(type='dict', no_log=True),
+        auth_type=dict(type='str'),
+        region_name=dict(type='str'),
+        validate_certs=dict(type='bool', aliases=['verify']),
+        ca_cert=dict(type='str', aliases=['cacert']),
+        client_cert=dict(type='str', aliases=['cert']),
+        client_key=dict(type='str', no_log=True, aliases=['key']),
+        wait=dict(type='bool', default=True),
+        timeout=dict(type='int', default=180),
+        api_timeout=dict(type='int'),
+        interface=dict(type='str', default='public', choices=['public', 'internal', 'admin'],
+                       aliases=['endpoint_type']),
+    )
+
+
+def engine_argument_spec() -> dict[str, Any]:
+    return dict(
+        state_dir=dict(type='path', fallback=(env_fallback, ['KARBOR_STATE_DIR'])),
+        providers_dir=dict(type='path', fallback=(env_fallback, ['KARBOR_PROVIDERS_DIR'])),
+    )
+
+
+class KarborModule:
+    """Subclasses set ``argument_spec``/``module_kwargs`` and implement ``run()``."""
+
+    argument_spec: dict[str, Any] = {}
+    module_kwargs: dict[str, Any] = {}
+    default_timeout: int | None = None
+
+    def __init__(self) -> None:
+        spec = openstack_argument_spec()
+        spec.update(engine_argument_spec())
+        if self.default_timeout is not None:
+            spec['timeout'] = dict(type='int', default=self.default_timeout)
+        spec.update(self.argument_spec)
+        self.module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                                    **self.module_kwargs)
+        self.params = self.module.params
+        self.check_mode = self.module.check_mode
+        self._engine: ProtectionEngine | None = None
+
+    @property
+    def engine(self) -> ProtectionEngine:
+        if self._engine is None:
+            self._engine = ProtectionEngine(
+                state_dir=self.params.get('state_dir'),
+                providers_dir=self.params.get('providers_dir'),
+                cloud=CloudSession(self.params),
+                timeout=self.params.get('timeout') or 180)
+        return self._engine
+
+    def run(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def __call__(self) -> None:
+        try:
+            result = self.run() or {}
+        except FlowError as exc:
+            self.module.fail_json(msg=exc.msg, failures=exc.failures)
+        except KarborError as exc:
+            self.module.fail_json(msg=exc.msg)
+        except Exception as exc:  # pylint: disable=broad-except
+            self.module.fail_json(msg='Unexpected %s: %s. This is a bug in karbor.protection; '
+                                  'please report it with the task that caused it.'
+                                  % (type(exc).__name__, exc))
+        result.setdefault('changed', False)
+        self.module.exit_json(**result)

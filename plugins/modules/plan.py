@@ -1,0 +1,253 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: plan
+short_description: Create, update or delete a protection plan
+version_added: 0.1.0
+description:
+  - A plan names the resources to protect, the provider that protects them and per-type or
+    per-resource parameters, as in OpenStack Karbor.
+  - Resources are checked when the plan is written; each must exist in the current project
+    and the provider must have a plugin for its type. Parameters are validated against the
+    provider's C(options_schema) (names and values).
+  - The plan is found by I(id), else by I(name). Only the options you set are compared, so a
+    second identical run reports no change.
+author:
+  - karbor.protection developers (@karbor-protection)
+options:
+  name:
+    description:
+      - Plan name, unique in the project. Required to create a plan.
+    type: str
+  id:
+    description:
+      - Plan id, to update, rename or delete a plan by id.
+    type: str
+  provider_id:
+    description:
+      - Id or name of the provider. Required to create a plan.
+    type: str
+  resources:
+    description:
+      - Resources to protect. Their dependents (a server's volumes and boot image, a
+        project's servers, volumes and images) are protected with them.
+    type: list
+    elements: dict
+    suboptions:
+      id:
+        description: Resource id.
+        type: str
+        required: true
+      type:
+        description: Resource type, such as C(OS::Cinder::Volume).
+        type: str
+        required: true
+      name:
+        description: Resource name; looked up when left out.
+        type: str
+      extra_info:
+        description: Extra facts kept with the resource.
+        type: dict
+  parameters:
+    description:
+      - Protect options keyed by C(<resource type>) (for every resource of the type) or
+        C(<resource type>#<resource id>) (for one resource, overriding the type's options).
+    type: dict
+  description:
+    description:
+      - Free text.
+    type: str
+  status:
+    description:
+      - C(started) or C(suspended). Informational, as in Karbor.
+    type: str
+    choices: [started, suspended]
+  state:
+    description:
+      - C(present) creates or updates the plan, C(absent) deletes it.
+    type: str
+    choices: [present, absent]
+    default: present
+extends_documentation_fragment:
+  - karbor.protection.openstack
+  - karbor.protection.openstack.engine
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
+'''
+
+EXAMPLES = r'''
+- name: Protect two volumes with incremental Cinder backups
+  karbor.protection.plan:
+    cloud: mycloud
+    name: db-volumes
+    provider_id: cf56bd3e-97a7-4078-b6d5-f36246333fd9
+    resources:
+      - id: 0b3e1c2a-9f8e-4d6c-b5a4-3f2e1d0c9b8a
+        type: OS::Cinder::Volume
+      - id: 5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a
+        type: OS::Cinder::Volume
+    parameters:
+      OS::Cinder::Volume:
+        backup_mode: auto
+    status: started
+  register: plan
+
+- name: Delete it
+  karbor.protection.plan:
+    cloud: mycloud
+    name: db-volumes
+    state: absent
+'''
+
+RETURN = r'''
+plan:
+  description: The plan (what it would be, in check mode).
+  returned: when I(state=present)
+  type: dict
+  contains:
+    id:
+      description: Plan id.
+      type: str
+    name:
+      description: Plan name.
+      type: str
+    description:
+      description: Free text.
+      type: str
+    provider_id:
+      description: Provider id.
+      type: str
+    status:
+      description: C(started) or C(suspended).
+      type: str
+    resources:
+      description: Resources (id, type, name, extra_info).
+      type: list
+      elements: dict
+    parameters:
+      description: Protect options per type or per resource.
+      type: dict
+    project_id:
+      description: Owning project.
+      type: str
+    created_at:
+      description: Creation time (UTC, ISO 8601).
+      type: str
+    updated_at:
+      description: Last change (UTC, ISO 8601).
+      type: str
+'''
+
+from ansible_collections.karbor.protection.plugins.module_utils.catalog import public
+from ansible_collections.karbor.protection.plugins.module_utils.errors import InvalidInput
+from ansible_collections.karbor.protection.plugins.module_utils.karbor_module import KarborModule
+
+
+def _resource_differs(current, wanted):
+    have = {(r['type'], r['id']): r for r in current}
+    want = {(r['type'], str(r['id'])): r for r in wanted}
+    if set(have) != set(want):
+        return True
+    for key, item in want.items():
+        if item.get('name') and item['name'] != have[key].get('name'):
+            return True
+        if item.get('extra_info') and any(
+                have[key].get('extra_info', {}).get(k) != v for k, v in item['extra_info'].items()):
+            return True
+    return False
+
+
+class PlanModule(KarborModule):
+    argument_spec = dict(
+        name=dict(type='str'),
+        id=dict(type='str'),
+        provider_id=dict(type='str'),
+        resources=dict(type='list', elements='dict', options=dict(
+            id=dict(type='str', required=True),
+            type=dict(type='str', required=True),
+            name=dict(type='str'),
+            extra_info=dict(type='dict'))),
+        parameters=dict(type='dict'),
+        description=dict(type='str'),
+        status=dict(type='str', choices=['started', 'suspended']),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+    )
+    module_kwargs = dict(required_one_of=[('name', 'id')])
+
+    def _wanted(self):
+        fields = {}
+        for key in ('name', 'provider_id', 'parameters', 'description', 'status'):
+            if self.params[key] is not None:
+                fields[key] = self.params[key]
+        if self.params['resources'] is not None:
+            fields['resources'] = [{k: v for k, v in r.items() if v is not None}
+                                   for r in self.params['resources']]
+        return fields
+
+    def _changes(self, plan, wanted):
+        changes = {}
+        for key, value in wanted.items():
+            if key == 'resources':
+                if _resource_differs(plan['resources'], value):
+                    changes[key] = value
+            elif key == 'provider_id':
+                provider = self.engine.provider(value)
+                if provider.id != plan['provider_id']:
+                    changes[key] = provider.id
+            elif plan.get(key) != value:
+                changes[key] = value
+        return changes
+
+    def run(self):
+        engine = self.engine
+        plan = engine.find_plan(self.params['id'] or self.params['name'])
+        if plan is None and self.params['id']:
+            if self.params['state'] == 'absent':
+                return {'changed': False}
+            raise InvalidInput('Plan %s does not exist; to create a plan give its name, not an id.'
+                               % self.params['id'])
+        if self.params['state'] == 'absent':
+            if plan is None:
+                return {'changed': False}
+            if not self.check_mode:
+                engine.delete_plan(plan)
+            return {'changed': True}
+        wanted = self._wanted()
+        if plan is None:
+            missing = [k for k in ('name', 'provider_id', 'resources') if not wanted.get(k)]
+            if missing:
+                raise InvalidInput('To create plan %r set %s.' % (self.params['name'],
+                                                                 ', '.join(missing)))
+            if self.check_mode:
+                fields = engine.validate_plan(dict(wanted))
+                fields.setdefault('status', 'suspended')
+                return {'changed': True, 'plan': fields}
+            return {'changed': True, 'plan': public(engine.create_plan(wanted))}
+        changes = self._changes(plan, wanted)
+        if not changes:
+            return {'changed': False, 'plan': public(plan)}
+        if self.check_mode:
+            merged = dict(plan)
+            merged.update(engine.validate_plan(dict(merged, **changes)))
+            return {'changed': True, 'plan': public(merged)}
+        return {'changed': True, 'plan': public(engine.update_plan(plan, changes))}
+
+
+def main():
+    PlanModule()()
+
+
+if __name__ == '__main__':
+    main()

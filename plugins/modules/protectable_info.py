@@ -1,0 +1,156 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: protectable_info
+short_description: Discover protectable resource types and instances
+version_added: 0.1.0
+description:
+  - Without options, lists the protectable resource types.
+  - With I(type), shows that type and the types that depend on it (C(dependent_types)), and
+    with I(instances=true) lists its instances in the current project.
+  - With I(type) and I(id), shows one instance with the resources it depends on
+    (C(dependent_resources)), which a plan protects along with it.
+author:
+  - karbor.protection developers (@karbor-protection)
+options:
+  type:
+    description:
+      - A resource type such as C(OS::Nova::Server).
+    type: str
+    aliases: [protectable_type]
+  instances:
+    description:
+      - List the instances of I(type).
+    type: bool
+    default: false
+  id:
+    description:
+      - Id of one instance of I(type) to show.
+    type: str
+    aliases: [instance_id]
+extends_documentation_fragment:
+  - karbor.protection.openstack
+  - karbor.protection.openstack.engine
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.info_module
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+'''
+
+EXAMPLES = r'''
+- name: Protectable types
+  karbor.protection.protectable_info:
+  register: types
+
+- name: Servers of the project, each with its volumes and boot image
+  karbor.protection.protectable_info:
+    cloud: mycloud
+    type: OS::Nova::Server
+    instances: true
+  register: servers
+
+- name: One volume
+  karbor.protection.protectable_info:
+    cloud: mycloud
+    type: OS::Cinder::Volume
+    id: 0b3e1c2a-9f8e-4d6c-b5a4-3f2e1d0c9b8a
+'''
+
+RETURN = r'''
+protectable_types:
+  description: Every protectable resource type.
+  returned: always
+  type: list
+  elements: str
+  sample: [OS::Cinder::Volume, OS::Glance::Image, OS::Keystone::Project, OS::Nova::Server]
+protectable_type:
+  description: The type asked for.
+  returned: when I(type) is set
+  type: dict
+  contains:
+    name:
+      description: The type.
+      type: str
+    dependent_types:
+      description: Types whose instances an instance of this type may depend on.
+      type: list
+      elements: str
+instances:
+  description: Instances of I(type), each with its dependent resources.
+  returned: when I(instances=true)
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Resource id.
+      type: str
+    type:
+      description: Resource type.
+      type: str
+    name:
+      description: Resource name.
+      type: str
+    extra_info:
+      description: Extra facts, such as a volume's availability zone.
+      type: dict
+    dependent_resources:
+      description: Resources this one depends on (id, type, name, extra_info).
+      type: list
+      elements: dict
+instance:
+  description: The instance asked for with I(id), with its dependent resources.
+  returned: when I(id) is set
+  type: dict
+'''
+
+from ansible_collections.karbor.protection.plugins.module_utils.errors import InvalidInput
+from ansible_collections.karbor.protection.plugins.module_utils.karbor_module import KarborModule
+
+
+class ProtectableInfoModule(KarborModule):
+    argument_spec = dict(
+        type=dict(type='str', aliases=['protectable_type']),
+        instances=dict(type='bool', default=False),
+        id=dict(type='str', aliases=['instance_id']),
+    )
+
+    def _with_dependents(self, registry, res):
+        data = res.to_dict()
+        data.setdefault('extra_info', {})
+        data['dependent_resources'] = [d.to_dict() for d in registry.get_dependents(res)]
+        return data
+
+    def run(self):
+        registry = self.engine.protectables
+        result = {'protectable_types': registry.types()}
+        rtype = self.params['type']
+        if not rtype:
+            if self.params['id'] or self.params['instances']:
+                raise InvalidInput('Set type together with id or instances.')
+            return result
+        result['protectable_type'] = {'name': rtype,
+                                      'dependent_types': registry.dependent_types(rtype)}
+        if self.params['id']:
+            res = registry.show_instance(rtype, self.params['id'])
+            result['instance'] = self._with_dependents(registry, res)
+        if self.params['instances']:
+            result['instances'] = [self._with_dependents(registry, r)
+                                   for r in registry.list_instances(rtype)]
+        return result
+
+
+def main():
+    ProtectableInfoModule()()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,177 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: restore
+short_description: Restore the resources of a checkpoint
+version_added: 0.1.0
+description:
+  - Restores every resource of an C(available) checkpoint, children first (volumes and
+    images before the server that uses them), and reports a status and a reason per
+    resource, and the id of each new resource.
+  - Every bank object of the checkpoint is read back and its sha256 checked before anything
+    is created; a damaged checkpoint fails with a clear message and changes nothing.
+  - With a I(name), a restore that already succeeded under that name is not run again.
+author:
+  - karbor.protection developers (@karbor-protection)
+options:
+  provider_id:
+    description:
+      - Provider of the checkpoint. Defaults to the provider of I(plan).
+    type: str
+  plan:
+    description:
+      - Plan (id or name) of the checkpoint; gives the provider.
+    type: str
+  checkpoint_id:
+    description:
+      - The checkpoint to restore.
+    type: str
+    required: true
+    aliases: [checkpoint]
+  parameters:
+    description:
+      - Restore options keyed by C(<resource type>) or C(<resource type>#<original id>),
+        validated against the provider's C(restore_schema).
+    type: dict
+  restore_target:
+    description:
+      - Reserved for restoring into another cloud; not supported (an error if set).
+    type: str
+  name:
+    description:
+      - Name of the restore; a successful restore with this name is not repeated.
+    type: str
+  timeout:
+    description:
+      - Seconds each cloud wait (volume, image, server) may take.
+    type: int
+    default: 3600
+extends_documentation_fragment:
+  - karbor.protection.openstack
+  - karbor.protection.openstack.engine
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
+'''
+
+EXAMPLES = r'''
+- name: Restore a checkpoint, naming the restored volume
+  karbor.protection.restore:
+    cloud: mycloud
+    provider_id: cf56bd3e-97a7-4078-b6d5-f36246333fd9
+    checkpoint_id: "{{ cp.checkpoint.id }}"
+    parameters:
+      "OS::Cinder::Volume#0b3e1c2a-9f8e-4d6c-b5a4-3f2e1d0c9b8a":
+        restore_name: db-restored
+  register: restored
+
+- name: Show old id -> new id
+  ansible.builtin.debug:
+    var: restored.restore.new_resources
+'''
+
+RETURN = r'''
+restore:
+  description: The restore record.
+  returned: when a restore ran or was found by name
+  type: dict
+  contains:
+    id:
+      description: Restore id.
+      type: str
+    name:
+      description: Restore name.
+      type: str
+    provider_id:
+      description: Provider id.
+      type: str
+    checkpoint_id:
+      description: Checkpoint restored.
+      type: str
+    parameters:
+      description: Restore parameters.
+      type: dict
+    status:
+      description: C(in_progress), C(success) or C(fail).
+      type: str
+    resources_status:
+      description: Status per resource (C(restoring), C(available), C(error)), keyed
+        C(<type>#<original id>).
+      type: dict
+    resources_reason:
+      description: Why a resource failed, keyed as I(resources_status).
+      type: dict
+    new_resources:
+      description: New resource id per original resource id.
+      type: dict
+    progress:
+      description: Resources and bytes done and total.
+      type: dict
+'''
+
+from ansible_collections.karbor.protection.plugins.module_utils.catalog import public
+from ansible_collections.karbor.protection.plugins.module_utils.errors import InvalidInput
+from ansible_collections.karbor.protection.plugins.module_utils.karbor_module import KarborModule
+from ansible_collections.karbor.protection.plugins.module_utils import resource as R
+
+
+class RestoreModule(KarborModule):
+    argument_spec = dict(
+        provider_id=dict(type='str'),
+        plan=dict(type='str'),
+        checkpoint_id=dict(type='str', required=True, aliases=['checkpoint']),
+        parameters=dict(type='dict'),
+        restore_target=dict(type='str'),
+        name=dict(type='str'),
+    )
+    default_timeout = 3600
+
+    def run(self):
+        engine = self.engine
+        provider_id = self.params['provider_id']
+        if not provider_id and self.params['plan']:
+            provider_id = engine.get_plan(self.params['plan'])['provider_id']
+        if not provider_id:
+            raise InvalidInput('Set provider_id (or plan) of checkpoint %s.'
+                               % self.params['checkpoint_id'])
+        if self.params['name']:
+            previous = engine.find_restore(self.params['name'])
+            if previous and previous['status'] == R.RESTORE_SUCCESS:
+                return {'changed': False, 'restore': public(previous)}
+        if self.check_mode:
+            provider = engine.provider(provider_id)
+            checkpoint = engine.get_checkpoint(provider.id, self.params['checkpoint_id'])
+            if checkpoint.status != R.CP_AVAILABLE:
+                raise InvalidInput('Checkpoint %s is %s; only available checkpoints can be '
+                                   'restored.' % (checkpoint.id, checkpoint.status))
+            provider.validate_parameters(self.params['parameters'], 'restore')
+            return {'changed': True}
+        record = engine.restore(provider_id, self.params['checkpoint_id'],
+                                self.params['parameters'], self.params['restore_target'],
+                                self.params['name'])
+        result = {'changed': True, 'restore': public(record)}
+        if record['status'] != R.RESTORE_SUCCESS:
+            reasons = '; '.join('%s: %s' % item for item in sorted(
+                record['resources_reason'].items()))
+            self.module.fail_json(msg='Restore %s of checkpoint %s failed: %s' % (
+                record['id'], record['checkpoint_id'], reasons or record.get('error')), **result)
+        return result
+
+
+def main():
+    RestoreModule()()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,87 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: restore_info
+short_description: List or show restores
+version_added: 0.1.0
+description:
+  - Lists the restores of the current project, newest first, or shows one.
+author:
+  - karbor.protection developers (@karbor-protection)
+options:
+  id:
+    description:
+      - Show this restore.
+    type: str
+    aliases: [restore_id]
+  checkpoint_id:
+    description:
+      - Only restores of this checkpoint.
+    type: str
+  status:
+    description:
+      - Only restores with this status.
+    type: str
+    choices: [in_progress, success, fail]
+extends_documentation_fragment:
+  - karbor.protection.openstack
+  - karbor.protection.openstack.engine
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.info_module
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+'''
+
+EXAMPLES = r'''
+- name: Failed restores
+  karbor.protection.restore_info:
+    cloud: mycloud
+    status: fail
+  register: failed
+'''
+
+RETURN = r'''
+restores:
+  description: Restores, newest first (see M(karbor.protection.restore) for the fields).
+  returned: always
+  type: list
+  elements: dict
+'''
+
+from ansible_collections.karbor.protection.plugins.module_utils.catalog import public
+from ansible_collections.karbor.protection.plugins.module_utils.karbor_module import KarborModule
+
+
+class RestoreInfoModule(KarborModule):
+    argument_spec = dict(
+        id=dict(type='str', aliases=['restore_id']),
+        checkpoint_id=dict(type='str'),
+        status=dict(type='str', choices=['in_progress', 'success', 'fail']),
+    )
+
+    def run(self):
+        engine = self.engine
+        if self.params['id']:
+            restores = [engine.get_restore(self.params['id'])]
+        else:
+            restores = engine.catalog.restores.list(
+                engine.project_id, checkpoint_id=self.params['checkpoint_id'],
+                status=self.params['status'])
+        return {'restores': [public(r) for r in restores]}
+
+
+def main():
+    RestoreInfoModule()()
+
+
+if __name__ == '__main__':
+    main()
