@@ -160,12 +160,38 @@ def builtin_providers() -> list[Provider]:
     ]
 
 
+def _multi_values(text: str, section: str, option: str) -> list[str]:
+    """Every value of a repeated option (oslo.config MultiStr, as Karbor's
+    ``plugin=`` lines); configparser alone keeps only the last one."""
+    values: list[str] = []
+    current, last_key = None, None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in '#;':
+            continue
+        if line.startswith('[') and line.endswith(']'):
+            current, last_key = line[1:-1].strip(), None
+            continue
+        if current != section:
+            continue
+        if raw[:1] in ' \t':
+            if last_key == option:  # continuation of a multi-line value
+                values.extend(v.strip() for v in line.split(',') if v.strip())
+            continue
+        key, sep, value = line.partition('=')
+        last_key = key.strip() if sep else None
+        if last_key == option:
+            values.extend(v.strip() for v in value.split(',') if v.strip())
+    return values
+
+
 def parse_provider_file(path: str) -> Provider | None:
     """One Karbor providers.d INI file; None when ``enabled`` is false."""
-    parser = configparser.ConfigParser(interpolation=None)
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
     try:
         with open(path, encoding='utf-8') as handle:
-            parser.read_file(handle)
+            text = handle.read()
+        parser.read_string(text, source=path)
     except (OSError, configparser.Error, UnicodeDecodeError) as exc:
         raise InvalidInput('Provider file %s cannot be read: %s' % (path, exc))
     if not parser.has_section('provider'):
@@ -181,8 +207,7 @@ def parse_provider_file(path: str) -> Provider | None:
         uuid.UUID(provider_id)
     except ValueError:
         raise InvalidInput('Provider file %s: id %r is not a UUID.' % (path, provider_id))
-    plugins = [p.strip() for p in section.get('plugin', '').replace(',', '\n').splitlines()
-               if p.strip()]
+    plugins = _multi_values(text, 'provider', 'plugin')
     config = {name: dict(parser[name]) for name in parser.sections() if name != 'provider'}
     return Provider(provider_id, section['name'].strip(), section.get('description', '').strip(),
                     plugins, section['bank'].strip(), config, path)

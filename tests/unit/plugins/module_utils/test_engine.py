@@ -1,0 +1,186 @@
+# -*- coding: utf-8 -*-
+"""Engine logic over the real local bank, with a fake protectable registry
+standing in for the cloud (pure-logic tests; the cloud is covered by the
+integration suite)."""
+from __future__ import annotations
+
+import datetime
+import os
+
+import pytest
+
+from ansible_collections.karbor.protection.plugins.module_utils import resource as R
+from ansible_collections.karbor.protection.plugins.module_utils import timeutil
+from ansible_collections.karbor.protection.plugins.module_utils.engine import ProtectionEngine
+from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+    BankCorrupted, Conflict, InvalidInput, NotFound, PluginNotFound)
+from ansible_collections.karbor.protection.plugins.module_utils.lease import lease_key
+from ansible_collections.karbor.protection.plugins.module_utils.provider import (
+    NOOP_PROVIDER_ID, OS_INFRA_FS_PROVIDER_ID)
+from ansible_collections.karbor.protection.plugins.module_utils.resource import Resource
+
+SERVER = Resource(R.SERVER, '11111111-0000-0000-0000-000000000001', 'web')
+VOLUME = Resource(R.VOLUME, '22222222-0000-0000-0000-000000000002', 'data')
+SHARE = Resource(R.SHARE, '33333333-0000-0000-0000-000000000003', 'nfs')
+
+
+class FakeCloud:
+    project_id = 'project-a'
+    project_name = 'a'
+
+    def reset(self):
+        pass
+
+
+class FakeRegistry:
+    known = {r.id: r for r in (SERVER, VOLUME, SHARE)}
+
+    def show_instance(self, rtype, rid):
+        res = self.known.get(rid)
+        if res is None or res.type != rtype:
+            raise NotFound('%s %s not found' % (rtype, rid))
+        return res
+
+    def get_dependents(self, res):
+        return [VOLUME] if res == SERVER else []
+
+
+@pytest.fixture
+def engine(tmp_path):
+    eng = ProtectionEngine(state_dir=str(tmp_path), cloud=FakeCloud())
+    eng._protectables = FakeRegistry()
+    return eng
+
+
+def make_plan(engine, provider=NOOP_PROVIDER_ID, resources=None, name='p'):
+    return engine.create_plan({'name': name, 'provider_id': provider,
+                               'resources': resources or [SERVER.to_dict()]})
+
+
+def test_protect_noop_plan_end_to_end(engine):
+    plan = make_plan(engine)
+    assert [r['name'] for r in plan['resources']] == ['web']
+    cp = engine.protect(plan, {'name': 'first'})
+    assert cp.status == R.CP_AVAILABLE
+    assert cp.data['resources_status'] == {SERVER.key: 'available', VOLUME.key: 'available'}
+    bank = cp.bank
+    assert bank.get_text('/checkpoints/%s/resource-data/%s/status' % (cp.id, VOLUME.id)) == \
+        'available'
+    # the lease is released when the run ends
+    assert not bank.exists(lease_key(cp.data['owner_id']))
+    logs = engine.catalog.operation_logs.list('project-a')
+    assert logs[0]['status'] == 'available' and logs[0]['checkpoint_id'] == cp.id
+    restore = engine.restore(NOOP_PROVIDER_ID, cp.id)
+    assert restore['status'] == 'success'
+    assert restore['resources_status'] == {SERVER.key: 'available', VOLUME.key: 'available'}
+    assert restore['new_resources'] == {SERVER.id: SERVER.id, VOLUME.id: VOLUME.id}
+    deleted = engine.delete_checkpoint(NOOP_PROVIDER_ID, cp.id)
+    assert deleted.status == R.CP_DELETED
+    assert bank.list('/checkpoints/%s/resource-data/' % cp.id) == []
+    assert bank.list('/indices/') == []
+    # the tombstone keeps answering, deleting again changes nothing
+    assert engine.get_checkpoint(NOOP_PROVIDER_ID, cp.id).status == R.CP_DELETED
+
+
+def test_named_checkpoint_is_found_not_duplicated(engine):
+    plan = make_plan(engine)
+    cp = engine.protect(plan, {'name': 'nightly'})
+    assert engine.find_named_checkpoint(plan, 'nightly').id == cp.id
+    with pytest.raises(Conflict):
+        engine.protect(plan, {'name': 'nightly'})
+    assert len(engine.list_checkpoints(NOOP_PROVIDER_ID, plan_id=plan['id'])) == 1
+
+
+def test_bad_plans_change_nothing(engine, tmp_path):
+    with pytest.raises(NotFound):
+        make_plan(engine, resources=[{'id': 'nope', 'type': R.VOLUME}])
+    with pytest.raises(PluginNotFound):
+        make_plan(engine, provider=OS_INFRA_FS_PROVIDER_ID, resources=[SHARE.to_dict()])
+    with pytest.raises(NotFound):
+        make_plan(engine, provider='00000000-0000-0000-0000-000000000000')
+    with pytest.raises(InvalidInput):
+        engine.create_plan({'name': 'x', 'provider_id': NOOP_PROVIDER_ID,
+                            'resources': [VOLUME.to_dict()],
+                            'parameters': {R.VOLUME: {'unknown': 1}}})
+    assert engine.catalog.plans.list('project-a') == []
+
+
+def test_listing_is_newest_first_with_marker_and_dates(engine, monkeypatch):
+    plan = make_plan(engine)
+    ids = []
+    start = datetime.datetime(2026, 3, 1, 12, tzinfo=timeutil.UTC)
+    for i in range(6):
+        monkeypatch.setenv('KARBOR_FAKE_NOW', (start + datetime.timedelta(days=i)).isoformat())
+        ids.append(engine.protect(plan).id)
+    monkeypatch.delenv('KARBOR_FAKE_NOW')
+    newest_first = list(reversed(ids))
+    listed = [c.id for c in engine.list_checkpoints(NOOP_PROVIDER_ID, plan_id=plan['id'])]
+    assert listed == newest_first
+    page1 = engine.list_checkpoints(NOOP_PROVIDER_ID, plan_id=plan['id'], limit=2)
+    page2 = engine.list_checkpoints(NOOP_PROVIDER_ID, plan_id=plan['id'], limit=2,
+                                    marker=page1[-1].id)
+    assert [c.id for c in page1 + page2] == newest_first[:4]
+    window = engine.list_checkpoints(NOOP_PROVIDER_ID, plan_id=plan['id'],
+                                     start_date=datetime.date(2026, 3, 2),
+                                     end_date=datetime.date(2026, 3, 4))
+    assert [c.id for c in window] == [ids[3], ids[2], ids[1]]
+    by_provider = engine.list_checkpoints(NOOP_PROVIDER_ID, start_date=datetime.date(2026, 3, 5))
+    assert [c.id for c in by_provider] == [ids[5], ids[4]]
+
+
+def test_zombie_checkpoint_is_reaped_and_deletable(engine):
+    plan = make_plan(engine)
+    cp = engine.protect(plan)
+    # simulate a run that died while protecting: status protecting, owner lease gone
+    cp.data['status'] = R.CP_PROTECTING
+    cp.data['owner_id'] = 'dead-owner'
+    cp.commit()
+    with pytest.raises(Conflict):
+        # a live lease protects it from deletion
+        cp.bank.put(lease_key('dead-owner'), {'expires_at': timeutil.wall_clock() + 60})
+        engine.delete_checkpoint(NOOP_PROVIDER_ID, cp.id)
+    cp.bank.put(lease_key('dead-owner'), {'expires_at': timeutil.wall_clock() - 1})
+    reaped = engine.get_checkpoint(NOOP_PROVIDER_ID, cp.id)
+    assert reaped.status == R.CP_ERROR and 'lease expired' in reaped.data['error']
+    assert engine.delete_checkpoint(NOOP_PROVIDER_ID, cp.id).status == R.CP_DELETED
+
+
+def test_corrupted_checkpoint_is_not_restored(engine):
+    plan = make_plan(engine)
+    cp = engine.protect(plan)
+    path = os.path.join(cp.bank.root, 'checkpoints', cp.id, 'resource-data', VOLUME.id,
+                        'metadata')
+    with open(path, 'rb') as handle:
+        raw = handle.read()
+    with open(path, 'wb') as handle:
+        handle.write(raw[:-3] + b'XYZ')
+    with pytest.raises(BankCorrupted):
+        engine.restore(NOOP_PROVIDER_ID, cp.id)
+    assert engine.catalog.restores.list('project-a') == []
+
+
+def test_restore_rejects_unknown_parameters_and_unavailable_checkpoints(engine):
+    plan = make_plan(engine)
+    cp = engine.protect(plan)
+    with pytest.raises(InvalidInput):
+        engine.restore(NOOP_PROVIDER_ID, cp.id, {R.VOLUME: {'bogus': True}})
+    with pytest.raises(InvalidInput):
+        engine.restore(NOOP_PROVIDER_ID, 'not-a-uuid')
+    with pytest.raises(NotFound):
+        engine.restore(NOOP_PROVIDER_ID, '9d1c9a44-0000-4000-8000-000000000000')
+    cp.set_status(R.CP_ERROR, 'broken')
+    with pytest.raises(Conflict):
+        engine.restore(NOOP_PROVIDER_ID, cp.id)
+
+
+def test_checkpoints_are_scoped_by_project(engine, tmp_path):
+    plan = make_plan(engine)
+    cp = engine.protect(plan)
+    other = ProtectionEngine(state_dir=str(tmp_path), cloud=FakeCloud())
+    other.cloud.project_id = 'project-b'
+    other._protectables = FakeRegistry()
+    with pytest.raises(NotFound):
+        other.get_checkpoint(NOOP_PROVIDER_ID, cp.id)
+    assert other.list_checkpoints(NOOP_PROVIDER_ID) == []
+    with pytest.raises(NotFound):
+        other.get_plan(plan['id'])
