@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: karbor.protection contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Protection plugin for VOLUME resources (OS Infra Provider)."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: karbor.protection contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The No-Op protection plugin: every type, no data moved.
 
 It exercises the engine, bank, catalog and flow end to end; each operation

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: karbor.protection contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Protectables: which resources exist in the cloud and what depends on what.
 
 One class per resource type, as Karbor's protectable plugins: a type lists

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: karbor.protection contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The Swift bank (python-swiftclient), one container per provider.
 
 The sha256 of each object travels in ``X-Object-Meta-Sha256``; exclusive
@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from ansible_collections.karbor.protection.plugins.module_utils.bank import Bank
 from ansible_collections.karbor.protection.plugins.module_utils.errors import (
-    BankError, BankUnreachable, Conflict, NotFound, InvalidInput)
+    BankError, BankUnreachable, Conflict, NotFound, InvalidInput, KarborError)
 
 try:
     import swiftclient
@@ -28,7 +28,9 @@ try:
     SWIFTCLIENT_IMPORT_ERROR = None
 except ImportError:
     swiftclient = None
-    ClientException = Exception
+
+    class ClientException(Exception):  # type: ignore[no-redef]
+        """Stand-in so the except clauses below stay valid without swiftclient."""
     HAS_SWIFTCLIENT = False
     SWIFTCLIENT_IMPORT_ERROR = traceback.format_exc()
 
@@ -127,7 +129,7 @@ class SwiftBank(Bank):
                                       % (self._description, what, exc))
             raise BankError('The Swift bank failed while %s: HTTP %s %s.'
                             % (what, status, getattr(exc, 'http_reason', '') or exc))
-        except (NotFound, Conflict, BankError):
+        except KarborError:
             raise
         except Exception as exc:  # pylint: disable=broad-except
             raise BankUnreachable('The Swift bank (%s) is unreachable while %s: %s.'

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: karbor.protection contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """UTC time helpers, with one injectable clock for the whole engine.
 
 ``KARBOR_FAKE_NOW`` (ISO 8601 or epoch seconds) pins "now", which the

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: karbor.protection contributors
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import annotations
 
@@ -78,6 +78,7 @@ extends_documentation_fragment:
   - karbor.protection.openstack
   - karbor.protection.openstack.engine
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
 attributes:
   check_mode:
     support: full
@@ -85,6 +86,10 @@ attributes:
     support: none
   platform:
     platforms: all
+  action_group:
+    support: full
+    membership:
+      - karbor.protection.all
 '''
 
 EXAMPLES = r'''
@@ -228,8 +233,8 @@ class PlanModule(KarborModule):
         if plan is None:
             missing = [k for k in ('name', 'provider_id', 'resources') if not wanted.get(k)]
             if missing:
-                raise InvalidInput('To create plan %r set %s.' % (self.params['name'],
-                                                                 ', '.join(missing)))
+                raise InvalidInput('To create plan %r set %s.'
+                                   % (self.params['name'], ', '.join(missing)))
             if self.check_mode:
                 fields = engine.validate_plan(dict(wanted))
                 fields.setdefault('status', 'suspended')

@@ -91,7 +91,7 @@ def test_overwrite_is_atomic_readers_see_old_or_new(bank):
 
     thread = threading.Thread(target=reader)
     thread.start()
-    for _ in range(20):
+    for _round in range(20):
         bank.put('/big', new)
         bank.put('/big', old)
     stop.set()

@@ -72,8 +72,8 @@ def test_disabled_provider_is_skipped(tmp_path):
 
 
 def test_unknown_plugin_and_bank_are_clear_errors(tmp_path):
-    path = write(tmp_path, 'a.conf', SEED.replace('karbor-image-protection-plugin',
-                                                   'karbor-frobnicate-plugin'))
+    text = SEED.replace('karbor-image-protection-plugin', 'karbor-frobnicate-plugin')
+    path = write(tmp_path, 'a.conf', text)
     with pytest.raises(InvalidInput) as err:
         parse_provider_file(path)
     assert "unknown protection plugin 'karbor-frobnicate-plugin'" in err.value.msg
