@@ -1,15 +1,278 @@
 # -*- coding: utf-8 -*-
 # Copyright: karbor.protection contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Protection plugin for VOLUME resources (OS Infra Provider)."""
+"""OS::Cinder::Volume protection through Cinder backups.
+
+Fixes over Karbor: ``backup_mode: auto`` works (incremental when this
+plan's previous backup of the volume is still usable), restore onto an
+existing ``volume_id`` works, every wait has a timeout, each artifact id is
+written to the bank the moment it exists (so a killed run can be cleaned
+up), and deleting the parent of incremental backups gives a clear message.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from ansible_collections.karbor.protection.plugins.module_utils.checkpoint import (
+    CheckpointCollection)
+from ansible_collections.karbor.protection.plugins.module_utils.cloud import (
+    CloudSession, wait_for)
+from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+    Conflict, InvalidInput, KarborError, NotFound)
 from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
-    ProtectionPlugin)
+    Operation, OperationContext, ProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils import resource as R
+
+VOLUME_OK = ('available', 'in-use')
+BACKUP_FAILED = ('error',)
+
+
+def _get_or_none(cloud: CloudSession, what: str, getter, resource_id: str):
+    try:
+        return cloud.call(what, getter, resource_id)
+    except NotFound:
+        return None
+
+
+def wait_volume(ctx: OperationContext, volume_id: str, statuses=VOLUME_OK) -> Any:
+    cloud = ctx.cloud
+    return wait_for(
+        'volume %s' % volume_id,
+        lambda: cloud.call('Volume %s' % volume_id, cloud.conn.block_storage.get_volume, volume_id),
+        lambda v: v.status in statuses,
+        lambda v: 'volume is %s' % v.status if v.status.startswith('error') else None,
+        ctx.timeout)
+
+
+def wait_backup(ctx: OperationContext, backup_id: str, statuses=('available',)) -> Any:
+    cloud = ctx.cloud
+    return wait_for(
+        'backup %s' % backup_id,
+        lambda: cloud.call('Backup %s' % backup_id, cloud.conn.block_storage.get_backup, backup_id),
+        lambda b: b.status in statuses,
+        lambda b: ('backup is %s: %s' % (b.status, b.fail_reason or 'no reason given')
+                   if b.status in BACKUP_FAILED else None),
+        ctx.timeout)
+
+
+def wait_gone(ctx: OperationContext, what: str, getter, resource_id: str) -> None:
+    wait_for(what, lambda: _get_or_none(ctx.cloud, what, getter, resource_id),
+             lambda r: r is None,
+             lambda r: '%s is %s' % (what, r.status) if r.status == 'error_deleting' else None,
+             ctx.timeout)
+
+
+def delete_snapshot(ctx: OperationContext, snapshot_id: str) -> None:
+    conn = ctx.cloud.conn
+    snapshot = _get_or_none(ctx.cloud, 'Snapshot %s' % snapshot_id, conn.block_storage.get_snapshot,
+                            snapshot_id)
+    if snapshot is None:
+        return
+    if snapshot.status not in ('available', 'error'):
+        wait_for('snapshot %s' % snapshot_id,
+                 lambda: _get_or_none(ctx.cloud, 'Snapshot', conn.block_storage.get_snapshot,
+                                      snapshot_id),
+                 lambda s: s is None or s.status in ('available', 'error'), lambda s: None,
+                 ctx.timeout)
+    ctx.cloud.call('Deleting snapshot %s' % snapshot_id, conn.block_storage.delete_snapshot,
+                   snapshot_id)
+    wait_gone(ctx, 'snapshot %s' % snapshot_id, conn.block_storage.get_snapshot, snapshot_id)
+
+
+class CinderProtect(Operation):
+    """Snapshot (for in-use volumes) then back up; record ids as they appear."""
+
+    def _previous_backup(self, ctx: OperationContext) -> str | None:
+        """This plan's newest available checkpoint's backup of the volume, if usable."""
+        checkpoint = ctx.checkpoint
+        collection = CheckpointCollection(checkpoint.bank, checkpoint.data['provider_id'])
+        for older in collection.list(checkpoint.project_id, plan_id=checkpoint.plan.get('id'),
+                                     status=R.CP_AVAILABLE, limit=5):
+            if older.id == checkpoint.id:
+                continue
+            try:
+                metadata = older.resource_section(ctx.resource.id).get_json('metadata')
+            except NotFound:
+                continue
+            backup_id = metadata.get('backup_id')
+            if not backup_id:
+                continue
+            backup = _get_or_none(ctx.cloud, 'Backup %s' % backup_id,
+                                  ctx.cloud.conn.block_storage.get_backup, backup_id)
+            container = ctx.parameters.get('container')
+            if backup is not None and backup.status == 'available' and (
+                    not container or backup.container == container):
+                return backup_id
+            return None
+        return None
+
+    def on_main(self, ctx: OperationContext) -> None:
+        conn = ctx.cloud.conn
+        params = ctx.parameters
+        volume = wait_volume(ctx, ctx.resource.id)
+        force = bool(params.get('force', False))
+        if volume.status == 'in-use' and not force:
+            raise InvalidInput('Volume %s is in use; set force: true in the plan parameters for '
+                               'OS::Cinder::Volume to back it up from a snapshot.' % volume.id)
+        mode = params.get('backup_mode', 'full')
+        parent = None
+        if mode in ('auto', 'incremental'):
+            parent = self._previous_backup(ctx)
+        incremental = mode == 'incremental' or (mode == 'auto' and parent is not None)
+        meta: dict[str, Any] = {'volume_id': volume.id, 'volume_size': volume.size,
+                                'volume_name': volume.name, 'backup_mode': mode,
+                                'availability_zone': volume.availability_zone,
+                                'volume_type': volume.volume_type, 'parent_backup_id': parent}
+        snapshot_id = None
+        try:
+            if volume.status == 'in-use':
+                snapshot = ctx.cloud.call(
+                    'Snapshot of volume %s' % volume.id, conn.block_storage.create_snapshot,
+                    volume_id=volume.id, force=True,
+                    name='karbor-%s-%s' % (ctx.checkpoint.id[:8], volume.id[:8]))
+                snapshot_id = snapshot.id
+                meta['snapshot_id'] = snapshot_id
+                ctx.section.put('metadata', meta)  # recorded before waiting: a crash can clean up
+                wait_for('snapshot %s' % snapshot_id,
+                         lambda: ctx.cloud.call('Snapshot', conn.block_storage.get_snapshot,
+                                                snapshot_id),
+                         lambda s: s.status == 'available',
+                         lambda s: 'snapshot is %s' % s.status if s.status.startswith('error')
+                         else None, ctx.timeout)
+            ctx.check_lease()
+            attrs = dict(volume_id=volume.id, incremental=incremental, force=force,
+                         name=params.get('backup_name') or 'karbor-%s' % ctx.checkpoint.id,
+                         description=params.get('description') or
+                         'karbor checkpoint %s of plan %s' % (ctx.checkpoint.id,
+                                                             ctx.checkpoint.plan.get('id')))
+            if snapshot_id:
+                attrs['snapshot_id'] = snapshot_id
+            if params.get('container'):
+                attrs['container'] = params['container']
+            backup = ctx.cloud.call('Backup of volume %s' % volume.id,
+                                    conn.block_storage.create_backup, **attrs)
+            meta['backup_id'] = backup.id
+            meta['is_incremental'] = incremental
+            ctx.section.put('metadata', meta)
+            ctx.progress.add(bytes_total=(volume.size or 0) * 1024 ** 3)
+            backup = wait_backup(ctx, backup.id)
+            ctx.progress.add(bytes_done=(volume.size or 0) * 1024 ** 3)
+            meta.update({'status': backup.status, 'size': backup.size,
+                         'container': backup.container, 'name': backup.name})
+        finally:
+            if snapshot_id:
+                try:
+                    delete_snapshot(ctx, snapshot_id)
+                    meta.pop('snapshot_id', None)
+                except KarborError:
+                    pass  # stays recorded; checkpoint delete removes it
+            ctx.section.put('metadata', meta)
+
+
+class CinderRestore(Operation):
+    def on_main(self, ctx: OperationContext) -> None:
+        conn = ctx.cloud.conn
+        meta = ctx.section.get_json('metadata')
+        backup_id = meta.get('backup_id')
+        if not backup_id:
+            raise KarborError('The checkpoint holds no backup of volume %s.' % ctx.resource.id)
+        wait_backup(ctx, backup_id)
+        target = ctx.parameters.get('volume_id')
+        if target:
+            volume = wait_volume(ctx, target, ('available',))
+            if volume.size < (meta.get('volume_size') or 0):
+                raise InvalidInput('Target volume %s (%s GiB) is smaller than the backup (%s GiB).'
+                                   % (target, volume.size, meta.get('volume_size')))
+        name = ctx.parameters.get('restore_name') or '%s@%s' % (ctx.checkpoint.id, ctx.resource.id)
+        result = ctx.cloud.call('Restoring backup %s' % backup_id, conn.block_storage.restore_backup,
+                                backup_id, volume=target, name=None if target else name)
+        new_id = result.volume_id
+        ctx.publish_new_resource(ctx.resource.id, new_id)
+        # The new volume is briefly available before the restore starts: wait for both.
+        wait_for('restore of backup %s' % backup_id,
+                 lambda: (ctx.cloud.call('Volume', conn.block_storage.get_volume, new_id),
+                          ctx.cloud.call('Backup', conn.block_storage.get_backup, backup_id)),
+                 lambda vb: vb[0].status == 'available' and vb[1].status == 'available',
+                 lambda vb: ('volume is %s' % vb[0].status if vb[0].status.startswith('error')
+                             else None),
+                 ctx.timeout)
+        update = {'name': name}
+        if ctx.parameters.get('restore_description'):
+            update['description'] = ctx.parameters['restore_description']
+        ctx.cloud.call('Naming volume %s' % new_id, conn.block_storage.update_volume, new_id,
+                       **update)
+
+
+class CinderDelete(Operation):
+    def on_main(self, ctx: OperationContext) -> None:
+        conn = ctx.cloud.conn
+        try:
+            meta = ctx.section.get_json('metadata')
+        except NotFound:
+            return  # the protect died before it made anything
+        if meta.get('snapshot_id'):
+            delete_snapshot(ctx, meta['snapshot_id'])
+        backup_id = meta.get('backup_id')
+        if not backup_id:
+            return
+        backup = _get_or_none(ctx.cloud, 'Backup %s' % backup_id, conn.block_storage.get_backup,
+                              backup_id)
+        if backup is None:
+            return
+        if backup.has_dependent_backups:
+            raise Conflict('The backup %s of volume %s in this checkpoint is the parent of '
+                           'incremental backups made by later checkpoints; delete those '
+                           'checkpoints first (or use backup_mode: full).'
+                           % (backup_id, ctx.resource.id))
+        if backup.status not in ('available', 'error'):
+            backup = wait_backup(ctx, backup_id, ('available', 'error'))
+        ctx.cloud.call('Deleting backup %s' % backup_id, conn.block_storage.delete_backup,
+                       backup_id)
+        wait_gone(ctx, 'backup %s' % backup_id, conn.block_storage.get_backup, backup_id)
 
 
 class CinderVolumePlugin(ProtectionPlugin):
     name = 'karbor-volume-protection-plugin'
     supported_types = (R.VOLUME,)
+
+    def get_options_schema(self, resource_type: str) -> dict:
+        return {'type': 'object', 'title': 'Cinder backup options', 'additionalProperties': False,
+                'properties': {
+                    'backup_name': {'type': 'string', 'title': 'Backup name'},
+                    'backup_mode': {'type': 'string', 'enum': ['full', 'incremental', 'auto'],
+                                    'default': 'full',
+                                    'title': 'full, incremental, or auto (incremental when this '
+                                             "plan's previous backup of the volume is usable)"},
+                    'container': {'type': 'string', 'title': 'Backup container'},
+                    'description': {'type': 'string', 'title': 'Backup description'},
+                    'force': {'type': 'boolean', 'default': False,
+                              'title': 'Back up in-use volumes (from a snapshot)'}}}
+
+    def get_restore_schema(self, resource_type: str) -> dict:
+        return {'type': 'object', 'title': 'Cinder restore options', 'additionalProperties': False,
+                'properties': {
+                    'volume_id': {'type': 'string', 'title': 'Restore onto this existing volume'},
+                    'restore_name': {'type': 'string', 'title': 'Name of the restored volume'},
+                    'restore_description': {'type': 'string',
+                                            'title': 'Description of the restored volume'}}}
+
+    def get_saved_info_schema(self, resource_type: str) -> dict:
+        return {'type': 'object', 'properties': {
+            'name': {'type': 'string'}, 'is_incremental': {'type': 'boolean'},
+            'status': {'type': 'string'}, 'progress': {'type': 'string'},
+            'fail_reason': {'type': 'string'}, 'size': {'type': 'integer'},
+            'volume_id': {'type': 'string'}}}
+
+    def get_saved_info(self, metadata: dict) -> dict:
+        return {k: metadata.get(k) for k in ('name', 'is_incremental', 'status', 'size',
+                                             'volume_id')}
+
+    def get_protect_operation(self, resource):
+        return CinderProtect()
+
+    def get_restore_operation(self, resource):
+        return CinderRestore()
+
+    def get_delete_operation(self, resource):
+        return CinderDelete()

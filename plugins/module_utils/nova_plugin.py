@@ -1,15 +1,196 @@
 # -*- coding: utf-8 -*-
 # Copyright: karbor.protection contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Protection plugin for SERVER resources (OS Infra Provider)."""
+"""OS::Nova::Server: the server's definition (flavor, key pair, networks,
+ports and fixed IPs, floating IPs, security groups, availability zone,
+metadata, block device mapping). Disk data comes from its children: the
+boot image (a server snapshot, by the image plugin) and the attached
+volumes (by the volume plugin).
+
+Restore runs in ``on_complete``, after the children are restored: boot a
+new server from the restored image or boot volume and re-attach the
+restored volumes at their devices. A failed restore deletes the half-made
+server (Karbor left it behind).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from ansible_collections.karbor.protection.plugins.module_utils.cloud import wait_for
+from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+    KarborError)
 from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
-    ProtectionPlugin)
+    Operation, OperationContext, ProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils import resource as R
+
+
+def _server_metadata(ctx: OperationContext) -> dict[str, Any]:
+    cloud = ctx.cloud
+    conn = cloud.conn
+    server = cloud.call('Server %s' % ctx.resource.id, conn.compute.get_server, ctx.resource.id)
+    attachments = cloud.call('Volume attachments of %s' % server.id,
+                             lambda: list(conn.compute.volume_attachments(server)))
+    flavor = server.flavor or {}
+    flavor_id = flavor.get('id')
+    if not flavor_id and flavor.get('original_name'):
+        found = cloud.call('Flavor %s' % flavor['original_name'], conn.compute.find_flavor,
+                           flavor['original_name'])
+        flavor_id = found.id if found else None
+    ports = []
+    try:
+        for port in conn.network.ports(device_id=server.id):
+            ports.append({'id': port.id, 'network_id': port.network_id,
+                          'mac_address': port.mac_address,
+                          'fixed_ips': [dict(ip) for ip in (port.fixed_ips or [])]})
+    except Exception:  # pylint: disable=broad-except
+        ports = []  # no network service visible: networks come from addresses only
+    floating = [a['addr'] for addrs in (server.addresses or {}).values() for a in addrs
+                if a.get('OS-EXT-IPS:type') == 'floating']
+    image_id = (server.image or {}).get('id') if isinstance(server.image, dict) else None
+    attach = {}
+    boot_volume = None
+    for att in attachments:
+        device = att.device
+        attach[att.volume_id] = {'device': device, 'attachment_id': att.id,
+                                 'volume_id': att.volume_id}
+        if not image_id and device in ('/dev/vda', '/dev/sda', '/dev/xvda'):
+            boot_volume = att.volume_id
+    return {
+        'resource_id': server.id,
+        'name': server.name,
+        'server_metadata': {
+            'availability_zone': server.availability_zone,
+            'flavor': flavor_id,
+            'flavor_name': flavor.get('original_name'),
+            'key_name': server.key_name,
+            'security_groups': [{'name': g.get('name')} for g in (server.security_groups or [])],
+            'networks': sorted({p['network_id'] for p in ports}),
+            'ports': ports,
+            'addresses': server.addresses or {},
+            'floating_ips': floating,
+            'metadata': dict(server.metadata or {}),
+        },
+        'attach_metadata': attach,
+        'boot_metadata': ({'boot_device_type': 'image', 'boot_image_id': image_id} if image_id
+                          else {'boot_device_type': 'volume', 'boot_volume_id': boot_volume}),
+    }
+
+
+class NovaProtect(Operation):
+    def on_main(self, ctx: OperationContext) -> None:
+        ctx.section.put('metadata', _server_metadata(ctx))
+
+
+class NovaRestore(Operation):
+    def on_complete(self, ctx: OperationContext) -> None:
+        cloud = ctx.cloud
+        conn = cloud.conn
+        meta = ctx.section.get_json('metadata')
+        smeta = meta['server_metadata']
+        boot = meta['boot_metadata']
+        params = ctx.parameters
+        attrs: dict[str, Any] = {
+            'name': params.get('restore_name') or '%s@%s' % (ctx.checkpoint.id, ctx.resource.id),
+            'flavorRef': params.get('restore_flavor_id') or smeta.get('flavor'),
+            'metadata': smeta.get('metadata') or {},
+        }
+        if not attrs['flavorRef']:
+            raise KarborError('The checkpoint does not record the flavor of server %s; set '
+                              'restore_flavor_id.' % ctx.resource.id)
+        if boot['boot_device_type'] == 'image':
+            image = ctx.new_resources.get(boot['boot_image_id'])
+            if not image:
+                raise KarborError('The boot image %s of server %s was not restored.'
+                                  % (boot['boot_image_id'], ctx.resource.id))
+            attrs['imageRef'] = image
+        else:
+            volume = ctx.new_resources.get(boot.get('boot_volume_id') or '')
+            if not volume:
+                raise KarborError('The boot volume of server %s was not restored.'
+                                  % ctx.resource.id)
+            attrs['block_device_mapping_v2'] = [{
+                'uuid': volume, 'source_type': 'volume', 'destination_type': 'volume',
+                'boot_index': 0, 'delete_on_termination': False}]
+        if params.get('restore_net_id'):
+            attrs['networks'] = [{'uuid': params['restore_net_id']}]
+        elif smeta.get('networks'):
+            attrs['networks'] = [{'uuid': n} for n in smeta['networks']]
+        else:
+            attrs['networks'] = 'none'
+        if smeta.get('key_name'):
+            attrs['key_name'] = smeta['key_name']
+        if smeta.get('security_groups') and smeta.get('networks'):
+            attrs['security_groups'] = smeta['security_groups']
+        if smeta.get('availability_zone') and not params.get('ignore_availability_zone'):
+            attrs['availability_zone'] = smeta['availability_zone']
+        server = cloud.call('Creating server', conn.compute.create_server, **attrs)
+        try:
+            ctx.section.put('restore-%s' % ctx.restore['id'] if ctx.restore else 'restore',
+                            {'server_id': server.id})
+            server = self._wait_active(ctx, server.id)
+            for volume_id, info in sorted((meta.get('attach_metadata') or {}).items()):
+                if volume_id == boot.get('boot_volume_id'):
+                    continue
+                new_volume = ctx.new_resources.get(volume_id)
+                if not new_volume:
+                    raise KarborError('Attached volume %s of server %s was not restored.'
+                                      % (volume_id, ctx.resource.id))
+                cloud.call('Attaching volume %s' % new_volume, conn.compute.create_volume_attachment,
+                           server, volume_id=new_volume, device=info.get('device'))
+                wait_for('volume %s attachment' % new_volume,
+                         lambda v=new_volume: cloud.call('Volume', conn.block_storage.get_volume, v),
+                         lambda v: v.status == 'in-use',
+                         lambda v: 'volume is %s' % v.status if v.status.startswith('error')
+                         else None, ctx.timeout)
+        except BaseException:
+            try:
+                cloud.call('Deleting half-restored server %s' % server.id,
+                           conn.compute.delete_server, server.id)
+            except KarborError:
+                pass
+            raise
+        ctx.publish_new_resource(ctx.resource.id, server.id)
+
+    @staticmethod
+    def _wait_active(ctx: OperationContext, server_id: str):
+        cloud = ctx.cloud
+        return wait_for('server %s' % server_id,
+                        lambda: cloud.call('Server', cloud.conn.compute.get_server, server_id),
+                        lambda s: s.status == 'ACTIVE',
+                        lambda s: ('server is %s: %s' % (s.status, (s.fault or {}).get('message'))
+                                   if s.status == 'ERROR' else None),
+                        ctx.timeout)
 
 
 class NovaServerPlugin(ProtectionPlugin):
     name = 'karbor-server-protection-plugin'
     supported_types = (R.SERVER,)
+
+    def get_options_schema(self, resource_type: str) -> dict:
+        return {'type': 'object', 'title': 'Server options', 'properties': {},
+                'additionalProperties': False}
+
+    def get_restore_schema(self, resource_type: str) -> dict:
+        return {'type': 'object', 'title': 'Server restore options', 'additionalProperties': False,
+                'properties': {
+                    'restore_name': {'type': 'string', 'title': 'Name of the restored server'},
+                    'restore_net_id': {'type': 'string', 'title': 'Network for the new server'},
+                    'restore_flavor_id': {'type': 'string', 'title': 'Flavor for the new server'},
+                    'ignore_availability_zone': {'type': 'boolean',
+                                                 'title': 'Let Nova choose the zone'}}}
+
+    def get_saved_info_schema(self, resource_type: str) -> dict:
+        return {'type': 'object', 'properties': {
+            'attach_metadata': {'type': 'object'}, 'server_metadata': {'type': 'object'},
+            'boot_metadata': {'type': 'object'}}}
+
+    def get_saved_info(self, metadata: dict) -> dict:
+        return {k: metadata.get(k) for k in ('attach_metadata', 'server_metadata',
+                                             'boot_metadata')}
+
+    def get_protect_operation(self, resource):
+        return NovaProtect()
+
+    def get_restore_operation(self, resource):
+        return NovaRestore()

@@ -1,15 +1,34 @@
 # -*- coding: utf-8 -*-
 # Copyright: karbor.protection contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Protection plugin for PROJECT resources (OS Infra Provider)."""
+"""OS::Keystone::Project: the project itself holds no data; protecting it
+protects every server, volume and image in it (its dependents, found by the
+protectables). Karbor had no plugin for projects, so such plans failed."""
 
 from __future__ import annotations
 
 from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
-    ProtectionPlugin)
+    Operation, OperationContext, ProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils import resource as R
+
+
+class ProjectProtect(Operation):
+    def on_main(self, ctx: OperationContext) -> None:
+        ctx.section.put('metadata', {'project_id': ctx.resource.id, 'name': ctx.resource.name,
+                                     'members': [c.key for c in ctx.children]})
+
+
+class ProjectRestore(Operation):
+    def on_complete(self, ctx: OperationContext) -> None:
+        ctx.publish_new_resource(ctx.resource.id, ctx.resource.id)
 
 
 class KeystoneProjectPlugin(ProtectionPlugin):
     name = 'karbor-project-protection-plugin'
     supported_types = (R.PROJECT,)
+
+    def get_protect_operation(self, resource):
+        return ProjectProtect()
+
+    def get_restore_operation(self, resource):
+        return ProjectRestore()
