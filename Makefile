@@ -1,0 +1,67 @@
+# karbor.protection: developer and CI entry points.
+#   make demo   install, start the bundled test cloud, back up and restore on it
+#   make test   install, sanity + unit tests, start the cloud, integration tests, stop it
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+PY312 ?= $(firstword $(wildcard /root/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12))
+VENV ?= .venv
+VENV312 ?= .venv312
+CLOUD_BASE ?= /tmp/karbor-cloud
+export KARBOR_CLOUD_BASE := $(CLOUD_BASE)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
+export OS_CLIENT_CONFIG_FILE := $(CLOUD_BASE)/clouds.yaml
+
+.PHONY: venv venv312 collections demo test sanity units integration unit-py312 cloud-up cloud-down lint docs
+
+$(VENV)/.installed: requirements.txt tests/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q 'ansible-core>=2.19,<2.20' -r requirements.txt -r tests/requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed collections
+
+$(VENV312)/.installed: requirements.txt tests/requirements.txt
+	$(PY312) -m venv $(VENV312)
+	$(VENV312)/bin/pip install -q --upgrade pip
+	$(VENV312)/bin/pip install -q ansible-core -r requirements.txt -r tests/requirements.txt
+	touch $@
+
+venv312: $(VENV312)/.installed
+
+collections:
+	@mkdir -p collections/ansible_collections/karbor
+	@ln -sfn $(CURDIR) collections/ansible_collections/karbor/protection
+
+cloud-up:
+	tests/cloud/up
+
+cloud-down:
+	tests/cloud/down
+
+demo: venv cloud-up
+	$(VENV)/bin/ansible-playbook -e ansible_python_interpreter=$(CURDIR)/$(VENV)/bin/python \
+	  -e cloud=karbor-a playbooks/demo.yml
+
+sanity: venv
+	tests/tools/ansible_test.sh $(CURDIR)/$(VENV) $$($(VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') sanity
+
+units: venv
+	tests/tools/ansible_test.sh $(CURDIR)/$(VENV) $$($(VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') units
+
+integration: venv
+	$(VENV)/bin/python -m pytest -p no:cacheprovider -v tests/integration
+
+unit-py312:
+	@if [ -n "$(PY312)" ]; then \
+	  $(MAKE) venv312 && \
+	  tests/tools/ansible_test.sh $(CURDIR)/$(VENV312) 3.12 sanity && \
+	  tests/tools/ansible_test.sh $(CURDIR)/$(VENV312) 3.12 units; \
+	else echo "Python 3.12 not found: skipping the newest ansible-core leg"; fi
+
+lint: venv
+	$(VENV)/bin/ansible-lint --profile production roles playbooks
+
+test: venv sanity units unit-py312
+	tests/cloud/up
+	status=0; $(MAKE) integration || status=$$?; tests/cloud/down; exit $$status

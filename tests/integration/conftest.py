@@ -1,0 +1,128 @@
+# -*- coding: utf-8 -*-
+"""Integration fixtures: the real test cloud (started once per session by
+tests/cloud/up) and a runner for real ansible-playbook processes."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+
+import pytest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+PLAYBOOKS = os.path.join(os.path.dirname(__file__), 'playbooks')
+
+
+@dataclass
+class Cloud:
+    base: str
+    clouds_yaml: str
+    admin: str = 'karbor-admin'
+    a: str = 'karbor-a'
+    b: str = 'karbor-b'
+    password: str = 'karbor-secret'
+
+    def connect(self, name: str | None = None):
+        import openstack  # the test venv has it
+        return openstack.connect(cloud=name or self.a, config_files=[self.clouds_yaml])
+
+
+def _cloud_base() -> str:
+    return os.environ.get('KARBOR_CLOUD_BASE', '/tmp/karbor-cloud')
+
+
+@pytest.fixture(scope='session')
+def cloud() -> Cloud:
+    base = _cloud_base()
+    clouds_yaml = os.path.join(base, 'clouds.yaml')
+    if os.environ.get('KARBOR_CLOUD_SKIP_UP') != '1':
+        up = os.path.join(REPO, 'tests', 'cloud', 'up')
+        proc = subprocess.run([up], capture_output=True, text=True, env=dict(os.environ),
+                              check=False)
+        if proc.returncode != 0:
+            message = 'The test cloud could not be started (tests/cloud/up exit %d):\n%s' % (
+                proc.returncode, (proc.stdout + proc.stderr)[-3000:])
+            if os.environ.get('CI'):
+                pytest.fail(message)
+            pytest.skip(message)
+    if not os.path.exists(clouds_yaml):
+        message = 'No clouds.yaml at %s; start the cloud with tests/cloud/up.' % clouds_yaml
+        if os.environ.get('CI'):
+            pytest.fail(message)
+        pytest.skip(message)
+    os.environ['OS_CLIENT_CONFIG_FILE'] = clouds_yaml
+    return Cloud(base=base, clouds_yaml=clouds_yaml,
+                 password=os.environ.get('KARBOR_CLOUD_PASSWORD', 'karbor-secret'))
+
+
+@dataclass
+class PlaybookResult:
+    rc: int
+    stdout: str
+    stderr: str
+
+
+def collections_path() -> str:
+    path = os.path.join(REPO, 'collections')
+    link = os.path.join(path, 'ansible_collections', 'karbor', 'protection')
+    if not os.path.exists(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(REPO, link)
+    return path
+
+
+def playbook_env(cloud_name: str | None = None, extra: dict | None = None) -> dict:
+    env = dict(os.environ)
+    env.update({
+        'ANSIBLE_COLLECTIONS_PATH': collections_path(),
+        'ANSIBLE_NOCOLOR': '1', 'ANSIBLE_FORCE_COLOR': '0',
+        'ANSIBLE_HOST_KEY_CHECKING': 'False', 'ANSIBLE_LOCALHOST_WARNING': 'False',
+        'ANSIBLE_INVENTORY_UNPARSED_WARNING': 'False',
+        'ANSIBLE_PYTHON_INTERPRETER': sys.executable,
+    })
+    clouds_yaml = os.path.join(_cloud_base(), 'clouds.yaml')
+    if os.path.exists(clouds_yaml):
+        env['OS_CLIENT_CONFIG_FILE'] = clouds_yaml
+    if cloud_name:
+        env['OS_CLOUD'] = cloud_name
+    env.update(extra or {})
+    return env
+
+
+def ansible_playbook_cmd(playbook: str, extravars: dict, tmpdir: str) -> list[str]:
+    if not os.path.isabs(playbook):
+        candidate = os.path.join(PLAYBOOKS, playbook)
+        playbook = candidate if os.path.exists(candidate) else os.path.join(REPO, playbook)
+    fd, varfile = tempfile.mkstemp(suffix='.json', dir=tmpdir)
+    with os.fdopen(fd, 'w') as handle:
+        json.dump(extravars, handle)
+    binary = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
+    if not os.path.exists(binary):
+        binary = shutil.which('ansible-playbook')
+    return [binary, '-i', 'localhost,', '-c', 'local', playbook, '-e', '@' + varfile]
+
+
+sys.path.insert(0, collections_path())
+
+
+@pytest.fixture(scope='session')
+def run_playbook(tmp_path_factory):
+    """run_playbook(playbook, extravars, cloud='karbor-a', check=True, env=None)."""
+    tmpdir = str(tmp_path_factory.mktemp('playbooks'))
+
+    def run(playbook: str, extravars: dict | None = None, cloud: str | None = 'karbor-a',
+            check: bool = True, env: dict | None = None) -> PlaybookResult:
+        cmd = ansible_playbook_cmd(playbook, extravars or {}, tmpdir)
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO,
+                              env=playbook_env(cloud, env), check=False)
+        result = PlaybookResult(proc.returncode, proc.stdout, proc.stderr)
+        if check:
+            assert proc.returncode == 0, 'ansible-playbook %s failed (rc %d):\n%s\n%s' % (
+                playbook, proc.returncode, proc.stdout[-6000:], proc.stderr[-2000:])
+        return result
+
+    return run
