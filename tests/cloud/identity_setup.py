@@ -1,0 +1,118 @@
+"""Run with the cloud's own venv: users, projects, roles and the service
+catalog of the karbor test cloud (idempotent), or wait for readiness.
+
+  identity_setup.py catalog SERVICE...   service users and endpoints
+  identity_setup.py tenants              project-a, project-b, user 'member'
+  identity_setup.py wait SECONDS WHAT... cinder | nova-compute | nova-hypervisor
+"""
+import os
+import sys
+import time
+
+import openstack
+
+PASSWORD = os.environ['KARBOR_CLOUD_PASSWORD']
+CATALOG = {
+    'swift': ('swift', 'object-store', 'http://127.0.0.1:8080/v1/AUTH_%(project_id)s'),
+    'glance': ('glance', 'image', 'http://127.0.0.1:9292'),
+    'cinder': ('cinderv3', 'block-storage', 'http://127.0.0.1:8776/v3/%(project_id)s'),
+    'placement': ('placement', 'placement', 'http://127.0.0.1:8778'),
+    'nova': ('nova', 'compute', 'http://127.0.0.1:8774/v2.1'),
+    'neutron': ('neutron', 'network', 'http://127.0.0.1:9696'),
+}
+SERVICE_USERS = ('swift', 'glance', 'cinder', 'placement', 'nova')
+
+
+def admin():
+    return openstack.connect(cloud='karbor-admin')
+
+
+def role(ident, name):
+    return ident.find_role(name) or ident.create_role(name=name)
+
+
+def project(ident, name, description):
+    return (ident.find_project(name, domain_id='default') or
+            ident.create_project(name=name, domain_id='default', description=description))
+
+
+def user(ident, name, default_project):
+    found = ident.find_user(name, domain_id='default')
+    if found is None:
+        found = ident.create_user(name=name, password=PASSWORD, domain_id='default',
+                                  default_project_id=default_project.id)
+    return found
+
+
+def catalog(services):
+    ident = admin().identity
+    service_project = project(ident, 'service', 'service users')
+    roles = {r: role(ident, r) for r in ('admin', 'service', 'member', 'reader', 'ResellerAdmin')}
+    for key in services:
+        name, kind, url = CATALOG[key]
+        if key in SERVICE_USERS:
+            account = user(ident, key, service_project)
+            for r in ('admin', 'service'):
+                ident.assign_project_role_to_user(service_project, account, roles[r])
+        service = (next(iter(ident.services(name=name)), None) or
+                   ident.create_service(name=name, type=kind, is_enabled=True))
+        present = {e.interface for e in ident.endpoints(service_id=service.id)}
+        for interface in ('public', 'internal', 'admin'):
+            if interface not in present:
+                ident.create_endpoint(service_id=service.id, interface=interface, url=url,
+                                      region_id='RegionOne')
+        print('catalog: %-10s %-14s %s' % (name, kind, url))
+
+
+def tenants():
+    ident = admin().identity
+    member = role(ident, 'member')
+    reader = role(ident, 'reader')
+    first = project(ident, 'project-a', 'karbor tests: project A')
+    second = project(ident, 'project-b', 'karbor tests: project B')
+    account = user(ident, 'member', first)
+    for proj in (first, second):
+        ident.assign_project_role_to_user(proj, account, member)
+        ident.assign_project_role_to_user(proj, account, reader)
+    print('tenants: user member (role member) in project-a and project-b')
+
+
+def wait(seconds, what):
+    deadline = time.time() + seconds
+    conn = admin()
+
+    def until(label, check):
+        while time.time() < deadline:
+            try:
+                if check():
+                    print('ready: %s' % label)
+                    return
+            except Exception:  # pylint: disable=broad-except
+                pass  # still starting
+            time.sleep(1)
+        raise SystemExit('timed out waiting for %s' % label)
+
+    if 'cinder' in what:
+        until('cinder backend pool', lambda: list(conn.block_storage.backend_pools()))
+        until('cinder-backup', lambda: any(s.binary == 'cinder-backup' and s.state == 'up'
+                                           for s in conn.block_storage.services()))
+    if 'nova-compute' in what:
+        until('nova-compute', lambda: any(s.binary == 'nova-compute' and s.state == 'up'
+                                          for s in conn.compute.services()))
+        until('placement provider', lambda: list(conn.placement.resource_providers()))
+    if 'nova-hypervisor' in what:
+        until('nova hypervisor', lambda: list(conn.compute.hypervisors()))
+    if 'flavor' in what:
+        if not conn.compute.find_flavor('m1.tiny'):
+            conn.compute.create_flavor(name='m1.tiny', ram=64, vcpus=1, disk=1, is_public=True)
+        print('ready: flavor m1.tiny')
+
+
+if __name__ == '__main__':
+    command, args = sys.argv[1], sys.argv[2:]
+    if command == 'catalog':
+        catalog(args)
+    elif command == 'tenants':
+        tenants()
+    elif command == 'wait':
+        wait(float(args[0]), args[1:])
