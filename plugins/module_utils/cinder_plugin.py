@@ -141,7 +141,7 @@ class CinderProtect(Operation):
                          lambda s: 'snapshot is %s' % s.status if s.status.startswith('error')
                          else None, ctx.timeout)
             ctx.check_lease()
-            attrs = dict(volume_id=volume.id, incremental=incremental, force=force,
+            attrs = dict(volume_id=volume.id, is_incremental=incremental, force=force,
                          name=params.get('backup_name') or 'karbor-%s' % ctx.checkpoint.id,
                          description=params.get('description') or
                          'karbor checkpoint %s of plan %s' % (ctx.checkpoint.id,
@@ -205,6 +205,20 @@ class CinderRestore(Operation):
 
 
 class CinderDelete(Operation):
+    def precheck(self, ctx: OperationContext) -> None:
+        try:
+            meta = ctx.section.get_json('metadata')
+        except NotFound:
+            return
+        backup_id = meta.get('backup_id')
+        backup = backup_id and _get_or_none(ctx.cloud, 'Backup %s' % backup_id,
+                                            ctx.cloud.conn.block_storage.get_backup, backup_id)
+        if backup and backup.has_dependent_backups:
+            raise Conflict('The backup %s of volume %s in checkpoint %s is the parent of '
+                           'incremental backups made by later checkpoints; delete those '
+                           'checkpoints first (or use backup_mode: full).'
+                           % (backup_id, ctx.resource.id, ctx.checkpoint.id))
+
     def on_main(self, ctx: OperationContext) -> None:
         conn = ctx.cloud.conn
         try:
@@ -220,11 +234,6 @@ class CinderDelete(Operation):
                               backup_id)
         if backup is None:
             return
-        if backup.has_dependent_backups:
-            raise Conflict('The backup %s of volume %s in this checkpoint is the parent of '
-                           'incremental backups made by later checkpoints; delete those '
-                           'checkpoints first (or use backup_mode: full).'
-                           % (backup_id, ctx.resource.id))
         if backup.status not in ('available', 'error'):
             backup = wait_backup(ctx, backup_id, ('available', 'error'))
         ctx.cloud.call('Deleting backup %s' % backup_id, conn.block_storage.delete_backup,

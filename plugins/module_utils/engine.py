@@ -355,6 +355,20 @@ class ProtectionEngine:
             provider.plugin_for(res.type)
         lease = Lease(collection.bank, **provider.lease_windows()).acquire()
         log = None
+        progress = Progress()
+        progress.add(resources_total=len(G.resources(roots)))
+
+        def set_status(res: Resource, status: str, reason: str | None = None) -> None:
+            checkpoint.resource_section(res.id).put('status', status)
+
+        contexts, operations, _new = self._flow_contexts(
+            'delete', provider, roots, checkpoint, {}, progress, lease, set_status)
+        try:
+            for res, operation in operations.items():
+                operation.precheck(contexts[res])
+        except BaseException:
+            lease.release()
+            raise
         try:
             checkpoint.data['owner_id'] = lease.owner_id
             checkpoint.set_status(R.CP_DELETING)
@@ -364,14 +378,6 @@ class ProtectionEngine:
                 'restore_id': None, 'scheduled_operation_id': None, 'status': R.CP_DELETING,
                 'started_at': timeutil.isoformat(timeutil.now()), 'ended_at': None,
                 'error_info': None, 'extra_info': {}})
-            progress = Progress()
-            progress.add(resources_total=len(G.resources(roots)))
-
-            def set_status(res: Resource, status: str, reason: str | None = None) -> None:
-                checkpoint.resource_section(res.id).put('status', status)
-
-            contexts, operations, _new = self._flow_contexts(
-                'delete', provider, roots, checkpoint, {}, progress, lease, set_status)
 
             def run_hook(res: Resource, hook: str, operation) -> None:
                 lease.check_valid()

@@ -37,6 +37,9 @@ class Operation:
     def on_complete(self, ctx: 'OperationContext') -> None:
         """Children before parents: finish, re-link restored children."""
 
+    def precheck(self, ctx: 'OperationContext') -> None:
+        """Refuse the operation before anything changes (raise KarborError)."""
+
     def defines(self, hook: str) -> bool:
         return getattr(type(self), hook) is not getattr(Operation, hook)
 

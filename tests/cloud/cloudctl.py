@@ -90,7 +90,7 @@ def gunicorn(name, port, module, threads=4):
     start(name, os.path.join(VENV, 'bin', 'gunicorn'), '--no-control-socket',
           '--chdir', os.path.join(BASE, 'wsgi'), '--bind', '127.0.0.1:%d' % port,
           '--workers', '1', '--threads', str(threads), '--timeout', '300',
-          '--graceful-timeout', '5', '--access-logfile', os.path.join(LOG, name + '-access.log'),
+          '--graceful-timeout', '5', '--keep-alive', '75', '--access-logfile', os.path.join(LOG, name + '-access.log'),
           module + ':application')
 
 

@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Retention of a plan's checkpoints (Karbor's ``retention_protect``), done safely.
+
+Karbor asked Swift for a descending listing that came back ascending and
+deleted ``items[max_backups:]``, i.e. possibly the newest checkpoints. Here the
+choice is a pure function over explicit ``created_at`` values, and:
+
+* only ``available`` checkpoints count and only they can be deleted;
+* the newest available checkpoint is never deleted, whatever its age;
+* a checkpoint being restored (or otherwise busy) is skipped, not forced.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, Iterable
+
+from ansible_collections.karbor.protection.plugins.module_utils import resource as R
+from ansible_collections.karbor.protection.plugins.module_utils import timeutil
+from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+    Conflict, InvalidInput, KarborError, NotFound)
+
+
+def normalize_limit(value: Any, name: str) -> int:
+    """Karbor's rule: a value <= 0 (or unset) means unlimited, stored as -1."""
+    if value is None or value == '':
+        return -1
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput('%s must be a whole number; got %r.' % (name, value))
+    return number if number > 0 else -1
+
+
+def _sort_key(item: dict) -> tuple:
+    """Newest first by created_at; equal times by fire time, then id (stable)."""
+    extra = item.get('extra_info') or {}
+    return (timeutil.parse_time(item['created_at']), str(extra.get('fire_time') or ''),
+            str(item.get('id')))
+
+
+def select_for_deletion(checkpoints: Iterable[dict], max_backups: int | None,
+                        retention_duration_days: int | None,
+                        now: datetime.datetime) -> list[str]:
+    """Ids of the checkpoints retention deletes, oldest first.
+
+    ``checkpoints`` are dicts with ``id``, ``status``, ``created_at`` and
+    optionally ``extra_info`` and ``busy`` (being restored). A checkpoint goes
+    when it is not among the newest ``max_backups`` available ones, or when it
+    is older than ``retention_duration_days`` days; never the newest available
+    one, never one that is not available, never a busy one.
+    """
+    max_backups = normalize_limit(max_backups, 'max_backups')
+    days = normalize_limit(retention_duration_days, 'retention_duration')
+    available = sorted((c for c in checkpoints if c.get('status') == R.CP_AVAILABLE),
+                       key=_sort_key, reverse=True)
+    oldest_kept = now - datetime.timedelta(days=days) if days > 0 else None
+    doomed = []
+    for rank, item in enumerate(available):
+        if rank == 0 or item.get('busy'):
+            continue
+        too_many = max_backups > 0 and rank >= max_backups
+        too_old = oldest_kept is not None and timeutil.parse_time(item['created_at']) < oldest_kept
+        if too_many or too_old:
+            doomed.append(item['id'])
+    doomed.reverse()
+    return doomed
+
+
+def apply_retention(engine, provider_id: str, plan_id: str, max_backups: int | None,
+                    retention_duration_days: int | None,
+                    now: datetime.datetime | None = None) -> dict[str, list]:
+    """Delete what :func:`select_for_deletion` picks among the plan's checkpoints.
+
+    Returns ``deleted`` ids, ``skipped`` (id and why: busy in the meantime)
+    and ``errors`` (id and message); it never raises for one checkpoint.
+    """
+    now = now or timeutil.now()
+    listed = engine.list_checkpoints(provider_id, plan_id=plan_id, status=R.CP_AVAILABLE)
+    items = [{'id': c.id, 'status': c.status, 'created_at': c.data['created_at'],
+              'extra_info': c.extra_info} for c in listed]
+    result: dict[str, list] = {'deleted': [], 'skipped': [], 'errors': []}
+    for checkpoint_id in select_for_deletion(items, max_backups, retention_duration_days, now):
+        try:
+            engine.delete_checkpoint(provider_id, checkpoint_id)
+            result['deleted'].append(checkpoint_id)
+        except (Conflict, NotFound) as exc:
+            result['skipped'].append({'id': checkpoint_id, 'reason': exc.msg})
+        except KarborError as exc:
+            result['errors'].append({'id': checkpoint_id, 'error': exc.msg})
+    return result

@@ -1,0 +1,423 @@
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Scheduled operations and the runner that executes what is due, exactly once.
+
+Karbor's operation engine kept "next run" state per node and computed the
+next time from *now*, so with several nodes runs were missed, and after an
+outage occurrences silently collapsed. Here any number of runners (AWX
+schedules, cron, people) may start at any time:
+
+* the fire times of an operation are a pure function of its trigger, so
+  every runner sees the same ones in (last processed, now];
+* each (operation, fire time) is *claimed* in the catalog bank with an
+  exclusive create before anything happens; the one runner whose create wins
+  executes it, the others skip it, so two runners started at the same moment
+  execute each fire time once;
+* a fire time whose window has passed is claimed as ``missed`` and logged,
+  never dropped silently;
+* a per-operation cursor only saves work; correctness rests on the claims.
+
+A runner that dies after claiming leaves the claim ``running``: that fire
+time is not retried (at most once), and the engine marks its checkpoint
+``error`` once the run's bank lease expires.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import socket
+import uuid
+from typing import Any
+
+from ansible_collections.karbor.protection.plugins.module_utils import resource as R
+from ansible_collections.karbor.protection.plugins.module_utils import timeutil
+from ansible_collections.karbor.protection.plugins.module_utils.catalog import public
+from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+    Conflict, InvalidInput, KarborError, NotFound)
+from ansible_collections.karbor.protection.plugins.module_utils.retention import (
+    apply_retention, normalize_limit)
+from ansible_collections.karbor.protection.plugins.module_utils.trigger import (
+    TimeTrigger, iso)
+
+OPERATION_TYPES = ('protect', 'retention_protect')
+RUN_LOG_TYPE = 'scheduled_operation'
+AWX_FIELDS = ('awx_job_id', 'awx_schedule_id', 'awx_schedule_name', 'awx_job_launch_type')
+CREATED_BY = 'operation-engine'  # Karbor's value for scheduled checkpoints
+
+STATE_RUNNING = 'running'
+STATE_SUCCESS = 'success'
+STATE_FAILED = 'failed'
+STATE_MISSED = 'missed'
+DEFAULT_MAX_FIRE_TIMES = 1000
+
+
+# -- records -----------------------------------------------------------------------------
+
+def find_trigger(engine, name_or_id: str) -> dict | None:
+    return engine.catalog.triggers.find(engine.project_id, name_or_id)
+
+
+def get_trigger(engine, name_or_id: str) -> dict:
+    record = find_trigger(engine, name_or_id)
+    if record is None:
+        raise NotFound('Trigger %r does not exist in this project; create it with '
+                       'karbor.protection.trigger.' % (name_or_id,))
+    return record
+
+
+def time_trigger(record: dict) -> TimeTrigger:
+    try:
+        return TimeTrigger.from_properties(record.get('properties') or {})
+    except InvalidInput as exc:
+        raise InvalidInput('Trigger %s is stored with an invalid definition (%s); update it with '
+                           'karbor.protection.trigger.' % (record.get('id'), exc.msg))
+
+
+def operations_using_trigger(engine, trigger_id: str) -> list[dict]:
+    return [op for op in engine.catalog.scheduled_operations.iter(engine.project_id)
+            if op.get('trigger_id') == trigger_id]
+
+
+def delete_trigger(engine, record: dict) -> None:
+    users = operations_using_trigger(engine, record['id'])
+    if users:
+        raise Conflict('Trigger %s is used by scheduled operation(s) %s; delete or move them '
+                       'to another trigger first.' % (
+                           record['id'], ', '.join('%s (%s)' % (op['id'], op.get('name'))
+                                                   for op in users)))
+    engine.catalog.triggers.delete(record)
+
+
+def find_operation(engine, name_or_id: str) -> dict | None:
+    return engine.catalog.scheduled_operations.find(engine.project_id, name_or_id)
+
+
+def validate_operation(engine, fields: dict[str, Any]) -> dict[str, Any]:
+    """Check type, trigger, plan and provider of a scheduled operation;
+    return the fields with ids resolved and the definition normalized."""
+    op_type = fields.get('operation_type')
+    if op_type not in OPERATION_TYPES:
+        raise InvalidInput('operation_type must be protect or retention_protect; got %r.'
+                           % (op_type,))
+    trigger = get_trigger(engine, fields.get('trigger_id') or '')
+    definition = dict(fields.get('operation_definition') or {})
+    if not definition.get('plan_id'):
+        raise InvalidInput('A scheduled operation needs a plan (plan or operation_definition.'
+                           'plan_id).')
+    plan = engine.get_plan(str(definition['plan_id']))
+    if definition.get('provider_id'):
+        provider = engine.provider(str(definition['provider_id']))
+        if provider.id != plan['provider_id']:
+            raise InvalidInput('Plan %s (%s) belongs to provider %s, not %s; leave provider_id '
+                               'out or give the plan\'s provider.' % (
+                                   plan['name'], plan['id'], plan['provider_id'], provider.id))
+    definition['plan_id'] = plan['id']
+    definition['provider_id'] = plan['provider_id']
+    if op_type == 'retention_protect':
+        definition['max_backups'] = normalize_limit(definition.get('max_backups'), 'max_backups')
+        definition['retention_duration'] = normalize_limit(
+            definition.get('retention_duration'), 'retention_duration')
+    else:
+        for key in ('max_backups', 'retention_duration'):
+            if definition.get(key) not in (None, ''):
+                raise InvalidInput('%s applies to retention_protect operations only; use '
+                                   'operation_type retention_protect or leave it out.' % key)
+            definition.pop(key, None)
+    result = dict(fields)
+    result['trigger_id'] = trigger['id']
+    result['operation_definition'] = definition
+    return result
+
+
+# -- claims ------------------------------------------------------------------------------
+
+def claim_prefix(project_id: str, operation_id: str) -> str:
+    return '/scheduler/claims/%s/%s/' % (project_id, operation_id)
+
+
+def claim_key(project_id: str, operation_id: str, fire_time: datetime.datetime) -> str:
+    return claim_prefix(project_id, operation_id) + timeutil.sort_key(fire_time)
+
+
+def cursor_key(project_id: str, operation_id: str) -> str:
+    return '/scheduler/cursors/%s/%s' % (project_id, operation_id)
+
+
+def forget_operation(engine, operation: dict) -> None:
+    """Drop an operation's claims and cursor (its logs stay)."""
+    bank = engine.catalog.bank
+    bank.delete_prefix(claim_prefix(operation['project_id'], operation['id']))
+    bank.delete(cursor_key(operation['project_id'], operation['id']))
+
+
+class Scheduler:
+    """Runs the due fire times of a project's enabled scheduled operations."""
+
+    def __init__(self, engine, now: datetime.datetime | None = None,
+                 max_fire_times: int = DEFAULT_MAX_FIRE_TIMES,
+                 context: dict[str, Any] | None = None) -> None:
+        self.engine = engine
+        self.bank = engine.catalog.bank
+        self.now = (now or timeutil.now()).astimezone(timeutil.UTC)
+        self.max_fire_times = max_fire_times
+        self.context = {k: str(v) for k, v in (context or {}).items()
+                        if k in AWX_FIELDS and v not in (None, '')}
+        self.run_id = str(uuid.uuid4())
+
+    @property
+    def project_id(self) -> str:
+        return self.engine.project_id
+
+    # -- what is due ----------------------------------------------------------------
+    def baseline(self, operation: dict, trigger: dict) -> datetime.datetime:
+        """Fire times after this one are this operation's business: not before
+        it was enabled, not before its trigger's schedule last changed, not
+        before what was already processed."""
+        moments = [operation.get('enabled_at') or operation['created_at'],
+                   trigger.get('schedule_since') or trigger['created_at']]
+        try:
+            moments.append(self.bank.get_json(
+                cursor_key(operation['project_id'], operation['id']))['fire_time'])
+        except (NotFound, KeyError, TypeError):
+            pass
+        except KarborError:
+            pass  # a damaged cursor only costs work: the claims decide
+        return max(timeutil.parse_time(m) for m in moments)
+
+    def pending(self, operation: dict, trigger: dict) -> list[tuple[datetime.datetime, str]]:
+        """(fire time, 'run' or 'missed') not yet claimed, oldest first."""
+        schedule = time_trigger(trigger)
+        window = datetime.timedelta(seconds=schedule.window)
+        result = []
+        for fire in schedule.between(self.baseline(operation, trigger), self.now,
+                                     self.max_fire_times):
+            if self.bank.exists(claim_key(operation['project_id'], operation['id'], fire)):
+                continue
+            result.append((fire, 'run' if self.now <= fire + window else 'missed'))
+        return result
+
+    def _advance_cursor(self, operation: dict, fire: datetime.datetime) -> None:
+        key = cursor_key(operation['project_id'], operation['id'])
+        try:
+            current = timeutil.parse_time(self.bank.get_json(key)['fire_time'])
+            if current >= fire:
+                return
+        except (KarborError, KeyError, TypeError):
+            pass
+        self.bank.put(key, {'fire_time': timeutil.isoformat(fire), 'run_id': self.run_id})
+
+    def _claim(self, operation: dict, fire: datetime.datetime, state: str) -> dict | None:
+        claim = {'operation_id': operation['id'], 'trigger_id': operation['trigger_id'],
+                 'fire_time': iso(fire), 'state': state,
+                 'claimed_at': timeutil.isoformat(self.now), 'run_id': self.run_id,
+                 'host': socket.gethostname(), 'pid': os.getpid()}
+        claim.update(self.context)
+        key = claim_key(operation['project_id'], operation['id'], fire)
+        try:
+            self.bank.put(key, claim, exclusive=True)
+        except Conflict:
+            return None  # another runner has it
+        claim['_key'] = key
+        return claim
+
+    def _finish_claim(self, claim: dict, **fields: Any) -> None:
+        claim.update(fields)
+        key = claim.pop('_key')
+        self.bank.put(key, claim)
+        claim['_key'] = key
+
+    # -- running -----------------------------------------------------------------------
+    def select(self, operations: list[str] | None = None,
+               triggers: list[str] | None = None) -> list[dict]:
+        """Enabled operations, optionally only the named ones / those of named triggers."""
+        ops = [op for op in self.engine.catalog.scheduled_operations.iter(self.project_id)
+               if op.get('enabled', True)]
+        if operations:
+            wanted = set()
+            for name in operations:
+                record = find_operation(self.engine, name)
+                if record is None:
+                    raise NotFound('Scheduled operation %r does not exist in this project.'
+                                   % (name,))
+                wanted.add(record['id'])
+            ops = [op for op in ops if op['id'] in wanted]
+        if triggers:
+            ids = {get_trigger(self.engine, name)['id'] for name in triggers}
+            ops = [op for op in ops if op.get('trigger_id') in ids]
+        return sorted(ops, key=lambda op: (op.get('created_at', ''), op['id']))
+
+    def run(self, operations: list[str] | None = None, triggers: list[str] | None = None,
+            check_mode: bool = False) -> dict[str, Any]:
+        report: dict[str, Any] = {'runs': [], 'missed': [], 'already_claimed': 0,
+                                  'operations_checked': 0, 'now': iso(self.now),
+                                  'run_id': self.run_id}
+        for operation in self.select(operations, triggers):
+            report['operations_checked'] += 1
+            try:
+                trigger = self.engine.catalog.triggers.get(self.project_id,
+                                                           operation['trigger_id'])
+            except NotFound:
+                report['runs'].append(self._error_entry(
+                    operation, None, 'Its trigger %s no longer exists; give the operation '
+                    'another trigger or delete it.' % operation['trigger_id']))
+                continue
+            try:
+                pending = self.pending(operation, trigger)
+            except KarborError as exc:
+                report['runs'].append(self._error_entry(operation, None, exc.msg))
+                continue
+            window = time_trigger(trigger).window
+            last = None
+            for fire, what in pending:
+                if check_mode:
+                    entry = self._entry(operation, fire, 'would_run' if what == 'run'
+                                        else 'would_miss')
+                    report['runs' if what == 'run' else 'missed'].append(entry)
+                    continue
+                if timeutil.now() > fire + datetime.timedelta(seconds=window):
+                    what = 'missed'  # the window closed while earlier fire times ran
+                if what == 'missed':
+                    entry = self._record_missed(operation, fire, window)
+                    if entry is None:
+                        report['already_claimed'] += 1
+                    else:
+                        report['missed'].append(entry)
+                else:
+                    entry = self.execute(operation, fire)
+                    if entry is None:
+                        report['already_claimed'] += 1
+                    else:
+                        report['runs'].append(entry)
+                last = fire
+            if last is not None and not check_mode:
+                self._advance_cursor(operation, last)
+        report['changed'] = bool(report['runs'] or report['missed'])
+        report['failed_runs'] = [r for r in report['runs'] if r['state'] == STATE_FAILED]
+        return report
+
+    def _entry(self, operation: dict, fire: datetime.datetime | None, state: str,
+               **fields: Any) -> dict[str, Any]:
+        entry = {'operation_id': operation['id'], 'operation_name': operation.get('name'),
+                 'operation_type': operation.get('operation_type'),
+                 'trigger_id': operation.get('trigger_id'),
+                 'fire_time': iso(fire) if fire else None, 'state': state,
+                 'checkpoint_id': None, 'deleted_checkpoints': [], 'error': None,
+                 'log_id': None}
+        entry.update(fields)
+        return entry
+
+    def _error_entry(self, operation: dict, fire, message: str) -> dict[str, Any]:
+        return self._entry(operation, fire, STATE_FAILED, error=message)
+
+    def _new_log(self, operation: dict, fire: datetime.datetime, status: str,
+                 started: bool, **fields: Any) -> dict[str, Any]:
+        definition = operation.get('operation_definition') or {}
+        extra = {'fire_time': iso(fire), 'trigger_id': operation['trigger_id'],
+                 'operation_type': operation['operation_type'],
+                 'operation_name': operation.get('name'), 'run_id': self.run_id}
+        extra.update(self.context)
+        record = {'operation_type': RUN_LOG_TYPE, 'checkpoint_id': None,
+                  'plan_id': definition.get('plan_id'),
+                  'provider_id': definition.get('provider_id'), 'restore_id': None,
+                  'scheduled_operation_id': operation['id'], 'status': status,
+                  'started_at': timeutil.isoformat(self.now) if started else None,
+                  'ended_at': None, 'error_info': None, 'extra_info': extra}
+        record.update(fields)
+        return self.engine.catalog.operation_logs.new(self.project_id, record)
+
+    def _record_missed(self, operation: dict, fire: datetime.datetime,
+                       window: int) -> dict | None:
+        claim = self._claim(operation, fire, STATE_MISSED)
+        if claim is None:
+            return None
+        message = ('Fire time %s passed its window of %d s before a run picked it up (first '
+                   'seen at %s); it was not run (Karbor: dropped_out_of_window).'
+                   % (iso(fire), window, iso(self.now)))
+        log = self._new_log(operation, fire, STATE_MISSED, False,
+                            ended_at=timeutil.isoformat(self.now), error_info=message)
+        self._finish_claim(claim, log_id=log['id'], error=message)
+        return self._entry(operation, fire, STATE_MISSED, error=message, log_id=log['id'])
+
+    def execute(self, operation: dict, fire: datetime.datetime) -> dict | None:
+        """Claim and run one fire time; None when another runner has it."""
+        claim = self._claim(operation, fire, STATE_RUNNING)
+        if claim is None:
+            return None
+        log = self._new_log(operation, fire, 'in_progress', True)
+        self._finish_claim(claim, log_id=log['id'])
+        entry = self._entry(operation, fire, STATE_RUNNING, log_id=log['id'])
+        try:
+            self._protect(operation, fire, entry)
+        except KarborError as exc:
+            entry['state'], entry['error'] = STATE_FAILED, exc.msg
+        except Exception as exc:  # pylint: disable=broad-except
+            entry['state'] = STATE_FAILED
+            entry['error'] = 'Unexpected %s: %s' % (type(exc).__name__, exc)
+        log['status'] = entry['state']
+        log['checkpoint_id'] = entry['checkpoint_id']
+        log['ended_at'] = timeutil.isoformat(timeutil.now())
+        log['error_info'] = entry['error']
+        if entry.get('retention'):
+            log['extra_info']['retention'] = entry['retention']
+        try:
+            self.engine.catalog.operation_logs.save(log)
+        except KarborError:
+            pass  # the claim still records the outcome
+        self._finish_claim(claim, state=entry['state'], checkpoint_id=entry['checkpoint_id'],
+                           error=entry['error'], ended_at=log['ended_at'])
+        return entry
+
+    def _protect(self, operation: dict, fire: datetime.datetime, entry: dict) -> None:
+        definition = operation.get('operation_definition') or {}
+        try:
+            plan = self.engine.catalog.plans.get(self.project_id, definition.get('plan_id'))
+        except (NotFound, InvalidInput):
+            raise NotFound('Plan %s of scheduled operation %s no longer exists; point the '
+                           'operation at another plan or delete it.'
+                           % (definition.get('plan_id'), operation['id']))
+        extra = {'created_by': CREATED_BY, 'scheduled_operation_id': operation['id'],
+                 'trigger_id': operation['trigger_id'], 'fire_time': iso(fire),
+                 'name': '%s@%s' % (operation.get('name') or operation['id'], iso(fire))}
+        extra.update(self.context)
+        checkpoint = self.engine.protect(plan, extra, wait=True)
+        entry['checkpoint_id'] = checkpoint.id
+        entry['checkpoint_status'] = checkpoint.status
+        if checkpoint.status != R.CP_AVAILABLE:
+            raise KarborError('Checkpoint %s of plan %s ended %s: %s' % (
+                checkpoint.id, plan.get('name'), checkpoint.status,
+                checkpoint.data.get('error') or 'no reason recorded'))
+        if operation['operation_type'] == 'retention_protect':
+            outcome = apply_retention(self.engine, plan['provider_id'], plan['id'],
+                                      definition.get('max_backups'),
+                                      definition.get('retention_duration'), timeutil.now())
+            entry['retention'] = outcome
+            entry['deleted_checkpoints'] = outcome['deleted']
+            if outcome['errors']:
+                raise KarborError('Checkpoint %s was made but retention could not delete %s.' % (
+                    checkpoint.id, '; '.join('%s: %s' % (e['id'], e['error'])
+                                             for e in outcome['errors'])))
+        entry['state'] = STATE_SUCCESS
+
+
+def claims_of(engine, operation: dict, limit: int | None = None) -> list[dict]:
+    """An operation's claims, newest fire time first."""
+    bank = engine.catalog.bank
+    keys = bank.list(claim_prefix(operation['project_id'], operation['id']), limit=limit,
+                     reverse=True)
+    result = []
+    for key in keys:
+        try:
+            result.append(public(bank.get_json(key)))
+        except NotFound:
+            continue
+    return result
+
+
+def next_fire_time(trigger: dict, now: datetime.datetime | None = None) -> str | None:
+    try:
+        times = time_trigger(trigger).next_times(1, now or timeutil.now())
+    except KarborError:
+        return None
+    return iso(times[0]) if times else None
