@@ -80,14 +80,16 @@ def operations_using_trigger(engine, trigger_id: str) -> list[dict]:
             if op.get('trigger_id') == trigger_id]
 
 
-def delete_trigger(engine, record: dict) -> None:
+def delete_trigger(engine, record: dict, dry_run: bool = False) -> None:
+    """Delete a trigger no scheduled operation uses (Karbor: 424 otherwise)."""
     users = operations_using_trigger(engine, record['id'])
     if users:
         raise Conflict('Trigger %s is used by scheduled operation(s) %s; delete or move them '
                        'to another trigger first.' % (
                            record['id'], ', '.join('%s (%s)' % (op['id'], op.get('name'))
                                                    for op in users)))
-    engine.catalog.triggers.delete(record)
+    if not dry_run:
+        engine.catalog.triggers.delete(record)
 
 
 def find_operation(engine, name_or_id: str) -> dict | None:

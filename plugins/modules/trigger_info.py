@@ -1,0 +1,142 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: trigger_info
+short_description: List or show time triggers with their next fire times and AWX rrule
+version_added: 0.1.0
+description:
+  - Lists the triggers of the current project, or shows one by I(name) or I(id). Each comes
+    with its next fire times, its AWX schedule C(rrule) and the scheduled operations that use
+    it. The role C(karbor.protection.awx_schedule) reads triggers with this module.
+author:
+  - karbor.protection developers (@karbor-protection)
+options:
+  name:
+    description:
+      - Only the trigger with this name or id.
+    type: str
+    aliases: [id]
+  next_count:
+    description:
+      - How many upcoming fire times to return per trigger.
+    type: int
+    default: 5
+extends_documentation_fragment:
+  - karbor.protection.openstack
+  - karbor.protection.openstack.engine
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
+  action_group:
+    support: full
+    membership:
+      - karbor.protection.all
+'''
+
+EXAMPLES = r'''
+- name: Every trigger with its next three fire times
+  karbor.protection.trigger_info:
+    cloud: mycloud
+    next_count: 3
+  register: triggers
+
+- name: One trigger's AWX rrule
+  karbor.protection.trigger_info:
+    cloud: mycloud
+    name: nightly
+  register: nightly
+- ansible.builtin.debug:
+    msg: "{{ nightly.triggers[0].awx_rrule }}"
+'''
+
+RETURN = r'''
+triggers:
+  description: Triggers, by name (see M(karbor.protection.trigger) for the record fields).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Trigger id.
+      type: str
+    name:
+      description: Trigger name.
+      type: str
+    type:
+      description: Always C(time).
+      type: str
+    properties:
+      description: C(format), C(pattern), C(start_time), C(end_time), C(window), C(timezone).
+      type: dict
+    next_run_times:
+      description: Upcoming fire times (UTC, ISO 8601).
+      type: list
+      elements: str
+    awx_rrule:
+      description: The AWX schedule C(rrule), or null when AWX cannot express the trigger.
+      type: str
+    awx_rrule_note:
+      description: Why there is no AWX rrule, or what it leaves to C(run_scheduled.yml).
+      type: str
+    scheduled_operation_ids:
+      description: Scheduled operations using the trigger.
+      type: list
+      elements: str
+'''
+
+from ansible_collections.karbor.protection.plugins.module_utils.catalog import public
+from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+    InvalidInput, KarborError)
+from ansible_collections.karbor.protection.plugins.module_utils.karbor_module import KarborModule
+from ansible_collections.karbor.protection.plugins.module_utils.scheduler import (
+    get_trigger, time_trigger)
+
+
+class TriggerInfoModule(KarborModule):
+    argument_spec = dict(
+        name=dict(type='str', aliases=['id']),
+        next_count=dict(type='int', default=5),
+    )
+
+    def run(self):
+        if self.params['next_count'] < 0:
+            raise InvalidInput('next_count must be 0 or more.')
+        engine = self.engine
+        if self.params['name']:
+            records = [get_trigger(engine, self.params['name'])]
+        else:
+            records = sorted(engine.catalog.triggers.iter(engine.project_id),
+                             key=lambda r: (r.get('name') or '', r['id']))
+        users = {}
+        for op in engine.catalog.scheduled_operations.iter(engine.project_id):
+            users.setdefault(op.get('trigger_id'), []).append(op['id'])
+        result = []
+        for record in records:
+            item = public(record)
+            try:
+                item.update(time_trigger(record).describe(self.params['next_count']))
+            except KarborError as exc:
+                item.update({'next_run_times': [], 'awx_rrule': None, 'awx_rrule_note': exc.msg})
+            item['scheduled_operation_ids'] = sorted(users.get(record['id'], []))
+            result.append(item)
+        return {'triggers': result}
+
+
+def main():
+    TriggerInfoModule()()
+
+
+if __name__ == '__main__':
+    main()
