@@ -1,0 +1,151 @@
+# -*- coding: utf-8 -*-
+"""Retention selection over 20 checkpoints: which ones survive, and that the
+newest, non-available and busy ones never go (pure logic)."""
+from __future__ import annotations
+
+import datetime
+import random
+
+import pytest
+
+from ansible_collections.karbor.protection.plugins.module_utils import retention
+from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+    Conflict, KarborError)
+from ansible_collections.karbor.protection.plugins.module_utils.retention import (
+    select_for_deletion)
+
+UTC = datetime.timezone.utc
+T0 = datetime.datetime(2026, 1, 1, tzinfo=UTC)
+NOW = T0 + datetime.timedelta(days=19, hours=1)  # one hour after the newest
+
+
+def twenty(statuses=None, busy=()):
+    """cp00 (oldest, day 0) .. cp19 (newest, day 19), one a day at midnight."""
+    statuses = statuses or {}
+    return [{'id': 'cp%02d' % day, 'status': statuses.get(day, 'available'),
+             'created_at': (T0 + datetime.timedelta(days=day)).isoformat(),
+             'busy': day in busy} for day in range(20)]
+
+
+def survivors(items, deleted):
+    return sorted(i['id'] for i in items if i['id'] not in deleted and i['status'] == 'available')
+
+
+def ids(*days):
+    return sorted('cp%02d' % d for d in days)
+
+
+def test_max_backups_keeps_the_newest():
+    items = twenty()
+    deleted = select_for_deletion(items, 5, None, NOW)
+    assert survivors(items, deleted) == ids(15, 16, 17, 18, 19)
+    assert deleted == ['cp%02d' % d for d in range(15)]  # oldest first
+
+
+def test_order_of_the_listing_does_not_matter():
+    """Karbor trusted the bank listing order (ascending from Swift) and deleted the newest."""
+    items = twenty()
+    for seed in range(5):
+        shuffled = list(items)
+        random.Random(seed).shuffle(shuffled)
+        assert survivors(items, select_for_deletion(shuffled, 5, None, NOW)) == \
+            ids(15, 16, 17, 18, 19)
+
+
+def test_retention_duration_in_days():
+    items = twenty()
+    # older than 7 days at day 19 01:00 means created before day 12 01:00: days 0..12 go
+    deleted = select_for_deletion(items, None, 7, NOW)
+    assert survivors(items, deleted) == ids(*range(13, 20))
+    # exactly 7 days old is not older than 7 days
+    exact = T0 + datetime.timedelta(days=19)
+    assert survivors(items, select_for_deletion(items, -1, 7, exact)) == ids(*range(12, 20))
+
+
+def test_both_rules_delete_what_either_picks():
+    items = twenty()
+    assert survivors(items, select_for_deletion(items, 10, 5, NOW)) == ids(*range(15, 20))
+    assert survivors(items, select_for_deletion(items, 3, 10, NOW)) == ids(17, 18, 19)
+
+
+def test_newest_is_never_deleted_even_when_too_old():
+    items = twenty()
+    much_later = NOW + datetime.timedelta(days=400)
+    assert survivors(items, select_for_deletion(items, 5, 30, much_later)) == ids(19)
+
+
+def test_only_available_checkpoints_count_and_go():
+    # newest two failed, one is still protecting, one is being deleted
+    statuses = {19: 'error', 18: 'protecting', 10: 'deleting', 3: 'error'}
+    items = twenty(statuses)
+    deleted = select_for_deletion(items, 3, None, NOW)
+    assert set(deleted).isdisjoint({'cp19', 'cp18', 'cp10', 'cp03'})
+    assert survivors(items, deleted) == ids(15, 16, 17)  # the newest three *available*
+    # and the newest available (cp17) is kept whatever the age
+    assert survivors(items, select_for_deletion(items, None, 1, NOW + datetime.timedelta(
+        days=50))) == ids(17)
+
+
+def test_busy_checkpoints_are_kept_but_counted():
+    items = twenty(busy={2, 16})
+    deleted = select_for_deletion(items, 5, None, NOW)
+    assert 'cp02' not in deleted and 'cp16' not in deleted
+    assert survivors(items, deleted) == ids(2, 15, 16, 17, 18, 19)
+
+
+def test_ties_are_broken_by_fire_time_then_id():
+    same = T0.isoformat()
+    items = [{'id': 'b', 'status': 'available', 'created_at': same,
+              'extra_info': {'fire_time': '2026-01-01T00:02:00Z'}},
+             {'id': 'a', 'status': 'available', 'created_at': same,
+              'extra_info': {'fire_time': '2026-01-01T00:01:00Z'}},
+             {'id': 'c', 'status': 'available', 'created_at': same,
+              'extra_info': {'fire_time': '2026-01-01T00:03:00Z'}}]
+    assert select_for_deletion(items, 1, None, NOW) == ['a', 'b']
+
+
+@pytest.mark.parametrize('value', [None, 0, -5, '', '0'])
+def test_zero_or_less_is_unlimited(value):
+    items = twenty()
+    assert select_for_deletion(items, value, value, NOW + datetime.timedelta(days=100)) == []
+
+
+def test_bad_numbers_are_clear_errors():
+    with pytest.raises(KarborError, match='max_backups must be a whole number'):
+        select_for_deletion(twenty(), 'ten', None, NOW)
+
+
+class FakeCheckpoint:
+    def __init__(self, item):
+        self.id = item['id']
+        self.status = item['status']
+        self.data = {'created_at': item['created_at']}
+        self.extra_info = {}
+
+
+class FakeEngine:
+    """Just what apply_retention calls; deletion outcomes are scripted."""
+
+    def __init__(self, items, refuse=(), broken=()):
+        self.items = items
+        self.refuse, self.broken = set(refuse), set(broken)
+        self.deleted = []
+
+    def list_checkpoints(self, provider_id, plan_id=None, status=None):
+        return [FakeCheckpoint(i) for i in self.items if i['status'] == status]
+
+    def delete_checkpoint(self, provider_id, checkpoint_id):
+        if checkpoint_id in self.refuse:
+            raise Conflict('Checkpoint %s is being restored.' % checkpoint_id)
+        if checkpoint_id in self.broken:
+            raise KarborError('backend down')
+        self.deleted.append(checkpoint_id)
+
+
+def test_apply_retention_skips_busy_and_reports_errors():
+    engine = FakeEngine(twenty(), refuse={'cp01'}, broken={'cp02'})
+    outcome = retention.apply_retention(engine, 'prov', 'plan', 16, None, NOW)
+    assert engine.deleted == ['cp00', 'cp03']
+    assert outcome['deleted'] == ['cp00', 'cp03']
+    assert outcome['skipped'] == [{'id': 'cp01', 'reason': 'Checkpoint cp01 is being restored.'}]
+    assert outcome['errors'] == [{'id': 'cp02', 'error': 'backend down'}]
