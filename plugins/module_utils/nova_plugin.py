@@ -32,11 +32,10 @@ def _server_metadata(ctx: OperationContext) -> dict[str, Any]:
     attachments = cloud.call('Volume attachments of %s' % server.id,
                              lambda: list(conn.compute.volume_attachments(server)))
     flavor = server.flavor or {}
-    flavor_id = flavor.get('id')
-    if not flavor_id and flavor.get('original_name'):
-        found = cloud.call('Flavor %s' % flavor['original_name'], conn.compute.find_flavor,
-                           flavor['original_name'])
-        flavor_id = found.id if found else None
+    flavor_name = flavor.get('original_name') or flavor.get('name') or flavor.get('id')
+    found = cloud.call('Flavor %s' % flavor_name, conn.compute.find_flavor, flavor_name) \
+        if flavor_name else None
+    flavor_id = found.id if found else None
     ports = []
     try:
         for port in conn.network.ports(device_id=server.id):
@@ -62,7 +61,7 @@ def _server_metadata(ctx: OperationContext) -> dict[str, Any]:
         'server_metadata': {
             'availability_zone': server.availability_zone,
             'flavor': flavor_id,
-            'flavor_name': flavor.get('original_name'),
+            'flavor_name': flavor_name,
             'key_name': server.key_name,
             'security_groups': [{'name': g.get('name')} for g in (server.security_groups or [])],
             'networks': sorted({p['network_id'] for p in ports}),

@@ -629,7 +629,7 @@ def up():
     manage = nova()
     identity('wait', '300', 'cinder', 'nova-compute')
     sh(*manage, 'cell_v2', 'discover_hosts', env=service_env())
-    identity('wait', '120', 'nova-hypervisor', 'flavor')
+    identity('wait', '120', 'nova-hypervisor', 'flavor', 'quotas')
     done = time.time()
     say('karbor-cloud: install %ds, start %ds, total %ds' % (installed - T0, done - installed,
                                                             done - T0))

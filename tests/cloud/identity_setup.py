@@ -102,6 +102,14 @@ def wait(seconds, what):
         until('placement provider', lambda: list(conn.placement.resource_providers()))
     if 'nova-hypervisor' in what:
         until('nova hypervisor', lambda: list(conn.compute.hypervisors()))
+    if 'quotas' in what:
+        # the tests make many backups, snapshots and servers: lift the limits
+        for name in ('project-a', 'project-b', 'admin'):
+            proj = conn.identity.find_project(name, domain_id='default')
+            conn.set_volume_quotas(proj.id, volumes=-1, snapshots=-1, backups=-1, gigabytes=-1,
+                                   backup_gigabytes=-1)
+            conn.set_compute_quotas(proj.id, instances=-1, cores=-1, ram=-1)
+        print('ready: quotas lifted for project-a, project-b, admin')
     if 'flavor' in what:
         if not conn.compute.find_flavor('m1.tiny'):
             conn.compute.create_flavor(name='m1.tiny', ram=64, vcpus=1, disk=1, is_public=True)

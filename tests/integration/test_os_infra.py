@@ -177,13 +177,13 @@ def test_server_with_attached_volume(cloud, tmp_path):
             'resources': [{'id': server.id, 'type': 'OS::Nova::Server'}],
             'parameters': {'OS::Cinder::Volume': {'force': True}}})
         checkpoint = engine.protect(plan)
-        assert checkpoint.status == 'available', checkpoint.data
+        assert checkpoint.status == 'available', checkpoint.data.get('error')
         keys = sorted(checkpoint.data['resources_status'])
         assert keys == sorted(['OS::Nova::Server#' + server.id, 'OS::Cinder::Volume#' + volume.id,
                                'OS::Glance::Image#' + image.id])
         restore = engine.restore(OS_INFRA, checkpoint.id,
                                  {'OS::Nova::Server': {'restore_name': 'srv-restored'}})
-        assert restore['status'] == 'success', restore
+        assert restore['status'] == 'success', (restore['resources_reason'], restore.get('error'))
         new = restore['new_resources']
         made = [('server', new[server.id]), ('volume', new[volume.id]), ('image', new[image.id])]
         restored_server = conn.compute.get_server(new[server.id])
