@@ -26,7 +26,7 @@ from ansible_collections.karbor.protection.plugins.module_utils import timeutil
 from ansible_collections.karbor.protection.plugins.module_utils.bank import Bank, BankSection
 from ansible_collections.karbor.protection.plugins.module_utils.errors import (
     Conflict, InvalidInput, NotFound, BankCorrupted)
-from ansible_collections.karbor.protection.plugins.module_utils.lease import Lease
+from ansible_collections.karbor.protection.plugins.module_utils.lease import Lease, lease_key
 from ansible_collections.karbor.protection.plugins.module_utils import resource as R
 
 INDEX_VERSION = '1.0'
@@ -190,6 +190,9 @@ class CheckpointCollection:
             return False
         if Lease.is_alive(self.bank, checkpoint.data.get('owner_id'), timeutil.wall_clock()):
             return False
+        owner = checkpoint.data.get('owner_id')
+        if owner:
+            self.bank.delete(lease_key(owner))  # the dead run's expired lease
         if checkpoint.status == R.CP_PROTECTING:
             checkpoint.set_status(R.CP_ERROR, 'The run that was protecting this checkpoint stopped '
                                   'before it finished (its bank lease expired). Delete the '

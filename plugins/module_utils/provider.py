@@ -128,7 +128,8 @@ class Provider:
         return self._bank
 
     def lease_windows(self) -> dict[str, int]:
-        section = self.config.get('swift_bank_plugin', {}) or self.config.get('bank', {})
+        section = (self.config.get('swift_bank_plugin') or
+                   self.config.get('file_system_bank_plugin') or self.config.get('bank') or {})
         try:
             return {'expire_window': int(section.get('lease_expire_window', 120)),
                     'renew_window': int(section.get('lease_renew_window', 30)),
