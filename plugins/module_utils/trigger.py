@@ -495,7 +495,7 @@ class TimeTrigger:
         note = None
         texts = []
         for parts in rules:
-            parts = {k: v for k, v in parts.items()}
+            parts = dict(parts)
             parts.setdefault('INTERVAL', '1')
             ordered = {'FREQ': parts.pop('FREQ'), 'INTERVAL': parts.pop('INTERVAL')}
             ordered.update(parts)

@@ -64,6 +64,11 @@ options:
         AWX or cron reports it.
     type: bool
     default: true
+  timeout:
+    description:
+      - Seconds each cloud wait of a checkpoint (backup, snapshot, image) may take.
+    type: int
+    default: 3600
 extends_documentation_fragment:
   - karbor.protection.openstack
   - karbor.protection.openstack.engine

@@ -9,7 +9,6 @@ as environment to each ansible-playbook process.
 from __future__ import annotations
 
 import datetime
-import glob
 import json
 import os
 import subprocess
@@ -325,8 +324,8 @@ def simulated_ticks(fire_times: list[datetime.datetime]) -> list[datetime.dateti
     return ticks
 
 
-def test_two_concurrent_runners_execute_100_fire_times_exactly_once(runner, cloud, volume,
-                                                                     tmp_path):
+def test_two_concurrent_runners_execute_100_fire_times_exactly_once(
+        runner, cloud, volume, tmp_path):
     state_dir = str(tmp_path / 'state')
     setup = runner.playbook('setup.yml', SETUP)
     out = str(tmp_path / 'setup.json')
@@ -423,7 +422,7 @@ def test_fire_times_past_their_window_are_recorded_missed(runner, cloud, volume,
                                         'plan': 'tight'}]), now=T0)
     run_vars = {'cloud': cloud.a, 'state_dir': state_dir}
     late = T0 + datetime.timedelta(hours=3, minutes=5)
-    procs = [runner.start(RUN_SCHEDULED, run_vars, now=late) for _ in range(2)]
+    procs = [runner.start(RUN_SCHEDULED, run_vars, now=late) for _n in range(2)]
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), outputs
     states = sorted((c['fire_time'], c['state']) for c in claims(state_dir))

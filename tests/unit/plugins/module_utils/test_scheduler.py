@@ -91,8 +91,8 @@ def clock(monkeypatch):
 @pytest.fixture
 def engine(tmp_path, clock):
     eng = FakeEngine(str(tmp_path))
-    eng.plan = eng.catalog.plans.new(eng.project_id, {'name': 'p', 'provider_id': PROVIDER,
-                                                     'resources': []})
+    eng.plan = eng.catalog.plans.new(eng.project_id, {
+        'name': 'p', 'provider_id': PROVIDER, 'resources': []})
     return eng
 
 
@@ -169,7 +169,7 @@ def test_concurrent_runners_execute_each_fire_time_once(engine):
         barrier.wait()
         reports.append(sched.run())
 
-    threads = [threading.Thread(target=runner) for _ in range(8)]
+    threads = [threading.Thread(target=runner) for _n in range(8)]
     for t in threads:
         t.start()
     for t in threads:
@@ -239,8 +239,8 @@ def test_max_fire_times_bounds_one_run_and_the_next_continues(engine):
     first = run(engine, hours(10, 30), max_fire_times=4)
     assert len(first['missed']) == 4
     second = run(engine, hours(10, 30), max_fire_times=100)
-    assert [m['fire_time'][11:13] for m in second['missed']] == ['05', '06', '07', '08', '09',
-                                                                '10']
+    assert [m['fire_time'][11:13] for m in second['missed']] == [
+        '05', '06', '07', '08', '09', '10']
 
 
 def test_deleted_trigger_or_plan_is_a_clear_failure(engine):
