@@ -69,13 +69,20 @@ def select_for_deletion(checkpoints: Iterable[dict], max_backups: int | None,
     return doomed
 
 
+def _deletion_key(project_id: str, checkpoint_id: str) -> str:
+    return '/scheduler/deletions/%s/%s' % (project_id, checkpoint_id)
+
+
 def apply_retention(engine, provider_id: str, plan_id: str, max_backups: int | None,
                     retention_duration_days: int | None,
-                    now: datetime.datetime | None = None) -> dict[str, list]:
+                    now: datetime.datetime | None = None, claims=None) -> dict[str, list]:
     """Delete what :func:`select_for_deletion` picks among the plan's checkpoints.
 
-    Returns ``deleted`` ids, ``skipped`` (id and why: busy in the meantime)
-    and ``errors`` (id and message); it never raises for one checkpoint.
+    Two runs pruning the same plan at once pick the same checkpoints; with a
+    ``claims`` bank each deletion is first claimed with an exclusive create,
+    so only one run deletes a checkpoint (the engine's own status check is
+    not atomic). Returns ``deleted`` ids, ``skipped`` (id and why) and
+    ``errors`` (id and message); it never raises for one checkpoint.
     """
     now = now or timeutil.now()
     listed = engine.list_checkpoints(provider_id, plan_id=plan_id, status=R.CP_AVAILABLE)
@@ -83,11 +90,29 @@ def apply_retention(engine, provider_id: str, plan_id: str, max_backups: int | N
               'extra_info': c.extra_info} for c in listed]
     result: dict[str, list] = {'deleted': [], 'skipped': [], 'errors': []}
     for checkpoint_id in select_for_deletion(items, max_backups, retention_duration_days, now):
+        key = None
         try:
+            if claims is not None:
+                key = _deletion_key(engine.project_id, checkpoint_id)
+                try:
+                    claims.put(key, {'since': timeutil.isoformat(now)}, exclusive=True)
+                except Conflict:
+                    key = None
+                    result['skipped'].append({'id': checkpoint_id, 'reason': 'Another run is '
+                                              'deleting checkpoint %s.' % checkpoint_id})
+                    continue
+                status = engine.get_checkpoint(provider_id, checkpoint_id).status
+                if status != R.CP_AVAILABLE:
+                    result['skipped'].append({'id': checkpoint_id, 'reason': 'Checkpoint %s is '
+                                              'now %s.' % (checkpoint_id, status)})
+                    continue
             engine.delete_checkpoint(provider_id, checkpoint_id)
             result['deleted'].append(checkpoint_id)
         except (Conflict, NotFound) as exc:
             result['skipped'].append({'id': checkpoint_id, 'reason': exc.msg})
         except KarborError as exc:
             result['errors'].append({'id': checkpoint_id, 'error': exc.msg})
+        finally:
+            if key is not None:
+                claims.delete(key)
     return result

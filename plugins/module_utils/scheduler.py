@@ -393,7 +393,8 @@ class Scheduler:
         if operation['operation_type'] == 'retention_protect':
             outcome = apply_retention(self.engine, plan['provider_id'], plan['id'],
                                       definition.get('max_backups'),
-                                      definition.get('retention_duration'), timeutil.now())
+                                      definition.get('retention_duration'), timeutil.now(),
+                                      claims=self.bank)
             entry['retention'] = outcome
             entry['deleted_checkpoints'] = outcome['deleted']
             if outcome['errors']:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime
 import random
+import threading
+import time
 
 import pytest
 
@@ -126,10 +128,17 @@ class FakeCheckpoint:
 class FakeEngine:
     """Just what apply_retention calls; deletion outcomes are scripted."""
 
+    project_id = 'project-a'
+
     def __init__(self, items, refuse=(), broken=()):
         self.items = items
         self.refuse, self.broken = set(refuse), set(broken)
         self.deleted = []
+        self.lock = threading.Lock()
+
+    def get_checkpoint(self, provider_id, checkpoint_id):
+        with self.lock:
+            return FakeCheckpoint([i for i in self.items if i['id'] == checkpoint_id][0])
 
     def list_checkpoints(self, provider_id, plan_id=None, status=None):
         return [FakeCheckpoint(i) for i in self.items if i['status'] == status]
@@ -139,7 +148,15 @@ class FakeEngine:
             raise Conflict('Checkpoint %s is being restored.' % checkpoint_id)
         if checkpoint_id in self.broken:
             raise KarborError('backend down')
-        self.deleted.append(checkpoint_id)
+        item = [i for i in self.items if i['id'] == checkpoint_id][0]
+        if item['status'] == 'deleted':
+            return
+        time.sleep(0.005)  # like the engine, check-then-set is not atomic
+        with self.lock:
+            self.deleted.append(checkpoint_id)
+            for item in self.items:
+                if item['id'] == checkpoint_id:
+                    item['status'] = 'deleted'
 
 
 def test_apply_retention_skips_busy_and_reports_errors():
@@ -149,3 +166,27 @@ def test_apply_retention_skips_busy_and_reports_errors():
     assert outcome['deleted'] == ['cp00', 'cp03']
     assert outcome['skipped'] == [{'id': 'cp01', 'reason': 'Checkpoint cp01 is being restored.'}]
     assert outcome['errors'] == [{'id': 'cp02', 'error': 'backend down'}]
+
+
+def test_concurrent_retention_deletes_each_checkpoint_once(tmp_path):
+    """Two runs pruning one plan at once pick the same checkpoints; the deletion claims
+    let only one of them delete each."""
+    from ansible_collections.karbor.protection.plugins.module_utils.local_bank import LocalBank
+    claims = LocalBank(str(tmp_path))
+    engine = FakeEngine(twenty())
+    barrier = threading.Barrier(6)
+    outcomes = []
+
+    def prune():
+        barrier.wait()
+        outcomes.append(retention.apply_retention(engine, 'prov', 'plan', 5, None, NOW,
+                                                  claims=claims))
+
+    threads = [threading.Thread(target=prune) for _n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(engine.deleted) == ['cp%02d' % d for d in range(15)]
+    assert sorted(i for o in outcomes for i in o['deleted']) == sorted(engine.deleted)
+    assert list(claims.iter_all('/')) == []  # claims are released

@@ -73,6 +73,10 @@ class FakeEngine:
             return [c for c in self.checkpoints
                     if c.extra_info['plan_id'] == plan_id and c.status == status]
 
+    def get_checkpoint(self, provider_id, checkpoint_id):
+        with self.lock:
+            return [c for c in self.checkpoints if c.id == checkpoint_id][0]
+
     def delete_checkpoint(self, provider_id, checkpoint_id):
         with self.lock:
             for cp in self.checkpoints:
