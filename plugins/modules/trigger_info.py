@@ -57,7 +57,9 @@ EXAMPLES = r'''
     cloud: mycloud
     name: nightly
   register: nightly
-- ansible.builtin.debug:
+
+- name: Show it
+  ansible.builtin.debug:
     msg: "{{ nightly.triggers[0].awx_rrule }}"
 '''
 
