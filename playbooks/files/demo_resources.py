@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Sample resources for playbooks/demo.yml (openstacksdk, the cloud in OS_CLOUD).
 
   demo_resources.py create NAME   -> JSON {volume_id, image_id, image_sha256}

@@ -141,11 +141,11 @@ class CinderProtect(Operation):
                          lambda s: 'snapshot is %s' % s.status if s.status.startswith('error')
                          else None, ctx.timeout)
             ctx.check_lease()
+            default_description = 'karbor checkpoint %s of plan %s' % (
+                ctx.checkpoint.id, ctx.checkpoint.plan.get('id'))
             attrs = dict(volume_id=volume.id, is_incremental=incremental, force=force,
                          name=params.get('backup_name') or 'karbor-%s' % ctx.checkpoint.id,
-                         description=params.get('description') or
-                         'karbor checkpoint %s of plan %s' % (ctx.checkpoint.id,
-                                                             ctx.checkpoint.plan.get('id')))
+                         description=params.get('description') or default_description)
             if snapshot_id:
                 attrs['snapshot_id'] = snapshot_id
             if params.get('container'):

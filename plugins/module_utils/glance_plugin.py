@@ -229,8 +229,8 @@ class GlanceRestore(Operation):
                                 % (len(missing), ctx.resource.id, missing[0]))
         info = meta['image_metadata']
         props = dict(info.get('properties') or {})
-        name = ctx.parameters.get('restore_name') or '%s@%s' % (ctx.checkpoint.id,
-                                                               ctx.resource.id)
+        name = (ctx.parameters.get('restore_name') or
+                '%s@%s' % (ctx.checkpoint.id, ctx.resource.id))
         ctx.progress.add(bytes_total=meta['size'])
         image = ctx.cloud.call('Creating image', conn.image.create_image, name=name,
                                disk_format=props.get('disk_format', 'raw'),
