@@ -75,14 +75,16 @@ class Bank:
 
     # -- public API -----------------------------------------------------------
     def put(self, key: str, value: Any, exclusive: bool = False,
-            expire_after: int | None = None) -> str:
+            expire_after: int | None = None, sha256: str | None = None) -> str:
         """Write an object; with ``exclusive`` fail with Conflict if it exists.
 
+        ``sha256`` may pass a digest the caller has just computed over the
+        same bytes (content-addressed chunks) to avoid hashing twice.
         Returns the sha256 of the stored bytes.
         """
         key = normalize_key(key)
         data = to_bytes(value)
-        checksum = sha256_hex(data)
+        checksum = sha256 or sha256_hex(data)
         self._put(key, data, checksum, exclusive, expire_after)
         return checksum
 

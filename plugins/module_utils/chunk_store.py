@@ -37,13 +37,17 @@ class ChunkStore:
         self.bank.put(ref_prefix(digest) + owner, owner)
 
     def put(self, data: bytes, owner: str, digest: str | None = None) -> tuple[str, int]:
-        """Reference and store a chunk; returns (sha256, bytes actually uploaded)."""
+        """Reference and store a chunk; returns (sha256, bytes actually uploaded).
+
+        Zero uploaded bytes means the chunk was already there: only such
+        chunks can be lost to a racing delete, so only they need ``missing``.
+        """
         digest = digest or hashlib.sha256(data).hexdigest()
         self.add_ref(digest, owner)
         if self.bank.exists(chunk_key(digest)):
             return digest, 0
         try:
-            self.bank.put(chunk_key(digest), data, exclusive=True)
+            self.bank.put(chunk_key(digest), data, exclusive=True, sha256=digest)
         except Conflict:
             return digest, 0  # a concurrent writer stored the same bytes
         return digest, len(data)

@@ -266,9 +266,6 @@ class ProtectionEngine:
         contexts, operations, _new = self._flow_contexts(
             'protect', provider, roots, checkpoint, plan.get('parameters') or {}, progress,
             lease, set_status)
-        for res in all_resources:
-            checkpoint.resource_section(res.id).put('status', R.RES_PROTECTING)
-
         def run_hook(res: Resource, hook: str, operation) -> None:
             lease.check_valid()
             getattr(operation, hook)(contexts[res])

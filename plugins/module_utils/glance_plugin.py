@@ -8,7 +8,7 @@ default) and uploaded by a bounded pool of threads; a chunk already in the
 bank is only referenced, so an unchanged image costs almost nothing the
 second time. A server's boot image is protected as a snapshot of the
 server (its current disk). Restore streams the chunks back into a new image
-and checks the whole-image sha256 and Glance's own hash.
+and checks each chunk's sha256, the chunk list's digest and Glance's own hash.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.protection_plugi
     Operation, OperationContext, ProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils import resource as R
 
-DEFAULT_CHUNK = 4 * 1024 * 1024
+DEFAULT_CHUNK = 8 * 1024 * 1024
 DEFAULT_CONCURRENCY = 8
 KEPT_PROPERTIES = ('disk_format', 'container_format', 'min_disk', 'min_ram', 'visibility',
                    'architecture', 'os_distro', 'os_type', 'hw_disk_bus', 'hw_scsi_model')
@@ -60,20 +60,34 @@ def fixed_chunks(stream: Iterator[bytes], size: int) -> Iterator[bytes]:
         yield bytes(buffer)
 
 
-def upload_chunks(store: ChunkStore, chunks: Iterator[bytes], owner: str, workers: int,
-                  progress, check_lease) -> tuple[list[str], int, str]:
-    """Upload in parallel, at most ``workers`` chunks in flight; returns
-    (digests in order, total size, sha256 of the whole stream)."""
-    whole = hashlib.sha256()
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def upload_chunks(store, chunks: Iterator[bytes], owner: str, workers: int, progress,
+                  check_lease, journal=None) -> tuple[list[str], int, list[str]]:
+    """Upload in parallel, at most ``2 * workers`` chunks in memory.
+
+    Chunks are hashed in parallel a batch at a time; ``journal(digests)`` is
+    called with each batch before any of it is referenced or uploaded, so a
+    run killed mid-way leaves a record of every chunk it may have touched.
+    Returns (digests in order, total size, digests that were already stored).
+    """
     digests: list[str] = []
+    reused: list[str] = []
     total = 0
     slots = threading.Semaphore(workers * 2)
     errors: list[BaseException] = []
+    lock = threading.Lock()
+    batch: list[bytes] = []
 
-    def upload(index: int, data: bytes) -> None:
+    def upload(digest: str, data: bytes) -> None:
         try:
-            digest, uploaded = store.put(data, owner, digests[index])
+            _digest, uploaded = store.put(data, owner, digest)
             progress.add(bytes_done=len(data), bytes_uploaded=uploaded)
+            if not uploaded:
+                with lock:
+                    reused.append(digest)
         except BaseException as exc:  # pylint: disable=broad-except
             errors.append(exc)
         finally:
@@ -81,18 +95,34 @@ def upload_chunks(store: ChunkStore, chunks: Iterator[bytes], owner: str, worker
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers,
                                                thread_name_prefix='karbor-chunk') as pool:
-        for index, data in enumerate(chunks):
+        def flush() -> None:
+            hashed = list(pool.map(_sha256, batch))
+            if journal is not None:
+                journal(hashed)
+            for digest, data in zip(hashed, batch):
+                digests.append(digest)
+                pool.submit(upload, digest, data)
+            batch.clear()
+
+        for data in chunks:
             if errors:
                 break
             check_lease()
-            whole.update(data)
-            total += len(data)
-            digests.append(hashlib.sha256(data).hexdigest())
             slots.acquire()
-            pool.submit(upload, index, data)
+            total += len(data)
+            batch.append(data)
+            if len(batch) >= workers:
+                flush()
+        if batch and not errors:
+            flush()
     if errors:
         raise errors[0]
-    return digests, total, whole.hexdigest()
+    return digests, total, reused
+
+
+def manifest_digest(digests: list[str]) -> str:
+    """One sha256 over the ordered chunk digests: the image's identity in the bank."""
+    return hashlib.sha256('\n'.join(digests).encode('ascii')).hexdigest()
 
 
 class ChunkReader(io.RawIOBase):
@@ -103,7 +133,7 @@ class ChunkReader(io.RawIOBase):
         self.store = store
         self.digests = list(digests)
         self.buffer = b''
-        self.hash = hashlib.sha256()
+        self.size = 0
         self.progress = progress
 
     def readable(self) -> bool:
@@ -112,7 +142,7 @@ class ChunkReader(io.RawIOBase):
     def readinto(self, target) -> int:
         while not self.buffer and self.digests:
             self.buffer = self.store.get(self.digests.pop(0))
-            self.hash.update(self.buffer)
+            self.size += len(self.buffer)
             if self.progress is not None:
                 self.progress.add(bytes_done=len(self.buffer))
         size = min(len(target), len(self.buffer))
@@ -168,16 +198,15 @@ class GlanceProtect(Operation):
                 'os_hash_algo': image.hash_algo, 'os_hash_value': image.hash_value,
                 'properties': {k: image.get(k) for k in KEPT_PROPERTIES if image.get(k) is not None},
                 'extra_properties': dict(image.properties or {})}
-            ctx.section.put('metadata', meta)
             ctx.progress.add(bytes_total=image.size or 0)
             response = ctx.cloud.call('Downloading image %s' % source_id,
                                       conn.image.download_image, image, stream=True)
             store = ChunkStore(ctx.checkpoint.bank)
-            digests, total, whole = upload_chunks(
-                _RecordingStore(store, ctx.section), fixed_chunks(
-                    response.iter_content(chunk_size=1024 * 1024), size),
-                ctx.checkpoint.id, workers, ctx.progress, ctx.check_lease)
-            missing = store.missing(digests)
+            journal = _Journal(ctx.section)
+            digests, total, reused = upload_chunks(
+                store, fixed_chunks(response.iter_content(chunk_size=1024 * 1024), size),
+                ctx.checkpoint.id, workers, ctx.progress, ctx.check_lease, journal)
+            missing = store.missing(reused)
             if missing:  # lost to a racing delete of another checkpoint
                 raise KarborError('%d chunk(s) vanished from the bank while protecting image %s; '
                                   'run the checkpoint again.' % (len(missing), source_id))
@@ -185,7 +214,7 @@ class GlanceProtect(Operation):
                 raise KarborError('Image %s streamed %d bytes, %d expected.'
                                   % (source_id, total, image.size))
             meta.update({'chunks': digests, 'chunk_size': size, 'size': total,
-                         'sha256': whole, 'state': 'available'})
+                         'manifest_sha256': manifest_digest(digests), 'state': 'available'})
         finally:
             if snapshot_id:
                 try:
@@ -196,23 +225,17 @@ class GlanceProtect(Operation):
             ctx.section.put('metadata', meta)
 
 
-class _RecordingStore:
-    """ChunkStore that also notes each reference under the resource section,
-    so a delete finds them even if the protect died before its manifest."""
+class _Journal:
+    """Notes, batch by batch, every chunk this checkpoint references, so a
+    delete finds them even if the protect died before its manifest."""
 
-    def __init__(self, store: ChunkStore, section) -> None:
-        self.store = store
+    def __init__(self, section) -> None:
         self.section = section
-        self.seen: set[str] = set()
-        self.lock = threading.Lock()
+        self.count = 0
 
-    def put(self, data: bytes, owner: str, digest: str) -> tuple[str, int]:
-        with self.lock:
-            first = digest not in self.seen
-            self.seen.add(digest)
-        if first:
-            self.section.put('refs/%s' % digest, '')
-        return self.store.put(data, owner, digest)
+    def __call__(self, digests: list[str]) -> None:
+        self.section.put('journal/%08d' % self.count, {'chunks': digests})
+        self.count += 1
 
 
 class GlanceRestore(Operation):
@@ -223,6 +246,9 @@ class GlanceRestore(Operation):
             raise KarborError('The checkpoint holds no complete copy of image %s.'
                               % ctx.resource.id)
         store = ChunkStore(ctx.checkpoint.bank)
+        if manifest_digest(meta['chunks']) != meta.get('manifest_sha256'):
+            raise BankCorrupted('The chunk list of image %s in checkpoint %s is damaged.'
+                                % (ctx.resource.id, ctx.checkpoint.id))
         missing = store.missing(meta['chunks'])
         if missing:
             raise BankCorrupted('%d chunk(s) of image %s are missing from the bank (first: %s).'
@@ -242,9 +268,9 @@ class GlanceRestore(Operation):
             reader = ChunkReader(store, meta['chunks'], ctx.progress)
             ctx.cloud.call('Uploading image %s' % image.id, image.upload, conn.image,
                            data=io.BufferedReader(reader, 1024 * 1024), size=meta['size'])
-            if reader.hash.hexdigest() != meta['sha256']:
-                raise BankCorrupted('Image %s read back from the bank does not match its sha256.'
-                                    % ctx.resource.id)
+            if reader.size != meta['size']:
+                raise BankCorrupted('Image %s read back from the bank has %d bytes, %d recorded.'
+                                    % (ctx.resource.id, reader.size, meta['size']))
             restored = wait_image_active(ctx, image.id)
             expected = info.get('os_hash_value')
             if expected and restored.hash_algo == info.get('os_hash_algo') and \
@@ -270,7 +296,8 @@ class GlanceDelete(Operation):
             delete_image(ctx, meta['snapshot_image_id'])
         store = ChunkStore(ctx.checkpoint.bank)
         digests = set(meta.get('chunks') or [])
-        digests.update(key.split('/', 1)[1] for key in ctx.section.list('refs/'))
+        for key in ctx.section.list('journal/'):
+            digests.update(ctx.section.get_json(key).get('chunks') or [])
         for digest in sorted(digests):
             ctx.check_lease()
             store.release(digest, ctx.checkpoint.id)
@@ -292,11 +319,11 @@ class GlanceImagePlugin(ProtectionPlugin):
     def get_saved_info_schema(self, resource_type: str) -> dict:
         return {'type': 'object', 'properties': {
             'image_metadata': {'type': 'object'}, 'size': {'type': 'integer'},
-            'sha256': {'type': 'string'}, 'chunks_num': {'type': 'integer'}}}
+            'manifest_sha256': {'type': 'string'}, 'chunks_num': {'type': 'integer'}}}
 
     def get_saved_info(self, metadata: dict) -> dict:
         return {'image_metadata': metadata.get('image_metadata'), 'size': metadata.get('size'),
-                'sha256': metadata.get('sha256'), 'chunks_num': len(metadata.get('chunks') or [])}
+                'manifest_sha256': metadata.get('manifest_sha256'), 'chunks_num': len(metadata.get('chunks') or [])}
 
     def get_protect_operation(self, resource):
         return GlanceProtect()
