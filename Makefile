@@ -60,8 +60,8 @@ unit-py312:
 	else echo "Python 3.12 not found: skipping the newest ansible-core leg"; fi
 
 lint: venv
-	$(VENV)/bin/ansible-lint --profile production roles playbooks
+	$(VENV)/bin/ansible-lint --profile production roles playbooks; status=$$?; rm -rf .ansible; exit $$status
 
-test: venv sanity units unit-py312
+test: venv sanity units lint unit-py312
 	tests/cloud/up
 	status=0; $(MAKE) integration || status=$$?; tests/cloud/down; exit $$status

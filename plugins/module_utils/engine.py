@@ -266,6 +266,7 @@ class ProtectionEngine:
         contexts, operations, _new = self._flow_contexts(
             'protect', provider, roots, checkpoint, plan.get('parameters') or {}, progress,
             lease, set_status)
+
         def run_hook(res: Resource, hook: str, operation) -> None:
             lease.check_valid()
             getattr(operation, hook)(contexts[res])

@@ -14,7 +14,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 dest="$work/ansible_collections/karbor/protection"
 mkdir -p "$dest"
-tar -C "$repo" --exclude=./collections --exclude=./.git --exclude='./.venv*' \
+tar -C "$repo" --exclude=./collections --exclude=./.ansible --exclude=./.git --exclude='./.venv*' \
     --exclude=./tests/output --exclude='*.pyc' --exclude=__pycache__ -cf - . | tar -C "$dest" -xf -
 cd "$dest"
 git init -q . && git add -A >/dev/null 2>&1 && git -c user.email=ci@localhost -c user.name=ci commit -qm tree >/dev/null
