@@ -55,8 +55,13 @@ class LocalBank(Bank):
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            for _attempt in range(5):
-                os.makedirs(os.path.dirname(path), exist_ok=True)
+            for _attempt in range(50):
+                try:
+                    # a concurrent delete may remove an emptied parent folder while
+                    # makedirs creates its children, or before the link: make it again
+                    os.makedirs(os.path.dirname(path), exist_ok=True)
+                except (FileNotFoundError, FileExistsError):
+                    continue
                 try:
                     if exclusive:
                         os.link(tmp, path)
@@ -64,9 +69,12 @@ class LocalBank(Bank):
                         os.replace(tmp, path)
                     break
                 except FileNotFoundError:
-                    continue  # a concurrent delete removed the folder; make it again
+                    continue
                 except FileExistsError:
                     raise Conflict('Bank object %s already exists.' % key, key=key)
+            else:
+                raise BankError('Writing bank object %s to %s failed: its folder kept being '
+                                'removed by concurrent deletes.' % (key, self.root))
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise BankError('The local bank %s is full: writing %s failed (no space left on '

@@ -290,3 +290,27 @@ def test_a_used_trigger_cannot_be_deleted(engine):
     S.delete_trigger(engine, trigger)
     with pytest.raises(KarborError):
         S.get_trigger(engine, 'hourly')
+
+
+def test_claims_survive_folder_churn(tmp_path):
+    """Deletion claims are created and released in one folder by many runs; a run whose
+    release empties the folder removes it, which must not fail another run's claim."""
+    bank = LocalBank(str(tmp_path))
+    errors = []
+
+    def churn(worker):
+        try:
+            for i in range(300):
+                key = '/scheduler/deletions/p/a/b/%d-%d' % (worker, i)
+                bank.put(key, {'i': i}, exclusive=True)
+                bank.delete(key)
+        except KarborError as exc:  # pragma: no cover - the failure being tested
+            errors.append(exc.msg)
+
+    threads = [threading.Thread(target=churn, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert list(bank.iter_all('/')) == []
