@@ -3,12 +3,19 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """OS::Glance::Image: image data into the bank as content-addressed chunks.
 
-The image is streamed from Glance, cut into fixed-size chunks (4 MiB by
-default) and uploaded by a bounded pool of threads; a chunk already in the
-bank is only referenced, so an unchanged image costs almost nothing the
-second time. A server's boot image is protected as a snapshot of the
-server (its current disk). Restore streams the chunks back into a new image
-and checks each chunk's sha256, the chunk list's digest and Glance's own hash.
+The image is streamed from Glance, cut into fixed-size chunks
+(``[image_backup_plugin] backup_image_object_size``, 8 MiB by default) and
+uploaded by a bounded pool of threads (``upload_concurrency``, 8). Each
+chunk is named by its sha256 (``chunk_store``), so a chunk already in the
+bank is only referenced: an unchanged image costs almost nothing the second
+time. A server's boot image is protected as a snapshot of the server (its
+current disk). Restore streams the chunks back into a new image, verifying
+each chunk, the chunk list, the size and Glance's own checksum and hash.
+
+Crash safety: the bank is written as the run goes (metadata first, the
+snapshot's name before it is created and its id before waiting on it, each
+batch of chunk references before those chunks are uploaded), so deleting
+the checkpoint frees everything even when the protect died midway.
 """
 
 from __future__ import annotations
@@ -17,266 +24,458 @@ import concurrent.futures
 import hashlib
 import io
 import threading
-from typing import Any, Iterator
+import time
+from typing import Any, Callable, Iterator
 
-from ansible_collections.karbor.protection.plugins.module_utils.chunk_store import ChunkStore
+from ansible_collections.karbor.protection.plugins.module_utils.chunk_store import (
+    ChunkStore, owner_name, tree_digest)
 from ansible_collections.karbor.protection.plugins.module_utils.cloud import wait_for
 from ansible_collections.karbor.protection.plugins.module_utils.errors import (
-    BankCorrupted, InvalidInput, KarborError, NotFound)
+    BankCorrupted, InvalidInput, KarborError, NotFound, ResourceTimeout)
 from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
     Operation, OperationContext, ProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils import resource as R
 
-DEFAULT_CHUNK = 8 * 1024 * 1024
+try:
+    from openstack import exceptions as sdk_exceptions
+    from openstack.image.v2 import image as sdk_image
+except ImportError:  # the cloud layer reports a missing SDK on first use
+    sdk_exceptions = None
+    sdk_image = None
+
+MIB = 1024 * 1024
+DEFAULT_CHUNK = 8 * MIB
 DEFAULT_CONCURRENCY = 8
-KEPT_PROPERTIES = ('disk_format', 'container_format', 'min_disk', 'min_ram', 'visibility',
-                   'architecture', 'os_distro', 'os_type', 'hw_disk_bus', 'hw_scsi_model')
+MAX_CHUNK = 1024 * MIB
+READ_BLOCK = MIB
+# Glance fields that describe the stored copy or are set by Glance itself;
+# everything else (disk/container format, min_disk/min_ram, tags, properties)
+# is saved and given to the restored image.
+NOT_RESTORED = frozenset((
+    'id', 'name', 'status', 'created_at', 'updated_at', 'self', 'file', 'schema', 'owner',
+    'size', 'virtual_size', 'checksum', 'os_hash_algo', 'os_hash_value', 'direct_url',
+    'locations', 'stores', 'visibility', 'protected', 'os_hidden', 'image_import_methods',
+    'owner_specified.openstack.md5', 'owner_specified.openstack.sha256',
+    'owner_specified.openstack.object'))
+NOT_RESTORED_PREFIXES = ('os_glance',)
 
 
-def plugin_settings(config: dict) -> tuple[int, int]:
-    section = config.get('image_backup_plugin', {})
+def plugin_settings(config: dict) -> tuple[int, int, bool]:
+    """(chunk size, upload concurrency, snapshot servers) from the provider file."""
+    section = config.get('image_backup_plugin') or {}
     try:
         size = int(section.get('backup_image_object_size', DEFAULT_CHUNK))
         workers = int(section.get('upload_concurrency', DEFAULT_CONCURRENCY))
-    except ValueError:
+    except (TypeError, ValueError):
         raise InvalidInput('[image_backup_plugin] backup_image_object_size and '
                            'upload_concurrency must be integers.')
-    if size <= 0 or workers <= 0:
-        raise InvalidInput('[image_backup_plugin] chunk size and concurrency must be positive.')
-    return size, workers
+    if not 0 < size <= MAX_CHUNK:
+        raise InvalidInput('[image_backup_plugin] backup_image_object_size must be between 1 and '
+                           '%d bytes; got %d.' % (MAX_CHUNK, size))
+    if not 0 < workers <= 64:
+        raise InvalidInput('[image_backup_plugin] upload_concurrency must be between 1 and 64; '
+                           'got %d.' % workers)
+    snapshot = str(section.get('enable_server_snapshot', 'true')).strip().lower() not in (
+        'false', 'no', '0', 'off')
+    return size, workers, snapshot
 
 
 def fixed_chunks(stream: Iterator[bytes], size: int) -> Iterator[bytes]:
-    """Re-cut an iterator of arbitrary byte blocks into ``size``-byte chunks."""
-    buffer = bytearray()
+    """Re-cut an iterator of arbitrary byte blocks into ``size``-byte chunks
+    (the last one shorter; never an empty one)."""
+    parts: list[bytes] = []
+    held = 0
     for block in stream:
         if not block:
             continue
-        buffer.extend(block)
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
-    if buffer:
-        yield bytes(buffer)
+        parts.append(block)
+        held += len(block)
+        if held < size:
+            continue
+        data = b''.join(parts)
+        view = memoryview(data)
+        start = 0
+        while held - start >= size:
+            yield bytes(view[start:start + size]) if start or len(data) != size else data
+            start += size
+        parts = [bytes(view[start:])] if start < held else []
+        held -= start
+        del view
+    if held:
+        yield b''.join(parts)
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+class ChunkUploader:
+    """Hashes chunks, references them in batches, uploads them in parallel.
 
+    At most ``workers + 2`` chunks are held in memory. Before a batch of
+    chunks is looked up or uploaded, one reference list naming them is
+    written (``ChunkStore.add_refs``); batches grow to ``workers // 2``
+    chunks while uploads are running, so there is one small bank write per
+    few chunks rather than per chunk.
 
-def upload_chunks(store, chunks: Iterator[bytes], owner: str, workers: int, progress,
-                  check_lease, journal=None) -> tuple[list[str], int, list[str]]:
-    """Upload in parallel, at most ``2 * workers`` chunks in memory.
-
-    Chunks are hashed in parallel a batch at a time; ``journal(digests)`` is
-    called with each batch before any of it is referenced or uploaded, so a
-    run killed mid-way leaves a record of every chunk it may have touched.
-    Returns (digests in order, total size, digests that were already stored).
+    Whether a chunk is looked up before it is written adapts: once a lookup
+    misses, new chunks are written directly (exclusively) until a write finds
+    the chunk already there.
     """
-    digests: list[str] = []
-    reused: list[str] = []
-    total = 0
-    slots = threading.Semaphore(workers * 2)
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-    batch: list[bytes] = []
 
-    def upload(digest: str, data: bytes) -> None:
+    def __init__(self, store: ChunkStore, owner: str, workers: int, progress,
+                 check: Callable[[], None] = lambda: None, deadline: float | None = None,
+                 what: str = 'image') -> None:
+        self.store = store
+        self.owner = owner
+        self.workers = workers
+        self.progress = progress
+        self.check = check
+        self.deadline = deadline
+        self.what = what
+        self.seq = 0
+        self.probe = True
+        self.cond = threading.Condition()
+        self.inflight = 0
+        self.errors: list[BaseException] = []
+        self.reused: list[str] = []
+
+    def _upload(self, digest: str, data: bytes) -> None:
         try:
-            _digest, uploaded = store.put(data, owner, digest)
-            progress.add(bytes_done=len(data), bytes_uploaded=uploaded)
+            probe = self.probe
+            uploaded = self.store.store(data, digest, probe=probe)
+            if probe and uploaded:
+                self.probe = False  # the bank lacked it: the next ones are likely new too
+            elif not probe and not uploaded:
+                self.probe = True
+            self.progress.add(bytes_done=len(data), bytes_uploaded=uploaded)
             if not uploaded:
-                with lock:
-                    reused.append(digest)
+                with self.cond:
+                    self.reused.append(digest)
         except BaseException as exc:  # pylint: disable=broad-except
-            errors.append(exc)
+            with self.cond:
+                self.errors.append(exc)
         finally:
-            slots.release()
+            with self.cond:
+                self.inflight -= 1
+                self.cond.notify_all()
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers,
-                                               thread_name_prefix='karbor-chunk') as pool:
-        def flush() -> None:
-            hashed = list(pool.map(_sha256, batch))
-            if journal is not None:
-                journal(hashed)
-            for digest, data in zip(hashed, batch):
-                digests.append(digest)
-                pool.submit(upload, digest, data)
-            batch.clear()
+    def _check_time(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise ResourceTimeout('Timed out copying %s into the bank; raise the timeout option.'
+                                  % self.what)
 
-        for data in chunks:
-            if errors:
-                break
-            check_lease()
-            slots.acquire()
-            total += len(data)
-            batch.append(data)
-            if len(batch) >= workers:
-                flush()
-        if batch and not errors:
-            flush()
-    if errors:
-        raise errors[0]
-    return digests, total, reused
+    def run(self, chunks: Iterator[bytes]) -> tuple[list[str], int]:
+        """Returns (digests in order, total bytes)."""
+        digests: list[str] = []
+        pending: list[tuple[str, bytes]] = []
+        total = 0
+        batch = max(1, self.workers // 2)
+        capacity = self.workers + 1  # plus the chunk being assembled
 
+        def flush(pool) -> None:
+            self.store.add_refs(self.owner, self.seq, [d for d, _data in pending])
+            self.seq += 1
+            with self.cond:
+                self.inflight += len(pending)
+            for digest, data in pending:
+                pool.submit(self._upload, digest, data)
+            pending.clear()
 
-def manifest_digest(digests: list[str]) -> str:
-    """One sha256 over the ordered chunk digests: the image's identity in the bank."""
-    return hashlib.sha256('\n'.join(digests).encode('ascii')).hexdigest()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=self.workers,
+                                                   thread_name_prefix='karbor-chunk') as pool:
+            try:
+                for data in chunks:
+                    self.check()
+                    self._check_time()
+                    digest = hashlib.sha256(data).hexdigest()
+                    digests.append(digest)
+                    total += len(data)
+                    pending.append((digest, data))
+                    del data
+                    while True:
+                        with self.cond:
+                            if self.errors:
+                                raise self.errors[0]
+                            idle = self.inflight == 0
+                            full = self.inflight + len(pending) >= capacity
+                            if not (full and not idle and len(pending) < batch):
+                                break
+                            self.cond.wait(1.0)
+                        self._check_time()
+                    if len(pending) >= batch or idle:
+                        flush(pool)
+                if pending and not self.errors:
+                    flush(pool)
+            finally:
+                pending.clear()
+                with self.cond:
+                    while self.inflight:
+                        self.cond.wait(1.0)
+        if self.errors:
+            raise self.errors[0]
+        return digests, total
 
 
 class ChunkReader(io.RawIOBase):
-    """A file-like view of the chunks, read back (and verified) one at a time."""
+    """A file-like view of chunks read back (and verified) from the bank,
+    ``prefetch`` chunks ahead in parallel; has a length so HTTP clients send
+    it with a Content-Length."""
 
-    def __init__(self, store: ChunkStore, digests: list[str], progress=None) -> None:
+    def __init__(self, store: ChunkStore, digests: list[str], size: int, prefetch: int = 4,
+                 progress=None) -> None:
         super().__init__()
         self.store = store
         self.digests = list(digests)
-        self.buffer = b''
-        self.size = 0
+        self.size = size
+        self.read_bytes = 0
+        self.verified: list[str] = []
         self.progress = progress
+        self.pool = concurrent.futures.ThreadPoolExecutor(max(1, prefetch),
+                                                          thread_name_prefix='karbor-read')
+        self.window = max(1, prefetch)
+        self.futures: list[tuple[str, concurrent.futures.Future]] = []
+        self.next = 0
+        self.view = memoryview(b'')
+
+    def __len__(self) -> int:
+        return self.size
 
     def readable(self) -> bool:
         return True
 
+    def _fill(self) -> None:
+        while len(self.futures) < self.window and self.next < len(self.digests):
+            digest = self.digests[self.next]
+            self.futures.append((digest, self.pool.submit(self.store.get, digest)))
+            self.next += 1
+
     def readinto(self, target) -> int:
-        while not self.buffer and self.digests:
-            self.buffer = self.store.get(self.digests.pop(0))
-            self.size += len(self.buffer)
+        while not len(self.view):
+            self._fill()
+            if not self.futures:
+                return 0
+            digest, future = self.futures.pop(0)
+            data = future.result()
+            self.verified.append(digest)
+            self.view = memoryview(data)
             if self.progress is not None:
-                self.progress.add(bytes_done=len(self.buffer))
-        size = min(len(target), len(self.buffer))
-        target[:size] = self.buffer[:size]
-        self.buffer = self.buffer[size:]
+                self.progress.add(bytes_done=len(data))
+            self._fill()
+        size = min(len(target), len(self.view))
+        target[:size] = self.view[:size]
+        self.view = self.view[size:]
+        self.read_bytes += size
         return size
 
+    def close(self) -> None:
+        for _digest, future in self.futures:
+            future.cancel()
+        self.futures = []
+        self.pool.shutdown(wait=True)
+        super().close()
 
-def _image_or_none(ctx: OperationContext, image_id: str):
+
+# -- cloud helpers ------------------------------------------------------------------
+def get_image(ctx: OperationContext, image_id: str):
+    return ctx.cloud.call('Image %s' % image_id, ctx.cloud.conn.image.get_image, image_id)
+
+
+def image_or_none(ctx: OperationContext, image_id: str):
     try:
-        return ctx.cloud.call('Image %s' % image_id, ctx.cloud.conn.image.get_image, image_id)
+        return get_image(ctx, image_id)
     except NotFound:
         return None
 
 
-def wait_image_active(ctx: OperationContext, image_id: str):
-    return wait_for('image %s' % image_id,
-                    lambda: ctx.cloud.call('Image %s' % image_id, ctx.cloud.conn.image.get_image,
-                                           image_id),
+def image_document(ctx: OperationContext, image_id: str) -> dict:
+    """The image exactly as Glance returns it (every property, flat)."""
+    def fetch():
+        response = ctx.cloud.conn.image.get('/images/%s' % image_id)
+        sdk_exceptions.raise_from_response(response)
+        return response.json()
+    return ctx.cloud.call('Image %s' % image_id, fetch)
+
+
+def wait_image_active(ctx: OperationContext, image_id: str, timeout: float):
+    return wait_for('image %s' % image_id, lambda: get_image(ctx, image_id),
                     lambda i: i.status == 'active',
                     lambda i: 'image is %s' % i.status if i.status in (
-                        'killed', 'deleted', 'deactivated') else None,
-                    ctx.timeout)
+                        'killed', 'deleted', 'deactivated', 'pending_delete') else None,
+                    max(1.0, timeout))
 
 
 def delete_image(ctx: OperationContext, image_id: str) -> None:
-    if _image_or_none(ctx, image_id) is not None:
+    if image_or_none(ctx, image_id) is not None:
         ctx.cloud.call('Deleting image %s' % image_id, ctx.cloud.conn.image.delete_image,
                        image_id, ignore_missing=True)
 
 
+def images_named(ctx: OperationContext, name: str) -> list[str]:
+    conn = ctx.cloud.conn
+    return [i.id for i in ctx.cloud.call('Listing images named %s' % name,
+                                         lambda: list(conn.image.images(name=name)))]
+
+
+def snapshot_name(checkpoint_id: str, server_id: str) -> str:
+    return 'karbor-snapshot-%s-%s' % (checkpoint_id, server_id)
+
+
+def saved_image_metadata(document: dict) -> dict:
+    """What the restore needs and shows: Glance's hashes plus every property
+    the restored image should carry."""
+    properties = {k: v for k, v in document.items()
+                  if k not in NOT_RESTORED and not k.startswith(NOT_RESTORED_PREFIXES)}
+    return {'name': document.get('name'), 'size': document.get('size'),
+            'checksum': document.get('checksum'),
+            'os_hash_algo': document.get('os_hash_algo'),
+            'os_hash_value': document.get('os_hash_value'),
+            'disk_format': document.get('disk_format'),
+            'container_format': document.get('container_format'),
+            'min_disk': document.get('min_disk'), 'min_ram': document.get('min_ram'),
+            'properties': properties}
+
+
+# -- operations -----------------------------------------------------------------------
 class GlanceProtect(Operation):
     def on_main(self, ctx: OperationContext) -> None:
-        conn = ctx.cloud.conn
-        size, workers = plugin_settings(ctx.config)
-        meta: dict[str, Any] = {'resource_id': ctx.resource.id, 'state': 'protecting'}
-        source_id = ctx.resource.id
+        size, workers, snapshot_servers = plugin_settings(ctx.config)
+        deadline = time.monotonic() + ctx.timeout
+        owner = owner_name(ctx.checkpoint.id, ctx.resource.id)
         server_id = (ctx.resource.extra_info or {}).get('server_id')
+        meta: dict[str, Any] = {'resource_id': ctx.resource.id, 'state': 'protecting',
+                                'chunk_size': size, 'chunk_owner': owner,
+                                'original_image_id': ctx.resource.id}
+        if ctx.parameters.get('backup_name'):
+            meta['backup_name'] = ctx.parameters['backup_name']
         snapshot_id = None
         try:
-            if server_id:
-                snapshot = ctx.cloud.call(
-                    'Snapshot of server %s' % server_id, conn.compute.create_server_image,
-                    server_id, name='karbor-%s-%s' % (ctx.checkpoint.id[:8], server_id[:8]))
-                snapshot_id = snapshot.id
-                meta.update({'server_id': server_id, 'server_snapshot': True,
-                             'snapshot_image_id': snapshot_id})
-                ctx.section.put('metadata', meta)  # before waiting: a crash can clean up
+            source_id = ctx.resource.id
+            if server_id and snapshot_servers:
+                snapshot_id = self._snapshot_server(ctx, meta, server_id, deadline)
                 source_id = snapshot_id
-            image = wait_image_active(ctx, source_id)
-            meta['image_metadata'] = {
-                'name': image.name, 'size': image.size, 'checksum': image.checksum,
-                'os_hash_algo': image.hash_algo, 'os_hash_value': image.hash_value,
-                'properties': {k: image.get(k) for k in KEPT_PROPERTIES if image.get(k) is not None},
-                'extra_properties': dict(image.properties or {})}
-            ctx.progress.add(bytes_total=image.size or 0)
-            response = ctx.cloud.call('Downloading image %s' % source_id,
-                                      conn.image.download_image, image, stream=True)
-            store = ChunkStore(ctx.checkpoint.bank)
-            journal = _Journal(ctx.section)
-            digests, total, reused = upload_chunks(
-                store, fixed_chunks(response.iter_content(chunk_size=1024 * 1024), size),
-                ctx.checkpoint.id, workers, ctx.progress, ctx.check_lease, journal)
-            missing = store.missing(reused)
-            if missing:  # lost to a racing delete of another checkpoint
-                raise KarborError('%d chunk(s) vanished from the bank while protecting image %s; '
-                                  'run the checkpoint again.' % (len(missing), source_id))
-            if image.size and total != image.size:
-                raise KarborError('Image %s streamed %d bytes, %d expected.'
-                                  % (source_id, total, image.size))
-            meta.update({'chunks': digests, 'chunk_size': size, 'size': total,
-                         'manifest_sha256': manifest_digest(digests), 'state': 'available'})
+            else:
+                ctx.section.put('metadata', meta)
+            wait_image_active(ctx, source_id, deadline - time.monotonic())
+            document = image_document(ctx, source_id)
+            meta['image_metadata'] = saved_image_metadata(document)
+            expected = document.get('size')
+            ctx.progress.add(bytes_total=expected or 0)
+            store = ChunkStore(ctx.checkpoint.bank, workers)
+            digests, total = self._copy(ctx, store, source_id, owner, size, workers, deadline)
+            if expected is not None and total != expected:
+                raise KarborError('Image %s streamed %d bytes but Glance reports %d; the download '
+                                  'was cut short.' % (source_id, total, expected))
+            meta.update({'chunks': digests, 'size': total, 'sha256_tree': tree_digest(digests),
+                         'state': 'available'})
+        except BaseException:
+            meta['state'] = 'error'
+            raise
         finally:
             if snapshot_id:
                 try:
                     delete_image(ctx, snapshot_id)
                     meta['snapshot_deleted'] = True
                 except KarborError:
-                    pass  # stays recorded; checkpoint delete removes it
+                    pass  # stays recorded; deleting the checkpoint removes it
             ctx.section.put('metadata', meta)
 
+    @staticmethod
+    def _snapshot_server(ctx: OperationContext, meta: dict, server_id: str,
+                         deadline: float) -> str:
+        conn = ctx.cloud.conn
+        name = snapshot_name(ctx.checkpoint.id, server_id)
+        meta.update({'server_id': server_id, 'server_snapshot': True, 'snapshot_name': name})
+        ctx.section.put('metadata', meta)  # the name first: a crash during create is found
+        wait_for('server %s' % server_id,
+                 lambda: ctx.cloud.call('Server %s' % server_id, conn.compute.get_server,
+                                        server_id),
+                 lambda s: s.status in ('ACTIVE', 'SHUTOFF', 'PAUSED', 'SUSPENDED') and
+                 not getattr(s, 'task_state', None),
+                 lambda s: 'server is %s' % s.status if s.status in ('ERROR', 'DELETED') else None,
+                 max(1.0, deadline - time.monotonic()))
+        snapshot = ctx.cloud.call('Snapshot of server %s' % server_id,
+                                  conn.compute.create_server_image, server_id, name=name,
+                                  metadata={'karbor_checkpoint_id': ctx.checkpoint.id},
+                                  wait=False)
+        meta['snapshot_image_id'] = snapshot.id
+        ctx.section.put('metadata', meta)  # then the id, before waiting on it
+        return snapshot.id
 
-class _Journal:
-    """Notes, batch by batch, every chunk this checkpoint references, so a
-    delete finds them even if the protect died before its manifest."""
-
-    def __init__(self, section) -> None:
-        self.section = section
-        self.count = 0
-
-    def __call__(self, digests: list[str]) -> None:
-        self.section.put('journal/%08d' % self.count, {'chunks': digests})
-        self.count += 1
+    @staticmethod
+    def _copy(ctx: OperationContext, store: ChunkStore, source_id: str, owner: str,
+              size: int, workers: int, deadline: float) -> tuple[list[str], int]:
+        conn = ctx.cloud.conn
+        response = ctx.cloud.call('Downloading image %s' % source_id, conn.image.download_image,
+                                  source_id, stream=True)
+        uploader = ChunkUploader(store, owner, workers, ctx.progress, ctx.check_lease, deadline,
+                                 'image %s' % source_id)
+        try:
+            digests, total = uploader.run(fixed_chunks(response.iter_content(READ_BLOCK), size))
+        finally:
+            response.close()
+        # A chunk found in the bank may have been deleted since by a delete of
+        # another checkpoint that had not seen our reference yet: check the
+        # reused ones and store them again from a new read of the image.
+        for _attempt in range(3):
+            missing = set(store.missing(uploader.reused))
+            if not missing:
+                return digests, total
+            ctx.check_lease()
+            response = ctx.cloud.call('Downloading image %s' % source_id,
+                                      conn.image.download_image, source_id, stream=True)
+            try:
+                for data in fixed_chunks(response.iter_content(READ_BLOCK), size):
+                    digest = hashlib.sha256(data).hexdigest()
+                    if digest in missing:
+                        ctx.progress.add(bytes_uploaded=store.store(data, digest, probe=False))
+                        missing.discard(digest)
+                    if not missing:
+                        break
+            finally:
+                response.close()
+            uploader.reused = [d for d in uploader.reused if d in missing]
+        raise KarborError('%d chunk(s) of image %s were deleted from the bank while it was '
+                          'protected; run the checkpoint again.'
+                          % (len(missing), source_id))
 
 
 class GlanceRestore(Operation):
     def on_main(self, ctx: OperationContext) -> None:
-        conn = ctx.cloud.conn
+        _size, workers, _snap = plugin_settings(ctx.config)
+        deadline = time.monotonic() + ctx.timeout
         meta = ctx.section.get_json('metadata')
-        if meta.get('state') != 'available' or not meta.get('chunks'):
-            raise KarborError('The checkpoint holds no complete copy of image %s.'
-                              % ctx.resource.id)
-        store = ChunkStore(ctx.checkpoint.bank)
-        if manifest_digest(meta['chunks']) != meta.get('manifest_sha256'):
+        chunks = meta.get('chunks')
+        if meta.get('state') != 'available' or not isinstance(chunks, list):
+            raise KarborError('Checkpoint %s holds no complete copy of image %s.'
+                              % (ctx.checkpoint.id, ctx.resource.id))
+        if tree_digest(chunks) != meta.get('sha256_tree'):
             raise BankCorrupted('The chunk list of image %s in checkpoint %s is damaged.'
                                 % (ctx.resource.id, ctx.checkpoint.id))
-        missing = store.missing(meta['chunks'])
-        if missing:
-            raise BankCorrupted('%d chunk(s) of image %s are missing from the bank (first: %s).'
-                                % (len(missing), ctx.resource.id, missing[0]))
-        info = meta['image_metadata']
-        props = dict(info.get('properties') or {})
-        name = (ctx.parameters.get('restore_name') or
-                '%s@%s' % (ctx.checkpoint.id, ctx.resource.id))
+        info = meta.get('image_metadata') or {}
+        name = ctx.parameters.get('restore_name') or '%s@%s' % (ctx.checkpoint.id,
+                                                                ctx.resource.id)
         ctx.progress.add(bytes_total=meta['size'])
-        image = ctx.cloud.call('Creating image', conn.image.create_image, name=name,
-                               disk_format=props.get('disk_format', 'raw'),
-                               container_format=props.get('container_format', 'bare'),
-                               allow_duplicates=True)
+        attrs = dict(info.get('properties') or {})
+        attrs.update({'name': name, 'disk_format': info.get('disk_format') or 'raw',
+                      'container_format': info.get('container_format') or 'bare',
+                      'min_disk': info.get('min_disk') or 0, 'min_ram': info.get('min_ram') or 0})
+        conn = ctx.cloud.conn
+        image = ctx.cloud.call('Creating image %s' % name,
+                               lambda: sdk_image.Image(**attrs).create(conn.image))
         try:
-            ctx.section.put('restore-%s' % (ctx.restore or {}).get('id', 'image'),
-                            {'image_id': image.id})
-            reader = ChunkReader(store, meta['chunks'], ctx.progress)
-            ctx.cloud.call('Uploading image %s' % image.id, image.upload, conn.image,
-                           data=io.BufferedReader(reader, 1024 * 1024), size=meta['size'])
-            if reader.size != meta['size']:
-                raise BankCorrupted('Image %s read back from the bank has %d bytes, %d recorded.'
-                                    % (ctx.resource.id, reader.size, meta['size']))
-            restored = wait_image_active(ctx, image.id)
-            expected = info.get('os_hash_value')
-            if expected and restored.hash_algo == info.get('os_hash_algo') and \
-                    restored.hash_value != expected:
-                raise BankCorrupted('Restored image %s has %s %s, the original had %s.' % (
-                    image.id, restored.hash_algo, restored.hash_value, expected))
+            store = ChunkStore(ctx.checkpoint.bank, workers)
+            reader = ChunkReader(store, chunks, meta['size'], max(1, workers // 2), ctx.progress)
+            try:
+                def upload():
+                    response = image.upload(conn.image, data=reader, size=meta['size'])
+                    sdk_exceptions.raise_from_response(response)
+                ctx.cloud.call('Uploading image %s' % image.id, upload)
+            finally:
+                reader.close()
+            if reader.read_bytes != meta['size'] or reader.verified != chunks:
+                raise BankCorrupted('Image %s read back from the bank has %d bytes in %d chunks; '
+                                    '%d bytes in %d chunks were recorded.' % (
+                                        ctx.resource.id, reader.read_bytes,
+                                        len(reader.verified), meta['size'], len(chunks)))
+            restored = wait_image_active(ctx, image.id, deadline - time.monotonic())
+            self._verify(restored, info, meta['size'])
         except BaseException:
             try:
                 delete_image(ctx, image.id)
@@ -285,6 +484,21 @@ class GlanceRestore(Operation):
             raise
         ctx.publish_new_resource(ctx.resource.id, image.id)
 
+    @staticmethod
+    def _verify(restored, info: dict, size: int) -> None:
+        problems = []
+        if restored.size is not None and restored.size != size:
+            problems.append('size %s, expected %s' % (restored.size, size))
+        if info.get('checksum') and restored.checksum and restored.checksum != info['checksum']:
+            problems.append('checksum %s, expected %s' % (restored.checksum, info['checksum']))
+        if info.get('os_hash_value') and restored.hash_algo == info.get('os_hash_algo') and \
+                restored.hash_value != info['os_hash_value']:
+            problems.append('%s %s, expected %s' % (restored.hash_algo, restored.hash_value,
+                                                    info['os_hash_value']))
+        if problems:
+            raise BankCorrupted('Restored image %s does not match the original: %s.'
+                                % (restored.id, '; '.join(problems)))
+
 
 class GlanceDelete(Operation):
     def on_main(self, ctx: OperationContext) -> None:
@@ -292,15 +506,32 @@ class GlanceDelete(Operation):
             meta = ctx.section.get_json('metadata')
         except NotFound:
             meta = {}
-        if meta.get('snapshot_image_id') and not meta.get('snapshot_deleted'):
+        self._delete_snapshot(ctx, meta)
+        _size, workers, _snap = plugin_settings(ctx.config)
+        store = ChunkStore(ctx.checkpoint.bank, workers)
+        owner = meta.get('chunk_owner') or owner_name(ctx.checkpoint.id, ctx.resource.id)
+        digests = dict.fromkeys(meta.get('chunks') or [])
+        # Keep our chunk list in the checkpoint until every chunk is released:
+        # a delete that dies after dropping the references is finished by the next.
+        try:
+            digests.update(dict.fromkeys(ctx.section.get_json('release-set')))
+        except NotFound:
+            pass
+        digests.update(dict.fromkeys(store.owner_refs(owner)))
+        if digests:
+            ctx.section.put('release-set', list(digests))
+        store.release(owner, digests, ctx.check_lease)
+        ctx.section.delete('release-set')
+
+    @staticmethod
+    def _delete_snapshot(ctx: OperationContext, meta: dict) -> None:
+        if meta.get('snapshot_deleted'):
+            return
+        if meta.get('snapshot_image_id'):
             delete_image(ctx, meta['snapshot_image_id'])
-        store = ChunkStore(ctx.checkpoint.bank)
-        digests = set(meta.get('chunks') or [])
-        for key in ctx.section.list('journal/'):
-            digests.update(ctx.section.get_json(key).get('chunks') or [])
-        for digest in sorted(digests):
-            ctx.check_lease()
-            store.release(digest, ctx.checkpoint.id)
+        elif meta.get('snapshot_name'):  # died while creating it: find it by its unique name
+            for image_id in images_named(ctx, meta['snapshot_name']):
+                delete_image(ctx, image_id)
 
 
 class GlanceImagePlugin(ProtectionPlugin):
@@ -308,22 +539,39 @@ class GlanceImagePlugin(ProtectionPlugin):
     supported_types = (R.IMAGE,)
 
     def get_options_schema(self, resource_type: str) -> dict:
-        return {'type': 'object', 'title': 'Image options', 'additionalProperties': False,
-                'properties': {'backup_name': {'type': 'string', 'title': 'Label of the copy'}}}
+        return {'type': 'object', 'title': 'Image protection options',
+                'additionalProperties': False,
+                'properties': {'backup_name': {'type': 'string', 'maxLength': 255,
+                                               'title': 'Label saved with the copy'}}}
 
     def get_restore_schema(self, resource_type: str) -> dict:
-        return {'type': 'object', 'title': 'Image restore options', 'additionalProperties': False,
-                'properties': {'restore_name': {'type': 'string',
-                                                'title': 'Name of the restored image'}}}
+        return {'type': 'object', 'title': 'Image restore options',
+                'additionalProperties': False,
+                'properties': {'restore_name': {
+                    'type': 'string', 'minLength': 1, 'maxLength': 255,
+                    'title': 'Name of the restored image (default <checkpoint id>@<image id>)'}}}
 
     def get_saved_info_schema(self, resource_type: str) -> dict:
-        return {'type': 'object', 'properties': {
-            'image_metadata': {'type': 'object'}, 'size': {'type': 'integer'},
-            'manifest_sha256': {'type': 'string'}, 'chunks_num': {'type': 'integer'}}}
+        return {'type': 'object', 'title': 'Saved image', 'properties': {
+            'image_metadata': {'type': 'object', 'title': 'Glance metadata of the copy'},
+            'size': {'type': 'integer', 'title': 'Bytes'},
+            'chunks_num': {'type': 'integer', 'title': 'Chunks'},
+            'chunk_size': {'type': 'integer', 'title': 'Chunk size'},
+            'sha256_tree': {'type': 'string', 'title': 'sha256 over the chunk digests'},
+            'server_snapshot': {'type': 'boolean',
+                                'title': 'Copy of a server snapshot (the boot disk)'},
+            'server_id': {'type': 'string'}, 'original_image_id': {'type': 'string'}}}
 
     def get_saved_info(self, metadata: dict) -> dict:
-        return {'image_metadata': metadata.get('image_metadata'), 'size': metadata.get('size'),
-                'manifest_sha256': metadata.get('manifest_sha256'), 'chunks_num': len(metadata.get('chunks') or [])}
+        info = {'image_metadata': metadata.get('image_metadata'), 'size': metadata.get('size'),
+                'chunks_num': len(metadata.get('chunks') or []),
+                'chunk_size': metadata.get('chunk_size'),
+                'sha256_tree': metadata.get('sha256_tree'),
+                'server_snapshot': bool(metadata.get('server_snapshot')),
+                'original_image_id': metadata.get('original_image_id')}
+        if metadata.get('server_id'):
+            info['server_id'] = metadata['server_id']
+        return {k: v for k, v in info.items() if v is not None}
 
     def get_protect_operation(self, resource):
         return GlanceProtect()

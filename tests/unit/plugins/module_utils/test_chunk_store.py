@@ -1,0 +1,260 @@
+# -*- coding: utf-8 -*-
+"""Content-addressed chunk store over a real LocalBank, and the image
+plugin's chunking/upload/read pipeline (no cloud needed)."""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+
+import pytest
+
+from ansible_collections.karbor.protection.plugins.module_utils.chunk_store import (
+    CHUNKS_PREFIX, REFS_PREFIX, ChunkStore, chunk_key, owner_name, tree_digest)
+from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+    BankCorrupted, InvalidInput, KarborError)
+from ansible_collections.karbor.protection.plugins.module_utils.glance_plugin import (
+    ChunkReader, ChunkUploader, GlanceImagePlugin, fixed_chunks, plugin_settings)
+from ansible_collections.karbor.protection.plugins.module_utils.local_bank import LocalBank
+from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import Progress
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def bank(tmp_path):
+    return LocalBank(str(tmp_path / 'bank'))
+
+
+@pytest.fixture
+def store(bank):
+    return ChunkStore(bank, workers=4)
+
+
+def chunks_in(bank) -> int:
+    return len(bank.list(CHUNKS_PREFIX))
+
+
+def test_store_is_content_addressed_and_deduplicated(store, bank):
+    data = b'hello world' * 1000
+    assert store.store(data) == len(data)
+    assert store.store(data) == 0  # probe finds it
+    assert store.store(data, sha(data), probe=False) == 0  # exclusive write conflicts
+    assert bank.list(CHUNKS_PREFIX) == [chunk_key(sha(data))]
+    assert store.get(sha(data)) == data
+    assert store.missing([sha(data), sha(b'other'), sha(data)]) == [sha(b'other')]
+
+
+def test_get_detects_missing_and_damaged_chunks(store, bank, tmp_path):
+    data = os.urandom(4096)
+    store.store(data)
+    path = str(tmp_path / 'bank') + chunk_key(sha(data))
+    with open(path, 'r+b') as handle:
+        handle.seek(-1, os.SEEK_END)
+        handle.write(b'\x00' if data[-1:] != b'\x00' else b'\x01')
+    with pytest.raises(BankCorrupted):
+        store.get(sha(data))
+    with pytest.raises(BankCorrupted):
+        store.get(sha(b'never stored'))
+
+
+def test_chunk_stored_under_a_wrong_name_is_rejected(store, bank):
+    bank.put(chunk_key(sha(b'a')), b'b')  # the bank's own checksum is right, the name is not
+    with pytest.raises(BankCorrupted):
+        store.get(sha(b'a'))
+
+
+def test_names_are_validated():
+    with pytest.raises(InvalidInput):
+        chunk_key('../etc/passwd')
+    with pytest.raises(InvalidInput):
+        owner_name('cp', 'a/b')
+    with pytest.raises(InvalidInput):
+        owner_name('', 'img')
+
+
+def test_shared_chunks_live_until_the_last_owner_releases(store, bank):
+    a, b, c = b'a' * 100, b'b' * 100, b'c' * 100
+    one, two = owner_name('cp1', 'img'), owner_name('cp2', 'img')
+    store.add_refs(one, 0, [sha(a), sha(b)])
+    store.add_refs(two, 0, [sha(b)])
+    store.add_refs(two, 1, [sha(c)])
+    for data in (a, b, c):
+        store.store(data)
+    assert store.owner_refs(two) == [sha(b), sha(c)]
+    assert store.release(one, [sha(a), sha(b)]) == 1  # a only; b is still used by cp2
+    assert not store.exists(sha(a)) and store.exists(sha(b))
+    assert store.ref_keys(one) == []
+    assert store.release(two, []) == 2  # its lists name b and c
+    assert chunks_in(bank) == 0 and bank.list(REFS_PREFIX) == []
+
+
+def test_release_is_idempotent_after_a_crash(store, bank):
+    data = b'x' * 10
+    owner = owner_name('cp1', 'img')
+    store.add_refs(owner, 0, [sha(data)])
+    store.store(data)
+    # a delete that died after dropping its lists, before deleting the chunk
+    for key in store.ref_keys(owner):
+        bank.delete(key)
+    assert store.orphans() == [sha(data)]
+    assert store.release(owner, [sha(data)]) == 1  # the caller kept its list
+    assert store.release(owner, [sha(data)]) == 0
+    assert chunks_in(bank) == 0
+
+
+def test_other_resources_are_scanned_too(store):
+    data = b'same bytes in two images'
+    store.add_refs(owner_name('cp1', 'img-a'), 0, [sha(data)])
+    store.add_refs(owner_name('cp2', 'img-b'), 0, [sha(data)])
+    store.store(data)
+    assert store.release(owner_name('cp1', 'img-a'), [sha(data)]) == 0
+    assert store.exists(sha(data))
+    assert store.referenced([sha(data)]) == {sha(data)}
+
+
+def test_a_racing_delete_is_caught_by_the_missing_check(store):
+    """The protect found the chunk stored, a delete that had not yet seen
+    the protect's reference removed it: the end-of-protect check reports it."""
+    data = b'shared'
+    store.add_refs(owner_name('old', 'img'), 0, [sha(data)])
+    store.store(data)
+    new = owner_name('new', 'img')
+    assert store.store(data) == 0  # reused ...
+    store.release(owner_name('old', 'img'), [sha(data)])  # ... and deleted before our ref landed
+    store.add_refs(new, 0, [sha(data)])
+    assert store.missing([sha(data)]) == [sha(data)]
+    assert store.store(data, probe=False) == len(data)
+
+
+def test_tree_digest_depends_on_order():
+    assert tree_digest(['a' * 64, 'b' * 64]) != tree_digest(['b' * 64, 'a' * 64])
+
+
+# -- image plugin pipeline ------------------------------------------------------------
+@pytest.mark.parametrize('blocks', [[5, 5, 5], [16], [1] * 17, [3, 0, 13, 7], [8, 8], []])
+def test_fixed_chunks_recut_exactly(blocks):
+    data = os.urandom(sum(blocks))
+    stream, pos = [], 0
+    for size in blocks:
+        stream.append(data[pos:pos + size])
+        pos += size
+    out = list(fixed_chunks(iter(stream), 8))
+    assert b''.join(out) == data
+    assert all(len(c) == 8 for c in out[:-1]) and all(out)
+
+
+def test_settings_defaults_and_validation():
+    assert plugin_settings({}) == (8 * 1024 * 1024, 8, True)
+    assert plugin_settings({'image_backup_plugin': {
+        'backup_image_object_size': '65536', 'upload_concurrency': '2',
+        'enable_server_snapshot': 'False'}}) == (65536, 2, False)
+    for bad in ({'backup_image_object_size': '0'}, {'backup_image_object_size': 'x'},
+                {'upload_concurrency': '0'}):
+        with pytest.raises(InvalidInput):
+            plugin_settings({'image_backup_plugin': bad})
+
+
+class CountingStore(ChunkStore):
+    def __init__(self, bank):
+        super().__init__(bank, workers=4)
+        self.lock = threading.Lock()
+        self.held = 0
+        self.max_held = 0
+
+    def store(self, data, digest=None, probe=True):
+        with self.lock:
+            self.held += 1
+            self.max_held = max(self.max_held, self.held)
+        try:
+            return super().store(data, digest, probe)
+        finally:
+            with self.lock:
+                self.held -= 1
+
+
+def test_uploader_references_before_storing_and_deduplicates(bank):
+    store = CountingStore(bank)
+    size = 4096
+    data = os.urandom(size * 9) + b'\0' * (size * 6) + os.urandom(100)
+    progress = Progress()
+    owner = owner_name('cp1', 'img')
+    uploader = ChunkUploader(store, owner, 4, progress)
+    digests, total = uploader.run(fixed_chunks(iter([data]), size))
+    assert total == len(data) and len(digests) == 16
+    assert b''.join(store.get(d) for d in digests) == data
+    assert set(store.owner_refs(owner)) == set(digests)
+    assert store.max_held <= 4
+    # six zero chunks: stored once
+    assert progress.bytes_uploaded == len(data) - 5 * size
+    assert progress.bytes_done == len(data)
+    # a second run of the same data uploads nothing
+    again = Progress()
+    second = ChunkUploader(store, owner_name('cp2', 'img'), 4, again)
+    assert second.run(fixed_chunks(iter([data]), size))[0] == digests
+    assert again.bytes_uploaded == 0 and set(second.reused) == set(digests)
+    # deleting the first leaves everything for the second, then the second frees all
+    assert store.release(owner, digests) == 0
+    assert store.release(owner_name('cp2', 'img'), digests) == len(set(digests))
+    assert chunks_in(bank) == 0 and bank.list(REFS_PREFIX) == []
+
+
+def test_uploader_batches_its_reference_lists(bank):
+    store = ChunkStore(bank, workers=8)
+    uploader = ChunkUploader(store, owner_name('cp1', 'img'), 8, Progress())
+    digests, _total = uploader.run(fixed_chunks(iter([os.urandom(64 * 1024)]), 1024))
+    assert len(digests) == 64
+    assert len(store.ref_keys(owner_name('cp1', 'img'))) < 64
+
+
+def test_uploader_stops_on_the_first_error(bank):
+    class Failing(ChunkStore):
+        def store(self, data, digest=None, probe=True):
+            raise KarborError('bank is full')
+
+    uploader = ChunkUploader(Failing(bank), owner_name('cp1', 'img'), 2, Progress())
+    with pytest.raises(KarborError, match='bank is full'):
+        uploader.run(fixed_chunks(iter([os.urandom(64 * 1024)]), 1024))
+    # what it may have touched is referenced, so a checkpoint delete finds it
+    assert store_refs(bank)
+
+
+def store_refs(bank):
+    return bank.list(REFS_PREFIX)
+
+
+def test_reader_streams_verified_chunks(store):
+    data = os.urandom(10000)
+    digests = [sha(data[i:i + 1024]) for i in range(0, len(data), 1024)]
+    for i in range(0, len(data), 1024):
+        store.store(data[i:i + 1024])
+    progress = Progress()
+    reader = ChunkReader(store, digests, len(data), prefetch=3, progress=progress)
+    assert len(reader) == len(data)
+    out = io.BufferedReader(reader, 777).read()
+    reader.close()
+    assert out == data and reader.verified == digests and progress.bytes_done == len(data)
+
+
+def test_reader_fails_on_a_missing_chunk(store):
+    store.store(b'one')
+    reader = ChunkReader(store, [sha(b'one'), sha(b'two')], 6)
+    with pytest.raises(BankCorrupted):
+        reader.read()
+    reader.close()
+
+
+def test_schemas():
+    plugin = GlanceImagePlugin()
+    assert plugin.name == 'karbor-image-protection-plugin'
+    assert plugin.get_options_schema('OS::Glance::Image')['additionalProperties'] is False
+    restore = plugin.get_restore_schema('OS::Glance::Image')
+    assert restore['additionalProperties'] is False and 'restore_name' in restore['properties']
+    info = plugin.get_saved_info({'image_metadata': {'disk_format': 'raw'}, 'size': 5,
+                                  'chunks': ['a' * 64], 'server_snapshot': True,
+                                  'server_id': 's'})
+    assert info['chunks_num'] == 1 and info['server_snapshot'] is True
+    assert set(info) <= set(plugin.get_saved_info_schema('OS::Glance::Image')['properties'])
