@@ -1,21 +1,32 @@
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Image protect throughput against a raw Glance-to-Swift copy, in one run.
 
-Usage (test cloud running):
-  OS_CLIENT_CONFIG_FILE=/tmp/karbor-cloud/clouds.yaml \
-  PYTHONPATH=collections python benchmarks/image_protect.py [--size-mib 128] [--repeat 3]
+Usage (test cloud running, from the repository root):
+  OS_CLIENT_CONFIG_FILE=/tmp/karbor-cloud/clouds.yaml \\
+  PYTHONPATH=collections python benchmarks/image_protect.py [--size-mib 256] [--repeat 3]
 
-Prints:
-  image_protect_throughput_ratio  protect speed / baseline speed (target >= 0.9)
-  second_checkpoint_reupload_fraction  bytes uploaded by a second checkpoint of the
-                                       unchanged image / image size (target <= 0.01)
-The baseline downloads the same image from Glance and uploads it to a scratch
-Swift container with the same chunk size and the same number of threads.
+Prints (medians of --repeat rounds):
+  image_protect_throughput_ratio       protect speed / baseline speed (target >= 0.9)
+  second_checkpoint_reupload_fraction  bytes a second checkpoint of the unchanged image
+                                       wrote to the bank / image size (target <= 0.01)
+
+The baseline downloads the same image from Glance and PUTs it into a scratch
+Swift container with plain swiftclient, cut into the same chunks, with the
+same number of threads and the same number of chunks in memory. The protect
+is a full engine.protect() of a one-image plan on a provider with a Swift
+bank (its own container), including the checkpoint's own bookkeeping.
 """
+from __future__ import annotations
+
 import argparse
 import concurrent.futures
 import io
 import os
+import shutil
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -27,87 +38,133 @@ import swiftclient
 from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
 from ansible_collections.karbor.protection.plugins.module_utils.engine import ProtectionEngine
 from ansible_collections.karbor.protection.plugins.module_utils.glance_plugin import (
-    DEFAULT_CHUNK, DEFAULT_CONCURRENCY, fixed_chunks)
+    READ_BLOCK, fixed_chunks)
 
-OS_INFRA = 'cf56bd3e-97a7-4078-b6d5-f36246333fd9'
+MIB = 1024 * 1024
 
 
-def baseline(conn, image, container):
-    """Download from Glance, upload each chunk to Swift with a bounded pool."""
+def swift_factory(conn):
     local = threading.local()
+    endpoint = conn.object_store.get_endpoint()
 
-    def swift():
+    def get():
         if not hasattr(local, 'conn'):
-            local.conn = swiftclient.Connection(
-                session=conn.session,
-                os_options={'object_storage_url': conn.object_store.get_endpoint()})
+            local.conn = swiftclient.Connection(session=conn.session, retries=3,
+                                                os_options={'object_storage_url': endpoint})
         return local.conn
+    return get
 
-    slots = threading.Semaphore(DEFAULT_CONCURRENCY * 2)
+
+def baseline(conn, swift, image_id, container, chunk, workers):
+    """Download from Glance, PUT each chunk to Swift with a bounded pool."""
+    slots = threading.Semaphore(workers + 1)
+    errors = []
 
     def put(index, data):
         try:
             swift().put_object(container, 'chunk-%06d' % index, contents=data,
                                content_length=len(data))
+        except Exception as exc:  # pylint: disable=broad-except
+            errors.append(exc)
         finally:
             slots.release()
 
     start = time.monotonic()
-    response = conn.image.download_image(image, stream=True)
-    with concurrent.futures.ThreadPoolExecutor(DEFAULT_CONCURRENCY) as pool:
-        futures = []
-        for index, data in enumerate(fixed_chunks(response.iter_content(1024 * 1024),
-                                                  DEFAULT_CHUNK)):
+    response = conn.image.download_image(image_id, stream=True)
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        for index, data in enumerate(fixed_chunks(response.iter_content(READ_BLOCK), chunk)):
             slots.acquire()
-            futures.append(pool.submit(put, index, data))
-        for future in futures:
-            future.result()
+            pool.submit(put, index, data)
+    if errors:
+        raise errors[0]
     return time.monotonic() - start
 
 
+def write_provider(folder, provider_id, container, chunk, workers):
+    with open(os.path.join(folder, provider_id + '.conf'), 'w', encoding='utf-8') as handle:
+        handle.write('[provider]\nid = %s\nname = image-bench\nbank = karbor-swift-bank-plugin\n'
+                     'plugin = karbor-image-protection-plugin\n'
+                     '[swift_bank_plugin]\nbank_swift_object_container = %s\n'
+                     '[image_backup_plugin]\nbackup_image_object_size = %d\n'
+                     'upload_concurrency = %d\n' % (provider_id, container, chunk, workers))
+
+
+def empty_container(swift, container, delete=False):
+    try:
+        _headers, listing = swift().get_container(container, full_listing=True)
+    except swiftclient.ClientException:
+        return
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda o: swift().delete_object(container, o['name']), listing))
+    if delete:
+        swift().delete_container(container)
+
+
 def main():
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     parser.add_argument('--cloud', default='karbor-a')
     parser.add_argument('--size-mib', type=int, default=256)
+    parser.add_argument('--chunk-mib', type=int, default=8)
+    parser.add_argument('--concurrency', type=int, default=8)
     parser.add_argument('--repeat', type=int, default=3)
     args = parser.parse_args()
+    chunk = args.chunk_mib * MIB
+    size = args.size_mib * MIB
     conn = openstack.connect(cloud=args.cloud)
-    size = args.size_mib * 1024 * 1024
-    data = os.urandom(size)
+    swift = swift_factory(conn)
     image = conn.image.create_image(name='bench-%s' % uuid.uuid4().hex[:6], disk_format='raw',
                                     container_format='bare', allow_duplicates=True)
-    image.upload(conn.image, data=io.BytesIO(data), size=size)
-    conn.image.wait_for_status(image, 'active', wait=600)
-    container = 'bench-baseline-%s' % uuid.uuid4().hex[:6]
-    conn.object_store.create_container(container)
-    state = tempfile.mkdtemp(prefix='karbor-bench-')
-    engine = ProtectionEngine(state_dir=state, cloud=CloudSession({'cloud': args.cloud}))
-    plan = engine.create_plan({'name': 'bench', 'provider_id': OS_INFRA,
-                               'resources': [{'id': image.id, 'type': 'OS::Glance::Image'}]})
+    tag = uuid.uuid4().hex[:8]
+    scratch = 'bench-baseline-%s' % tag
+    bank_container = 'bench-bank-%s' % tag
+    providers = tempfile.mkdtemp(prefix='karbor-bench-providers-')
+    state = tempfile.mkdtemp(prefix='karbor-bench-state-')
+    provider_id = str(uuid.uuid4())
+    write_provider(providers, provider_id, bank_container, chunk, args.concurrency)
     base_times, protect_times, fractions = [], [], []
     try:
-        for _round in range(args.repeat):
-            base_times.append(baseline(conn, image, container))
+        image.upload(conn.image, data=io.BytesIO(os.urandom(size)), size=size)
+        conn.image.wait_for_status(image, 'active', failures=['killed'], wait=600)
+        swift().put_container(scratch)
+        engine = ProtectionEngine(state_dir=state, providers_dir=providers,
+                                  cloud=CloudSession({'cloud': args.cloud}))
+        plan = engine.create_plan({'name': 'bench', 'provider_id': provider_id,
+                                   'resources': [{'id': image.id, 'type': 'OS::Glance::Image'}]})
+        engine.protect(plan)  # warm-up: connections, container creation
+        for checkpoint in engine.list_checkpoints(provider_id):
+            engine.delete_checkpoint(provider_id, checkpoint.id)
+        for round_no in range(args.repeat):
+            base_times.append(baseline(conn, swift, image.id, scratch, chunk, args.concurrency))
+            empty_container(swift, scratch)
             start = time.monotonic()
             first = engine.protect(plan)
             protect_times.append(time.monotonic() - start)
-            assert first.status == 'available', first.data.get('error')
+            if first.status != 'available':
+                sys.exit('protect failed: %s' % first.data.get('error'))
+            if first.data['progress']['bytes_uploaded'] != size:
+                sys.exit('the first checkpoint of round %d uploaded %d bytes, not %d'
+                         % (round_no, first.data['progress']['bytes_uploaded'], size))
             second = engine.protect(plan)
             fractions.append(second.data['progress']['bytes_uploaded'] / float(size))
-            engine.delete_checkpoint(OS_INFRA, second.id)
-            engine.delete_checkpoint(OS_INFRA, first.id)
+            engine.delete_checkpoint(provider_id, second.id)
+            engine.delete_checkpoint(provider_id, first.id)
+            print('round %d: baseline %.2fs, protect %.2fs, second checkpoint uploaded %d bytes'
+                  % (round_no + 1, base_times[-1], protect_times[-1],
+                     second.data['progress']['bytes_uploaded']), flush=True)
     finally:
-        for obj in conn.object_store.objects(container):
-            conn.object_store.delete_object(obj, container=container)
-        conn.object_store.delete_container(container)
-        conn.image.delete_image(image)
-    mib = size / 1048576.0
+        empty_container(swift, scratch, delete=True)
+        empty_container(swift, bank_container, delete=True)
+        conn.image.delete_image(image, ignore_missing=True)
+        shutil.rmtree(providers, ignore_errors=True)
+        shutil.rmtree(state, ignore_errors=True)
+    mb = size / 1e6
     base = statistics.median(base_times)
     protect = statistics.median(protect_times)
-    print('image size %d MiB, chunk %d MiB, %d threads, %d rounds (medians)'
-          % (args.size_mib, DEFAULT_CHUNK // 1048576, DEFAULT_CONCURRENCY, args.repeat))
-    print('image_protect_throughput_ratio=%.2f (protect %.1f MiB/s, baseline %.1f MiB/s)'
-          % (base / protect, mib / protect, mib / base))
+    print('image %d MiB of random bytes, chunk %d MiB, %d threads, %d rounds (medians), '
+          'load average %.2f' % (args.size_mib, args.chunk_mib, args.concurrency, args.repeat,
+                                 os.getloadavg()[0]))
+    print('image_protect_throughput_ratio=%.2f (protect %.1f MB/s, baseline %.1f MB/s)'
+          % (base / protect, mb / protect, mb / base))
     print('second_checkpoint_reupload_fraction=%.4f' % statistics.median(fractions))
 
 

@@ -110,11 +110,13 @@ class ChunkUploader:
 
     At most ``workers + 2`` chunks are held in memory. Before a batch of
     chunks is looked up or uploaded, one reference list naming them is
-    written (``ChunkStore.add_refs``); batches grow to ``workers // 2``
-    chunks while uploads are running, so there is one small bank write per
-    few chunks rather than per chunk.
+    written (``ChunkStore.add_refs``, in the pool, the batch's uploads wait
+    for it); batches grow to ``workers // 2`` chunks while uploads are
+    running, so there is one small bank write per few chunks rather than per
+    chunk (on Swift a small write costs as much as several MiB of data).
 
-    Whether a chunk is looked up before it is written adapts: once a lookup
+    Whether a chunk is looked up before it is written adapts: the first
+    chunk is looked up (the others wait for the answer); once a lookup
     misses, new chunks are written directly (exclusively) until a write finds
     the chunk already there.
     """
@@ -130,20 +132,36 @@ class ChunkUploader:
         self.deadline = deadline
         self.what = what
         self.seq = 0
-        self.probe = True
+        self.probe: bool | None = None  # look chunks up first? decided by the first chunk
+        self.probing = False
         self.cond = threading.Condition()
         self.inflight = 0
         self.errors: list[BaseException] = []
         self.reused: list[str] = []
 
-    def _upload(self, digest: str, data: bytes) -> None:
+    def _upload(self, refs: concurrent.futures.Future, digest: str, data: bytes) -> None:
         try:
-            probe = self.probe
-            uploaded = self.store.store(data, digest, probe=probe)
-            if probe and uploaded:
-                self.probe = False  # the bank lacked it: the next ones are likely new too
-            elif not probe and not uploaded:
-                self.probe = True
+            refs.result()  # never touch a chunk before its reference is in the bank
+            with self.cond:
+                first = self.probe is None and not self.probing
+                if first:
+                    self.probing = True
+                while self.probe is None and not first:
+                    self.cond.wait(1.0)  # the first chunk's lookup decides for the rest
+                probe = True if first else self.probe
+            uploaded = 0
+            try:
+                uploaded = self.store.store(data, digest, probe=probe)
+            finally:
+                if first:
+                    with self.cond:
+                        self.probe = not uploaded  # the bank lacked it: the next are likely new
+                        self.cond.notify_all()
+            if not first:
+                if probe and uploaded:
+                    self.probe = False
+                elif not probe and not uploaded:
+                    self.probe = True
             self.progress.add(bytes_done=len(data), bytes_uploaded=uploaded)
             if not uploaded:
                 with self.cond:
@@ -170,12 +188,13 @@ class ChunkUploader:
         capacity = self.workers + 1  # plus the chunk being assembled
 
         def flush(pool) -> None:
-            self.store.add_refs(self.owner, self.seq, [d for d, _data in pending])
+            refs = pool.submit(self.store.add_refs, self.owner, self.seq,
+                               [d for d, _data in pending])
             self.seq += 1
             with self.cond:
                 self.inflight += len(pending)
             for digest, data in pending:
-                pool.submit(self._upload, digest, data)
+                pool.submit(self._upload, refs, digest, data)
             pending.clear()
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=self.workers,
@@ -199,7 +218,9 @@ class ChunkUploader:
                                 break
                             self.cond.wait(1.0)
                         self._check_time()
-                    if len(pending) >= batch or idle:
+                    with self.cond:
+                        starving = self.inflight < batch
+                    if len(pending) >= batch or idle or starving:
                         flush(pool)
                 if pending and not self.errors:
                     flush(pool)
@@ -350,10 +371,13 @@ class GlanceProtect(Operation):
             if server_id and snapshot_servers:
                 snapshot_id = self._snapshot_server(ctx, meta, server_id, deadline)
                 source_id = snapshot_id
-            else:
-                ctx.section.put('metadata', meta)
-            wait_image_active(ctx, source_id, deadline - time.monotonic())
-            document = image_document(ctx, source_id)
+            # (A plain image needs no early record: its chunk references are
+            # found from the checkpoint and resource ids alone.)
+            document = wait_for('image %s' % source_id, lambda: image_document(ctx, source_id),
+                                lambda d: d.get('status') == 'active',
+                                lambda d: 'image is %s' % d.get('status') if d.get('status') in (
+                                    'killed', 'deleted', 'deactivated', 'pending_delete')
+                                else None, max(1.0, deadline - time.monotonic()))
             meta['image_metadata'] = saved_image_metadata(document)
             expected = document.get('size')
             ctx.progress.add(bytes_total=expected or 0)
