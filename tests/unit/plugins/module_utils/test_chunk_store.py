@@ -258,3 +258,20 @@ def test_schemas():
                                   'server_id': 's'})
     assert info['chunks_num'] == 1 and info['server_snapshot'] is True
     assert set(info) <= set(plugin.get_saved_info_schema('OS::Glance::Image')['properties'])
+
+
+def test_saved_image_metadata_keeps_properties_but_not_glance_state():
+    from ansible_collections.karbor.protection.plugins.module_utils.glance_plugin import (
+        saved_image_metadata)
+    saved = saved_image_metadata({
+        'id': 'i', 'name': 'n', 'status': 'active', 'size': 5, 'checksum': 'c',
+        'os_hash_algo': 'sha512', 'os_hash_value': 'h', 'disk_format': 'qcow2',
+        'container_format': 'bare', 'min_disk': 1, 'min_ram': 64, 'tags': ['t'],
+        'visibility': 'public', 'protected': True, 'owner': 'p', 'hw_disk_bus': 'scsi',
+        'custom': 'x', 'os_glance_importing_to_stores': '', 'stores': 'fs',
+        'owner_specified.openstack.md5': ''})
+    assert saved['checksum'] == 'c' and saved['os_hash_value'] == 'h'
+    assert saved['disk_format'] == 'qcow2' and saved['min_ram'] == 64
+    assert saved['properties'] == {'disk_format': 'qcow2', 'container_format': 'bare',
+                                   'min_disk': 1, 'min_ram': 64, 'tags': ['t'],
+                                   'hw_disk_bus': 'scsi', 'custom': 'x'}
