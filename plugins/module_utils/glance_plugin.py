@@ -149,15 +149,17 @@ class ChunkUploader:
                 while self.probe is None and not first:
                     self.cond.wait(1.0)  # the first chunk's lookup decides for the rest
                 probe = True if first else self.probe
-            uploaded = 0
-            try:
-                uploaded = self.store.store(data, digest, probe=probe)
-            finally:
-                if first:
+            if first:
+                there = True
+                try:
+                    there = self.store.exists(digest)
+                finally:
                     with self.cond:
-                        self.probe = not uploaded  # the bank lacked it: the next are likely new
+                        self.probe = there  # the bank lacked it: the next are likely new too
                         self.cond.notify_all()
-            if not first:
+                uploaded = 0 if there else self.store.store(data, digest, probe=False)
+            else:
+                uploaded = self.store.store(data, digest, probe=probe)
                 if probe and uploaded:
                     self.probe = False
                 elif not probe and not uploaded:
