@@ -5,7 +5,8 @@
 
 The image is streamed from Glance, cut into fixed-size chunks
 (``[image_backup_plugin] backup_image_object_size``, 8 MiB by default) and
-uploaded by a bounded pool of threads (``upload_concurrency``, 8). Each
+uploaded by a bounded pool of threads (``upload_concurrency``, 8) with at
+most ``max_chunks_in_memory`` chunks in memory (2 x concurrency + 2). Each
 chunk is named by its sha256 (``chunk_store``), so a chunk already in the
 bank is only referenced: an unchanged image costs almost nothing the second
 time. A server's boot image is protected as a snapshot of the server (its
@@ -25,7 +26,7 @@ import hashlib
 import io
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 from ansible_collections.karbor.protection.plugins.module_utils.chunk_store import (
     ChunkStore, owner_name, tree_digest)
@@ -60,24 +61,35 @@ NOT_RESTORED = frozenset((
 NOT_RESTORED_PREFIXES = ('os_glance',)
 
 
-def plugin_settings(config: dict) -> tuple[int, int, bool]:
-    """(chunk size, upload concurrency, snapshot servers) from the provider file."""
+class Settings(NamedTuple):
+    chunk_size: int
+    workers: int
+    snapshot_servers: bool
+    memory_chunks: int
+
+
+def plugin_settings(config: dict) -> Settings:
+    """``[image_backup_plugin]`` of the provider file, checked."""
     section = config.get('image_backup_plugin') or {}
     try:
         size = int(section.get('backup_image_object_size', DEFAULT_CHUNK))
         workers = int(section.get('upload_concurrency', DEFAULT_CONCURRENCY))
+        memory = int(section.get('max_chunks_in_memory', 0) or 2 * workers + 2)
     except (TypeError, ValueError):
-        raise InvalidInput('[image_backup_plugin] backup_image_object_size and '
-                           'upload_concurrency must be integers.')
+        raise InvalidInput('[image_backup_plugin] backup_image_object_size, upload_concurrency '
+                           'and max_chunks_in_memory must be integers.')
     if not 0 < size <= MAX_CHUNK:
         raise InvalidInput('[image_backup_plugin] backup_image_object_size must be between 1 and '
                            '%d bytes; got %d.' % (MAX_CHUNK, size))
     if not 0 < workers <= 64:
         raise InvalidInput('[image_backup_plugin] upload_concurrency must be between 1 and 64; '
                            'got %d.' % workers)
+    if memory < 3:
+        raise InvalidInput('[image_backup_plugin] max_chunks_in_memory must be at least 3; '
+                           'got %d.' % memory)
     snapshot = str(section.get('enable_server_snapshot', 'true')).strip().lower() not in (
         'false', 'no', '0', 'off')
-    return size, workers, snapshot
+    return Settings(size, workers, snapshot, memory)
 
 
 def fixed_chunks(stream: Iterator[bytes], size: int) -> Iterator[bytes]:
@@ -108,12 +120,14 @@ def fixed_chunks(stream: Iterator[bytes], size: int) -> Iterator[bytes]:
 class ChunkUploader:
     """Hashes chunks, references them in batches, uploads them in parallel.
 
-    At most ``workers + 2`` chunks are held in memory. Before a batch of
+    At most ``memory_chunks`` chunks are held in memory (default
+    ``workers + 2``; the plugin passes ``max_chunks_in_memory``). Before a batch of
     chunks is looked up or uploaded, one reference list naming them is
     written (``ChunkStore.add_refs``, in the pool, the batch's uploads wait
-    for it); batches grow to ``workers // 2`` chunks while uploads are
-    running, so there is one small bank write per few chunks rather than per
-    chunk (on Swift a small write costs as much as several MiB of data).
+    for it); batches grow (up to ``workers`` chunks, within the memory left
+    beside the running uploads), so there is one small bank write per several
+    chunks rather than per chunk (on Swift a small write costs as much as
+    several MiB of data).
 
     Whether a chunk is looked up before it is written adapts: the first
     chunk is looked up (the others wait for the answer); once a lookup
@@ -123,8 +137,9 @@ class ChunkUploader:
 
     def __init__(self, store: ChunkStore, owner: str, workers: int, progress,
                  check: Callable[[], None] = lambda: None, deadline: float | None = None,
-                 what: str = 'image') -> None:
+                 what: str = 'image', memory_chunks: int | None = None) -> None:
         self.store = store
+        self.memory_chunks = max(2, memory_chunks or workers + 2)
         self.owner = owner
         self.workers = workers
         self.progress = progress
@@ -186,8 +201,11 @@ class ChunkUploader:
         digests: list[str] = []
         pending: list[tuple[str, bytes]] = []
         total = 0
-        batch = max(1, self.workers // 2)
-        capacity = self.workers + 1  # plus the chunk being assembled
+        capacity = self.memory_chunks  # pending + uploading + the next one read
+        # Batches as big as the memory beside the running uploads allows, so
+        # there are few reference writes; halve the uploads if memory is short.
+        batch = max(1, min(self.workers, max(capacity - 1 - self.workers, (capacity - 1) // 2)))
+        low = max(1, min(2, batch // 2))
 
         def flush(pool) -> None:
             refs = pool.submit(self.store.add_refs, self.owner, self.seq,
@@ -210,20 +228,22 @@ class ChunkUploader:
                     total += len(data)
                     pending.append((digest, data))
                     del data
-                    while True:
+                    while True:  # flush when due, and wait until the next chunk fits
                         with self.cond:
                             if self.errors:
                                 raise self.errors[0]
-                            idle = self.inflight == 0
-                            full = self.inflight + len(pending) >= capacity
-                            if not (full and not idle and len(pending) < batch):
-                                break
-                            self.cond.wait(1.0)
+                            inflight = self.inflight
+                            room = inflight + len(pending) < capacity
+                        if pending and (len(pending) >= batch or inflight < low or
+                                        (not room and inflight < self.workers)):
+                            flush(pool)
+                            continue
+                        if room:
+                            break
+                        with self.cond:
+                            if self.inflight == inflight and not self.errors:
+                                self.cond.wait(1.0)
                         self._check_time()
-                    with self.cond:
-                        starving = self.inflight < batch
-                    if len(pending) >= batch or idle or starving:
-                        flush(pool)
                 if pending and not self.errors:
                     flush(pool)
             finally:
@@ -358,19 +378,19 @@ def saved_image_metadata(document: dict) -> dict:
 # -- operations -----------------------------------------------------------------------
 class GlanceProtect(Operation):
     def on_main(self, ctx: OperationContext) -> None:
-        size, workers, snapshot_servers = plugin_settings(ctx.config)
+        settings = plugin_settings(ctx.config)
         deadline = time.monotonic() + ctx.timeout
         owner = owner_name(ctx.checkpoint.id, ctx.resource.id)
         server_id = (ctx.resource.extra_info or {}).get('server_id')
         meta: dict[str, Any] = {'resource_id': ctx.resource.id, 'state': 'protecting',
-                                'chunk_size': size, 'chunk_owner': owner,
+                                'chunk_size': settings.chunk_size, 'chunk_owner': owner,
                                 'original_image_id': ctx.resource.id}
         if ctx.parameters.get('backup_name'):
             meta['backup_name'] = ctx.parameters['backup_name']
         snapshot_id = None
         try:
             source_id = ctx.resource.id
-            if server_id and snapshot_servers:
+            if server_id and settings.snapshot_servers:
                 snapshot_id = self._snapshot_server(ctx, meta, server_id, deadline)
                 source_id = snapshot_id
             # (A plain image needs no early record: its chunk references are
@@ -383,8 +403,8 @@ class GlanceProtect(Operation):
             meta['image_metadata'] = saved_image_metadata(document)
             expected = document.get('size')
             ctx.progress.add(bytes_total=expected or 0)
-            store = ChunkStore(ctx.checkpoint.bank, workers)
-            digests, total = self._copy(ctx, store, source_id, owner, size, workers, deadline)
+            store = ChunkStore(ctx.checkpoint.bank, settings.workers)
+            digests, total = self._copy(ctx, store, source_id, owner, settings, deadline)
             if expected is not None and total != expected:
                 raise KarborError('Image %s streamed %d bytes but Glance reports %d; the download '
                                   'was cut short.' % (source_id, total, expected))
@@ -426,12 +446,13 @@ class GlanceProtect(Operation):
 
     @staticmethod
     def _copy(ctx: OperationContext, store: ChunkStore, source_id: str, owner: str,
-              size: int, workers: int, deadline: float) -> tuple[list[str], int]:
+              settings: Settings, deadline: float) -> tuple[list[str], int]:
         conn = ctx.cloud.conn
+        size = settings.chunk_size
         response = ctx.cloud.call('Downloading image %s' % source_id, conn.image.download_image,
                                   source_id, stream=True)
-        uploader = ChunkUploader(store, owner, workers, ctx.progress, ctx.check_lease, deadline,
-                                 'image %s' % source_id)
+        uploader = ChunkUploader(store, owner, settings.workers, ctx.progress, ctx.check_lease,
+                                 deadline, 'image %s' % source_id, settings.memory_chunks)
         try:
             digests, total = uploader.run(fixed_chunks(response.iter_content(READ_BLOCK), size))
         finally:
@@ -464,7 +485,7 @@ class GlanceProtect(Operation):
 
 class GlanceRestore(Operation):
     def on_main(self, ctx: OperationContext) -> None:
-        _size, workers, _snap = plugin_settings(ctx.config)
+        workers = plugin_settings(ctx.config).workers
         deadline = time.monotonic() + ctx.timeout
         meta = ctx.section.get_json('metadata')
         chunks = meta.get('chunks')
@@ -533,8 +554,7 @@ class GlanceDelete(Operation):
         except NotFound:
             meta = {}
         self._delete_snapshot(ctx, meta)
-        _size, workers, _snap = plugin_settings(ctx.config)
-        store = ChunkStore(ctx.checkpoint.bank, workers)
+        store = ChunkStore(ctx.checkpoint.bank, plugin_settings(ctx.config).workers)
         owner = meta.get('chunk_owner') or owner_name(ctx.checkpoint.id, ctx.resource.id)
         digests = dict.fromkeys(meta.get('chunks') or [])
         # Keep our chunk list in the checkpoint until every chunk is released:

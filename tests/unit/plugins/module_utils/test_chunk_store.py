@@ -148,14 +148,54 @@ def test_fixed_chunks_recut_exactly(blocks):
 
 
 def test_settings_defaults_and_validation():
-    assert plugin_settings({}) == (8 * 1024 * 1024, 8, True)
+    assert plugin_settings({}) == (8 * 1024 * 1024, 8, True, 18)
     assert plugin_settings({'image_backup_plugin': {
         'backup_image_object_size': '65536', 'upload_concurrency': '2',
-        'enable_server_snapshot': 'False'}}) == (65536, 2, False)
+        'enable_server_snapshot': 'False'}}) == (65536, 2, False, 6)
+    assert plugin_settings({'image_backup_plugin': {'max_chunks_in_memory': '10'}}).memory_chunks == 10
     for bad in ({'backup_image_object_size': '0'}, {'backup_image_object_size': 'x'},
-                {'upload_concurrency': '0'}):
+                {'upload_concurrency': '0'}, {'max_chunks_in_memory': '2'}):
         with pytest.raises(InvalidInput):
             plugin_settings({'image_backup_plugin': bad})
+
+
+class SlowStore(ChunkStore):
+    """Stores take a while, as on a real bank, and the chunks alive are counted
+    from the moment the source yields one until its upload is done."""
+
+    def __init__(self, bank, workers=4):
+        super().__init__(bank, workers)
+        self.lock = threading.Lock()
+        self.alive = 0
+        self.peak = 0
+
+    def produced(self):
+        with self.lock:
+            self.alive += 1
+            self.peak = max(self.peak, self.alive)
+
+    def store(self, data, digest=None, probe=True):
+        threading.Event().wait(0.003)
+        try:
+            return super().store(data, digest, probe)
+        finally:
+            with self.lock:
+                self.alive -= 1
+
+
+def counted(store, count, size=512):
+    for _index in range(count):
+        store.produced()
+        yield os.urandom(size)
+
+
+@pytest.mark.parametrize('memory', [3, 6, 10])
+def test_uploader_holds_at_most_memory_chunks(bank, memory):
+    store = SlowStore(bank, 4)
+    uploader = ChunkUploader(store, owner_name('cp', 'img'), 4, Progress(), memory_chunks=memory)
+    digests, _total = uploader.run(counted(store, 40))
+    assert len(digests) == 40 and store.alive == 0
+    assert store.peak <= memory
 
 
 class CountingStore(ChunkStore):
@@ -203,11 +243,11 @@ def test_uploader_references_before_storing_and_deduplicates(bank):
 
 
 def test_uploader_batches_its_reference_lists(bank):
-    store = ChunkStore(bank, workers=8)
+    store = SlowStore(bank, 8)
     uploader = ChunkUploader(store, owner_name('cp1', 'img'), 8, Progress())
-    digests, _total = uploader.run(fixed_chunks(iter([os.urandom(64 * 1024)]), 1024))
+    digests, _total = uploader.run(counted(store, 64))
     assert len(digests) == 64
-    assert len(store.ref_keys(owner_name('cp1', 'img'))) < 64
+    assert len(store.ref_keys(owner_name('cp1', 'img'))) <= 64 // 3
 
 
 def test_uploader_stops_on_the_first_error(bank):
