@@ -123,8 +123,8 @@ class ChunkUploader:
     At most ``memory_chunks`` chunks are held in memory (default
     ``workers + 2``; the plugin passes ``max_chunks_in_memory``). Before a batch of
     chunks is looked up or uploaded, one reference list naming them is
-    written (``ChunkStore.add_refs``, in the pool, the batch's uploads wait
-    for it); batches grow (up to ``workers`` chunks, within the memory left
+    written (``ChunkStore.add_refs``, on a thread of its own; the batch's
+    uploads wait for it); batches grow (up to ``workers`` chunks, within the memory left
     beside the running uploads), so there is one small bank write per several
     chunks rather than per chunk (on Swift a small write costs as much as
     several MiB of data).
@@ -208,8 +208,10 @@ class ChunkUploader:
         low = max(1, min(2, batch // 2))
 
         def flush(pool) -> None:
-            refs = pool.submit(self.store.add_refs, self.owner, self.seq,
-                               [d for d, _data in pending])
+            # On its own thread so it starts at once: by the time a worker
+            # takes up the batch, its reference is usually in the bank.
+            refs = journal.submit(self.store.add_refs, self.owner, self.seq,
+                                  [d for d, _data in pending])
             self.seq += 1
             with self.cond:
                 self.inflight += len(pending)
@@ -218,7 +220,9 @@ class ChunkUploader:
             pending.clear()
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=self.workers,
-                                                   thread_name_prefix='karbor-chunk') as pool:
+                                                   thread_name_prefix='karbor-chunk') as pool, \
+                concurrent.futures.ThreadPoolExecutor(max_workers=2,
+                                                      thread_name_prefix='karbor-refs') as journal:
             try:
                 for data in chunks:
                     self.check()
