@@ -72,20 +72,13 @@ options:
 extends_documentation_fragment:
   - karbor.protection.openstack
   - karbor.protection.openstack.engine
+  - karbor.protection.attributes
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
 attributes:
   check_mode:
     support: full
     details: Reports what would run and what would be recorded missed; claims nothing.
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
-  action_group:
-    support: full
-    membership:
-      - karbor.protection.all
 '''
 
 EXAMPLES = r'''

@@ -105,19 +105,9 @@ options:
 extends_documentation_fragment:
   - karbor.protection.openstack
   - karbor.protection.openstack.engine
+  - karbor.protection.attributes
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: none
-  platform:
-    platforms: all
-  action_group:
-    support: full
-    membership:
-      - karbor.protection.all
 '''
 
 EXAMPLES = r'''
