@@ -1,0 +1,113 @@
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Helpers shared by the benchmarks: paths, timing and ansible-playbook runs.
+
+Playbook runs use the venv's ansible-playbook on localhost with the local
+connection and the bench_timer callback next to this file, so every figure
+is what a playbook user waits for, measured per task.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Callable
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH_DIR)
+COLLECTIONS = os.path.join(REPO, 'collections')
+
+
+def setup_collection_path() -> None:
+    """Make ``ansible_collections.karbor.protection`` importable (the repo is the collection)."""
+    link = os.path.join(COLLECTIONS, 'ansible_collections', 'karbor', 'protection')
+    if not os.path.exists(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(REPO, link)
+    if COLLECTIONS not in sys.path:
+        sys.path.insert(0, COLLECTIONS)
+
+
+def clouds_yaml() -> str:
+    base = os.environ.get('KARBOR_CLOUD_BASE', '/tmp/karbor-cloud')
+    return os.environ.get('OS_CLIENT_CONFIG_FILE') or os.path.join(base, 'clouds.yaml')
+
+
+def machine() -> str:
+    return '%d cores, load average %.2f' % (os.cpu_count() or 0, os.getloadavg()[0])
+
+
+def timed(func: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    value = func()
+    return time.perf_counter() - start, value
+
+
+def median_time(func: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    """Median wall time of ``repeat`` calls, and the last call's value."""
+    times, value = [], None
+    for _ in range(repeat):
+        elapsed, value = timed(func)
+        times.append(elapsed)
+    return statistics.median(times), value
+
+
+def ansible_playbook() -> str:
+    binary = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
+    return binary if os.path.exists(binary) else (shutil.which('ansible-playbook') or binary)
+
+
+def run_playbook(plays: list[dict], extravars: dict | None = None,
+                 env: dict | None = None) -> tuple[float, list[dict]]:
+    """Run ``plays`` (YAML-compatible data) in one ansible-playbook process.
+
+    Returns the process's wall time and the bench_timer records, one per
+    task result. Exits with the playbook's output when it fails.
+    """
+    work = tempfile.mkdtemp(prefix='karbor-bench-play-')
+    try:
+        playbook = os.path.join(work, 'play.yml')
+        with open(playbook, 'w', encoding='utf-8') as handle:
+            json.dump(plays, handle)  # JSON is YAML
+        varfile = os.path.join(work, 'vars.json')
+        with open(varfile, 'w', encoding='utf-8') as handle:
+            json.dump(extravars or {}, handle)
+        times = os.path.join(work, 'times.jsonl')
+        run_env = dict(os.environ)
+        run_env.update({
+            'ANSIBLE_COLLECTIONS_PATH': COLLECTIONS,
+            'ANSIBLE_CALLBACK_PLUGINS': os.path.join(BENCH_DIR, 'callback_plugins'),
+            'ANSIBLE_CALLBACKS_ENABLED': 'bench_timer',
+            'KARBOR_BENCH_TIMES': times,
+            'ANSIBLE_PYTHON_INTERPRETER': sys.executable,
+            'ANSIBLE_LOCALHOST_WARNING': 'False', 'ANSIBLE_NOCOLOR': '1',
+            'ANSIBLE_INVENTORY_UNPARSED_WARNING': 'False',
+            'OS_CLIENT_CONFIG_FILE': clouds_yaml(),
+        })
+        run_env.update(env or {})
+        start = time.perf_counter()
+        proc = subprocess.run([ansible_playbook(), '-i', 'localhost,', '-c', 'local', playbook,
+                               '-e', '@' + varfile], capture_output=True, text=True,
+                              env=run_env, cwd=REPO, check=False)
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            sys.exit('ansible-playbook failed (rc %d):\n%s\n%s'
+                     % (proc.returncode, proc.stdout[-4000:], proc.stderr[-2000:]))
+        records = []
+        if os.path.exists(times):
+            with open(times, encoding='utf-8') as handle:
+                records = [json.loads(line) for line in handle if line.strip()]
+        return elapsed, records
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def task_seconds(records: list[dict], prefix: str) -> list[float]:
+    """Durations of the tasks whose name starts with ``prefix``."""
+    return [r['seconds'] for r in records if r['name'].startswith(prefix)]
