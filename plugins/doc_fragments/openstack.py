@@ -98,4 +98,24 @@ options:
         providers. A file with a built-in provider's id replaces that provider.
       - Defaults to the C(KARBOR_PROVIDERS_DIR) environment variable.
     type: path
+  encryption_key_file:
+    description:
+      - File holding the bank encryption key, 32 random bytes as base64 (or hex, or raw), for
+        example made with C(openssl rand -base64 32).
+      - With a key, every object the provider's bank stores (checkpoint metadata, resource
+        graphs, saved info, image chunks, leases) is encrypted with AES-256-GCM before it leaves
+        this host, and chunk names are keyed HMACs instead of content hashes. Object names,
+        sizes and times stay visible to the bank. See the operator guide.
+      - A bank is either encrypted or not. A bank written with a key can only be used with
+        the same key; a run with another key, or none, fails before it changes anything.
+        A lost key makes the bank's checkpoints unrecoverable.
+      - Defaults to the C(KARBOR_ENCRYPTION_KEY_FILE) environment variable. Mutually exclusive
+        with I(encryption_key).
+    type: path
+  encryption_key:
+    description:
+      - The bank encryption key itself, base64 (or hex), for example from an Ansible Vault
+        variable. Same meaning as I(encryption_key_file).
+      - Defaults to the C(KARBOR_ENCRYPTION_KEY) environment variable.
+    type: str
 '''

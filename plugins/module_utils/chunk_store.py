@@ -5,7 +5,7 @@
 
 Bank layout (global, outside any checkpoint)::
 
-  /chunks/<sha[:2]>/<sha>                    the bytes; the bank checks their sha256 on read
+  /chunks/<id[:2]>/<id>                      the bytes; the bank checks their sha256 on read
   /chunk-refs/<checkpoint>/<resource>/<seq>  JSON list of the chunks that owner uses
 
 An *owner* is ``<checkpoint id>/<resource id>``. References are lists, one
@@ -25,6 +25,11 @@ races the delete of another checkpoint sharing chunks:
   caller keeps its chunk list until then);
 * a writer that found a chunk already stored re-checks it at the end
   (``missing``) and stores it again if a racing release removed it.
+
+A chunk's id is the sha256 of its bytes, or, on an encrypted bank
+(``bank_crypto.EncryptedBank``), the HMAC-SHA256 of its bytes under a key
+derived from the bank key: the names of an encrypted bank must not reveal
+content hashes. Use ``ChunkStore.digest`` to name chunks, never sha256.
 
 Reusable by any plugin that stores bytes (images, volumes, files).
 """
@@ -80,14 +85,17 @@ def tree_digest(digests: Iterable[str]) -> str:
 
 
 class ChunkStore:
-    """Chunks in a bank, named by the sha256 of their bytes."""
+    """Chunks in a bank, named by the sha256 (or keyed HMAC) of their bytes."""
 
     def __init__(self, bank: Bank, workers: int = 8) -> None:
         self.bank = bank
         self.workers = max(1, workers)
+        # An encrypted bank names chunks by a keyed HMAC (see the module doc).
+        self.digest: Callable[[bytes], str] = getattr(bank, 'chunk_digest', None) or sha256_hex
         try:
             # A bank that accepts the digest we computed saves a second hash pass.
-            self._pass_digest = 'sha256' in inspect.signature(bank.put).parameters
+            self._pass_digest = (self.digest is sha256_hex and
+                                 'sha256' in inspect.signature(bank.put).parameters)
         except (TypeError, ValueError):
             self._pass_digest = False
 
@@ -98,12 +106,12 @@ class ChunkStore:
     def store(self, data: bytes, digest: str | None = None, probe: bool = True) -> int:
         """Write the bytes unless present; returns the bytes actually written.
 
-        ``digest`` must be the sha256 of ``data`` when given (the bank checks
-        it on every read). With ``probe`` the chunk is looked up first; without,
+        ``digest`` must be ``self.digest(data)`` when given (it is checked
+        on every read). With ``probe`` the chunk is looked up first; without,
         an exclusive write is tried directly (cheaper for chunks that are
         probably new). Reference the chunk first (``add_refs``).
         """
-        digest = digest or sha256_hex(data)
+        digest = digest or self.digest(data)
         if probe and self.exists(digest):
             return 0
         key = chunk_key(digest)
@@ -124,7 +132,7 @@ class ChunkStore:
         except NotFound:
             raise BankCorrupted('Chunk %s is missing from the bank; the checkpoints using it '
                                 'cannot be restored.' % digest, key=key)
-        if sha256_hex(data) != digest:
+        if self.digest(data) != digest:
             raise BankCorrupted('Chunk %s does not hold the bytes its name promises; the bank '
                                 'is damaged.' % digest, key=key)
         return data

@@ -70,7 +70,7 @@ class ProtectionEngine:
 
     def __init__(self, state_dir: str | None = None, providers_dir: str | None = None,
                  cloud: CloudSession | None = None, max_workers: int = 8,
-                 timeout: int = 3600) -> None:
+                 timeout: int = 3600, encryption_key: bytes | None = None) -> None:
         self.state_dir = os.path.abspath(os.path.expanduser(state_dir or DEFAULT_STATE_DIR))
         self.providers = ProviderRegistry(providers_dir)
         self.catalog = Catalog(LocalBank(os.path.join(self.state_dir, 'catalog')))
@@ -78,6 +78,9 @@ class ProtectionEngine:
         self.max_workers = max_workers
         self.timeout = timeout
         self._protectables: ProtectableRegistry | None = None
+        # 32-byte bank key (bank_crypto): every provider's bank is encrypted with it
+        self.encryption_key = encryption_key
+        self._banks: dict[str, Any] = {}
 
     # -- context ---------------------------------------------------------------
     def _cloud(self) -> CloudSession:
@@ -99,7 +102,16 @@ class ProtectionEngine:
         return self.providers.get(provider_id)
 
     def bank(self, provider: Provider):
-        return provider.bank(self.state_dir, self._cloud)
+        """The provider's bank, encrypted when a key is set; checked once
+        against the bank's encryption marker before anything uses it."""
+        from ansible_collections.karbor.protection.plugins.module_utils.bank_crypto import (
+            open_bank)
+        bank = self._banks.get(provider.id)
+        if bank is None:
+            bank = open_bank(provider.bank(self.state_dir, self._cloud), self.encryption_key,
+                             'provider %s (%s)' % (provider.name, provider.id))
+            self._banks[provider.id] = bank
+        return bank
 
     def checkpoints(self, provider: Provider) -> CheckpointCollection:
         return CheckpointCollection(self.bank(provider), provider.id)

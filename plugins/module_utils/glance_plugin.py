@@ -22,7 +22,6 @@ the checkpoint frees everything even when the protect died midway.
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import io
 import threading
 import time
@@ -227,7 +226,7 @@ class ChunkUploader:
                 for data in chunks:
                     self.check()
                     self._check_time()
-                    digest = hashlib.sha256(data).hexdigest()
+                    digest = self.store.digest(data)  # sha256, or keyed HMAC if encrypted
                     digests.append(digest)
                     total += len(data)
                     pending.append((digest, data))
@@ -473,7 +472,7 @@ class GlanceProtect(Operation):
                                       conn.image.download_image, source_id, stream=True)
             try:
                 for data in fixed_chunks(response.iter_content(READ_BLOCK), size):
-                    digest = hashlib.sha256(data).hexdigest()
+                    digest = store.digest(data)
                     if digest in missing:
                         ctx.progress.add(bytes_uploaded=store.store(data, digest, probe=False))
                         missing.discard(digest)
@@ -510,6 +509,7 @@ class GlanceRestore(Operation):
         conn = ctx.cloud.conn
         image = ctx.cloud.call('Creating image %s' % name,
                                lambda: sdk_image.Image(**attrs).create(conn.image))
+        ctx.publish_new_resource(ctx.resource.id, image.id)
         try:
             store = ChunkStore(ctx.checkpoint.bank, workers)
             reader = ChunkReader(store, chunks, meta['size'], max(1, workers // 2), ctx.progress)
@@ -530,10 +530,10 @@ class GlanceRestore(Operation):
         except BaseException:
             try:
                 delete_image(ctx, image.id)
+                ctx.publish_new_resource(ctx.resource.id, None)
             except KarborError:
                 pass
             raise
-        ctx.publish_new_resource(ctx.resource.id, image.id)
 
     @staticmethod
     def _verify(restored, info: dict, size: int) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
+from ansible_collections.karbor.protection.plugins.module_utils.bank_crypto import load_key
 from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
 from ansible_collections.karbor.protection.plugins.module_utils.engine import ProtectionEngine
 from ansible_collections.karbor.protection.plugins.module_utils.errors import (
@@ -41,6 +42,10 @@ def engine_argument_spec() -> dict[str, Any]:
     return dict(
         state_dir=dict(type='path', fallback=(env_fallback, ['KARBOR_STATE_DIR'])),
         providers_dir=dict(type='path', fallback=(env_fallback, ['KARBOR_PROVIDERS_DIR'])),
+        encryption_key_file=dict(type='path', no_log=False,
+                                 fallback=(env_fallback, ['KARBOR_ENCRYPTION_KEY_FILE'])),
+        encryption_key=dict(type='str', no_log=True,
+                            fallback=(env_fallback, ['KARBOR_ENCRYPTION_KEY'])),
     )
 
 
@@ -70,7 +75,9 @@ class KarborModule:
                 state_dir=self.params.get('state_dir'),
                 providers_dir=self.params.get('providers_dir'),
                 cloud=CloudSession(self.params),
-                timeout=self.params.get('timeout') or 180)
+                timeout=self.params.get('timeout') or 180,
+                encryption_key=load_key(self.params.get('encryption_key_file'),
+                                        self.params.get('encryption_key')))
         return self._engine
 
     def run(self) -> dict[str, Any]:
