@@ -16,9 +16,9 @@ newest first and a page costs ``limit`` index reads, whatever the bank holds.
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
 import hashlib
-import json
 import uuid
 from typing import Any, Iterator
 
@@ -26,6 +26,7 @@ from ansible_collections.karbor.protection.plugins.module_utils import timeutil
 from ansible_collections.karbor.protection.plugins.module_utils.bank import Bank, BankSection
 from ansible_collections.karbor.protection.plugins.module_utils.errors import (
     Conflict, InvalidInput, NotFound, BankCorrupted)
+from ansible_collections.karbor.protection.plugins.module_utils.faults import fault_point
 from ansible_collections.karbor.protection.plugins.module_utils.lease import Lease, lease_key
 from ansible_collections.karbor.protection.plugins.module_utils import resource as R
 
@@ -127,9 +128,10 @@ class CheckpointCollection:
         self.provider_id = provider_id
 
     def create(self, plan: dict, project_id: str, owner_id: str, extra_info: dict | None = None,
-               checkpoint_id: str | None = None) -> Checkpoint:
-        """Write index.json and the indices. A named checkpoint is claimed
-        first with an exclusive create, so two runs never make the same one."""
+               checkpoint_id: str | None = None, fields: dict | None = None) -> Checkpoint:
+        """Write index.json (with ``fields``, e.g. the resource graph, in the
+        same write) and then the indices. A named checkpoint is claimed first
+        with an exclusive create, so two runs never make the same one."""
         moment = timeutil.now()
         data = {
             'version': INDEX_VERSION,
@@ -146,6 +148,7 @@ class CheckpointCollection:
             'timestamp': int(moment.timestamp()),
             'resource_graph': None,
         }
+        data.update(fields or {})
         checkpoint = Checkpoint(self.bank, data)
         name_key = checkpoint.name_key()
         if name_key:
@@ -155,8 +158,12 @@ class CheckpointCollection:
                 raise Conflict('A checkpoint named %r already exists for plan %s.'
                                % (checkpoint.extra_info['name'], plan['id']))
         self.bank.put(_index_path(checkpoint.id), data, exclusive=True)
-        for key in checkpoint.index_keys():
-            self.bank.put(key, checkpoint.id)
+        # index.json first: an index entry never points at nothing. The three
+        # entries are independent, so they go out together.
+        keys = checkpoint.index_keys()
+        with concurrent.futures.ThreadPoolExecutor(len(keys)) as pool:
+            for future in [pool.submit(self.bank.put, key, checkpoint.id) for key in keys]:
+                future.result()
         return checkpoint
 
     def get(self, checkpoint_id: str, project_id: str | None = None,
@@ -282,13 +289,12 @@ class CheckpointCollection:
         return self.bank.delete_prefix('/checkpoints/%s/resource-data/' % checkpoint.id)
 
     def mark_deleted(self, checkpoint: Checkpoint) -> None:
-        """Remove everything but a small tombstone index (status ``deleted``)."""
+        """Remove everything but a small tombstone index (status ``deleted``).
+
+        The tombstone is written before the indices go: a run that dies in
+        between leaves indices of a deleted checkpoint, which the next delete
+        of it removes, never an index.json that no listing reaches."""
         self.purge_data(checkpoint)
-        self.remove_indices(checkpoint)
-        checkpoint.data['resource_graph'] = checkpoint.data.get('resource_graph')
         checkpoint.set_status(R.CP_DELETED)
-
-
-def dump_graph_for_api(checkpoint: Checkpoint) -> Any:
-    graph = checkpoint.resource_graph
-    return json.loads(graph) if graph else None
+        fault_point('delete.index')
+        self.remove_indices(checkpoint)

@@ -12,20 +12,22 @@ leaves a checkpoint that a later run marks ``error`` and can delete.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import threading
-import uuid
+import time
 from typing import Any, Callable
 
 from ansible_collections.karbor.protection.plugins.module_utils import graph as G
 from ansible_collections.karbor.protection.plugins.module_utils import resource as R
 from ansible_collections.karbor.protection.plugins.module_utils import timeutil
-from ansible_collections.karbor.protection.plugins.module_utils.catalog import Catalog, public
+from ansible_collections.karbor.protection.plugins.module_utils.catalog import Catalog
 from ansible_collections.karbor.protection.plugins.module_utils.checkpoint import (
     Checkpoint, CheckpointCollection)
 from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
 from ansible_collections.karbor.protection.plugins.module_utils.errors import (
-    Conflict, FlowError, InvalidInput, KarborError, NotFound)
+    Conflict, InvalidInput, KarborError, NotFound)
+from ansible_collections.karbor.protection.plugins.module_utils.faults import fault_point
 from ansible_collections.karbor.protection.plugins.module_utils.flow import FlowExecutor
 from ansible_collections.karbor.protection.plugins.module_utils.lease import Lease
 from ansible_collections.karbor.protection.plugins.module_utils.local_bank import LocalBank
@@ -200,17 +202,15 @@ class ProtectionEngine:
         collection = self.checkpoints(provider)
         bank = collection.bank
         lease = Lease(bank, **provider.lease_windows()).acquire()
+        extra = {'created_by': 'manual'}
+        extra.update(extra_info or {})
         try:
-            extra = {'created_by': 'manual'}
-            extra.update(extra_info or {})
-            checkpoint = collection.create(plan, self.project_id, lease.owner_id, extra)
+            checkpoint = collection.create(plan, self.project_id, lease.owner_id, extra, fields={
+                'resource_graph': G.serialize(roots),
+                'resources_status': {r.key: R.RES_PROTECTING for r in G.resources(roots)}})
         except BaseException:
             lease.release()
             raise
-        checkpoint.data['resource_graph'] = G.serialize(roots)
-        checkpoint.data['resources_status'] = {r.key: R.RES_PROTECTING
-                                               for r in G.resources(roots)}
-        checkpoint.commit()
         log = self.catalog.operation_logs.new(self.project_id, {
             'operation_type': 'protect', 'checkpoint_id': checkpoint.id, 'plan_id': plan['id'],
             'provider_id': provider.id, 'restore_id': None,
@@ -241,9 +241,11 @@ class ProtectionEngine:
     def _flow_contexts(self, operation: str, provider: Provider, roots: list[G.GraphNode],
                        checkpoint: Checkpoint, parameters: dict, progress: Progress,
                        lease: Lease, set_status: Callable[[Resource, str, str | None], None],
-                       restore: dict | None = None):
+                       restore: dict | None = None,
+                       on_new_resource: Callable[[], None] | None = None,
+                       lock: Any = None):
         new_resources: dict[str, str] = {}
-        lock = threading.Lock()
+        lock = lock or threading.Lock()
         contexts, operations = {}, {}
         for node in G.iter_nodes(roots):
             res = node.value
@@ -256,6 +258,7 @@ class ProtectionEngine:
                 cloud=self.cloud, new_resources=new_resources, progress=progress,
                 timeout=self.timeout, children=[c.value for c in node.child_nodes],
                 restore=restore, check_lease=lease.check_valid, config=plugin.config, lock=lock,
+                on_new_resource=on_new_resource,
                 set_status=(lambda status, reason=None, _res=res: set_status(_res, status, reason)))
         return contexts, operations, new_resources
 
@@ -264,16 +267,13 @@ class ProtectionEngine:
         progress = Progress()
         all_resources = G.resources(roots)
         progress.add(resources_total=len(all_resources))
-        index_lock = threading.Lock()
+        index = IndexWriter(checkpoint, progress)
 
         def set_status(res: Resource, status: str, reason: str | None = None) -> None:
+            # The resource's status object is its progress record; index.json
+            # follows at most every few seconds and at the end.
             checkpoint.resource_section(res.id).put('status', status)
-            with index_lock:
-                checkpoint.data['resources_status'][res.key] = status
-                if reason:
-                    checkpoint.data.setdefault('resources_reason', {})[res.key] = reason
-                checkpoint.data['progress'] = progress.to_dict()
-                checkpoint.commit()
+            index.resource_status(res, status, reason)
 
         contexts, operations, _new = self._flow_contexts(
             'protect', provider, roots, checkpoint, plan.get('parameters') or {}, progress,
@@ -282,6 +282,8 @@ class ProtectionEngine:
         def run_hook(res: Resource, hook: str, operation) -> None:
             lease.check_valid()
             getattr(operation, hook)(contexts[res])
+            if hook == 'on_main':
+                fault_point('protect.main')
             if hook == 'on_complete':
                 progress.add(resources_done=1)
                 set_status(res, R.RES_AVAILABLE)
@@ -290,24 +292,22 @@ class ProtectionEngine:
             set_status(res, R.RES_ERROR, '%s: %s' % (hook, getattr(exc, 'msg', None) or exc))
 
         status, error = R.CP_AVAILABLE, None
+        fault_point('protect.prepare')
         try:
             FlowExecutor(self.max_workers).run(roots, operations, run_hook, on_failure,
                                                always=('on_complete',))
-        except FlowError as exc:
-            status, error = R.CP_ERROR, exc.msg
-        except KarborError as exc:
+            fault_point('protect.complete')
+        except KarborError as exc:  # FlowError included
             status, error = R.CP_ERROR, exc.msg
         except Exception as exc:  # pylint: disable=broad-except
             status, error = R.CP_ERROR, 'Unexpected %s: %s' % (type(exc).__name__, exc)
         finally:
-            with index_lock:
-                checkpoint.data['progress'] = progress.to_dict()
-                checkpoint.data['status'] = status
-                if error:
-                    checkpoint.data['error'] = error
-                checkpoint.commit()
-            self._finish_log(log, status, error)
-            lease.release()
+            index.finish(status, error)
+            fault_point('protect.index')
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                released = pool.submit(lease.release)
+                self._finish_log(log, status, error)
+                released.result()
 
     def _finish_log(self, log: dict, status: str, error: str | None) -> None:
         log['status'] = status
@@ -358,6 +358,7 @@ class ProtectionEngine:
         collection = self.checkpoints(provider)
         checkpoint = collection.get(checkpoint_id, self.project_id)
         if checkpoint.status == R.CP_DELETED:
+            collection.remove_indices(checkpoint)  # left by a run that died at the very end
             return checkpoint
         self.check_deletable(checkpoint, collection.bank)
         roots = G.deserialize(checkpoint.resource_graph) if checkpoint.resource_graph else []
@@ -388,12 +389,16 @@ class ProtectionEngine:
                 'restore_id': None, 'scheduled_operation_id': None, 'status': R.CP_DELETING,
                 'started_at': timeutil.isoformat(timeutil.now()), 'ended_at': None,
                 'error_info': None, 'extra_info': {}})
+            fault_point('delete.prepare')
 
             def run_hook(res: Resource, hook: str, operation) -> None:
                 lease.check_valid()
                 getattr(operation, hook)(contexts[res])
+                if hook == 'on_main':
+                    fault_point('delete.main')
 
             FlowExecutor(self.max_workers).run(roots, operations, run_hook)
+            fault_point('delete.complete')
             collection.mark_deleted(checkpoint)
             self._finish_log(log, R.CP_DELETED, None)
         except KarborError as exc:
@@ -416,11 +421,46 @@ class ProtectionEngine:
         return count
 
     def find_restore(self, name: str) -> dict | None:
-        matches = self.catalog.restores.list(self.project_id, name=name)
+        matches = self.list_restores(name=name)
         return matches[0] if matches else None
 
-    def restore(self, provider_id: str, checkpoint_id: str, parameters: dict | None = None,
-                restore_target: str | None = None, name: str | None = None) -> dict[str, Any]:
+    def list_restores(self, status: str | None = None, **filters: Any) -> list[dict[str, Any]]:
+        records = [self.reap_restore_if_dead(record)
+                   for record in self.catalog.restores.list(self.project_id, **filters)]
+        return [record for record in records if not status or record.get('status') == status]
+
+    def get_restore(self, restore_id: str) -> dict[str, Any]:
+        return self.reap_restore_if_dead(self.catalog.restores.get(self.project_id, restore_id))
+
+    def reap_restore_if_dead(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A restore left ``in_progress`` by a run that died becomes ``fail``,
+        naming what it had already created, so nothing is forgotten."""
+        if record.get('status') != R.RESTORE_IN_PROGRESS or not record.get('owner_id'):
+            return record
+        try:
+            bank = self.bank(self.provider(record['provider_id']))
+            if Lease.is_alive(bank, record['owner_id'], timeutil.wall_clock()):
+                return record
+        except KarborError:
+            return record  # the bank cannot tell now; leave the record as it is
+        created = record.get('new_resources') or {}
+        record['status'] = R.RESTORE_FAIL
+        record['error'] = ('The run that was restoring stopped before it finished (its bank '
+                           'lease expired). Resources it had created: %s. Delete them or keep '
+                           'them, then run the restore again.'
+                           % (', '.join('%s -> %s' % item for item in sorted(created.items()))
+                              or 'none'))
+        for key, status in record.get('resources_status', {}).items():
+            if status == R.RES_RESTORING:
+                record['resources_status'][key] = R.RES_ERROR
+                record.setdefault('resources_reason', {})[key] = 'the restoring run stopped'
+        self.catalog.restores.save(record)
+        return record
+
+    def prepare_restore(self, provider_id: str, checkpoint_id: str,
+                        parameters: dict | None = None, restore_target: str | None = None):
+        """Every check a restore makes before it touches anything; check mode
+        stops here."""
         provider = self.provider(provider_id)
         collection = self.checkpoints(provider)
         checkpoint = collection.get(checkpoint_id, self.project_id)
@@ -434,6 +474,12 @@ class ProtectionEngine:
         roots = G.deserialize(checkpoint.resource_graph or '[{}, []]')
         for res in G.resources(roots):
             provider.plugin_for(res.type)
+        return provider, collection, checkpoint, parameters, roots
+
+    def restore(self, provider_id: str, checkpoint_id: str, parameters: dict | None = None,
+                restore_target: str | None = None, name: str | None = None) -> dict[str, Any]:
+        provider, collection, checkpoint, parameters, roots = self.prepare_restore(
+            provider_id, checkpoint_id, parameters, restore_target)
         self.verify_checkpoint(checkpoint)
         bank = collection.bank
         lease = Lease(bank, **provider.lease_windows()).acquire()
@@ -447,8 +493,8 @@ class ProtectionEngine:
             record = self.catalog.restores.new(self.project_id, {
                 'name': name, 'provider_id': provider.id, 'checkpoint_id': checkpoint.id,
                 'restore_target': restore_target, 'parameters': parameters,
-                'status': R.RESTORE_IN_PROGRESS, 'resources_status': {},
-                'resources_reason': {}, 'new_resources': {}})
+                'status': R.RESTORE_IN_PROGRESS, 'owner_id': lease.owner_id,
+                'resources_status': {}, 'resources_reason': {}, 'new_resources': {}})
             self._run_restore(provider, roots, checkpoint, record, parameters, lease)
         finally:
             bank.delete(reader_key)
@@ -468,26 +514,35 @@ class ProtectionEngine:
             'status': R.RESTORE_IN_PROGRESS, 'started_at': record['created_at'],
             'ended_at': None, 'error_info': None, 'extra_info': {}})
 
-        def set_status(res: Resource, status: str, reason: str | None = None) -> None:
+        def save(res: Resource | None = None, status: str | None = None,
+                 reason: str | None = None) -> None:
             with lock:
-                record['resources_status'][res.key] = status
-                if reason:
-                    record['resources_reason'][res.key] = reason
+                if res is not None:
+                    record['resources_status'][res.key] = status
+                    if reason:
+                        record['resources_reason'][res.key] = reason
+                record['new_resources'] = dict(new_resources)
                 record['progress'] = progress.to_dict()
                 self.catalog.restores.save(record)
 
+        def set_status(res: Resource, status: str, reason: str | None = None) -> None:
+            save(res, status, reason)
+
         contexts, operations, new_resources = self._flow_contexts(
             'restore', provider, roots, checkpoint, parameters, progress, lease, set_status,
-            restore=record)
-        for res in all_resources:
-            set_status(res, R.RES_RESTORING)
+            restore=record, on_new_resource=save, lock=lock)
+        with lock:
+            for res in all_resources:
+                record['resources_status'][res.key] = R.RES_RESTORING
+        save()
+        fault_point('restore.prepare')
 
         def run_hook(res: Resource, hook: str, operation) -> None:
             getattr(operation, hook)(contexts[res])
+            if hook == 'on_main':
+                fault_point('restore.main')
             if hook == 'on_complete':
                 progress.add(resources_done=1)
-                with lock:
-                    record['new_resources'] = dict(new_resources)
                 set_status(res, R.RES_AVAILABLE)
 
         def on_failure(res: Resource, hook: str, exc: BaseException) -> None:
@@ -497,6 +552,7 @@ class ProtectionEngine:
         try:
             FlowExecutor(self.max_workers).run(roots, operations, run_hook, on_failure,
                                                always=('on_complete',))
+            fault_point('restore.complete')
         except KarborError as exc:
             error = exc.msg
         except Exception as exc:  # pylint: disable=broad-except
@@ -512,11 +568,39 @@ class ProtectionEngine:
             record['error'] = error
             record['progress'] = progress.to_dict()
             self.catalog.restores.save(record)
+        fault_point('restore.index')
         self._finish_log(log, record['status'], error)
 
-    def get_restore(self, restore_id: str) -> dict[str, Any]:
-        return public(self.catalog.restores.get(self.project_id, restore_id))
 
+class IndexWriter:
+    """Keeps a protecting checkpoint's index.json current without a bank
+    write per resource: statuses are written at most every ``interval``
+    seconds (and at once for a failure), and always at the end."""
 
-def new_id() -> str:
-    return str(uuid.uuid4())
+    def __init__(self, checkpoint: Checkpoint, progress: Progress, interval: float = 5.0) -> None:
+        self.checkpoint = checkpoint
+        self.progress = progress
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._last = time.monotonic()
+
+    def resource_status(self, res: Resource, status: str, reason: str | None) -> None:
+        with self._lock:
+            data = self.checkpoint.data
+            data['resources_status'][res.key] = status
+            if reason:
+                data.setdefault('resources_reason', {})[res.key] = reason
+            if reason or time.monotonic() - self._last >= self.interval:
+                self._commit()
+
+    def finish(self, status: str, error: str | None) -> None:
+        with self._lock:
+            self.checkpoint.data['status'] = status
+            if error:
+                self.checkpoint.data['error'] = error
+            self._commit()
+
+    def _commit(self) -> None:
+        self.checkpoint.data['progress'] = self.progress.to_dict()
+        self.checkpoint.commit()
+        self._last = time.monotonic()

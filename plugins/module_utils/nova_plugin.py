@@ -124,6 +124,7 @@ class NovaRestore(Operation):
         if smeta.get('availability_zone') and not params.get('ignore_availability_zone'):
             attrs['availability_zone'] = smeta['availability_zone']
         server = cloud.call('Creating server', conn.compute.create_server, **attrs)
+        ctx.publish_new_resource(ctx.resource.id, server.id)
         try:
             ctx.section.put('restore-%s' % ctx.restore['id'] if ctx.restore else 'restore',
                             {'server_id': server.id})
@@ -146,10 +147,10 @@ class NovaRestore(Operation):
             try:
                 cloud.call('Deleting half-restored server %s' % server.id,
                            conn.compute.delete_server, server.id)
+                ctx.publish_new_resource(ctx.resource.id, None)
             except KarborError:
                 pass
             raise
-        ctx.publish_new_resource(ctx.resource.id, server.id)
 
     @staticmethod
     def _wait_active(ctx: OperationContext, server_id: str):

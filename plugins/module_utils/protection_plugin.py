@@ -88,12 +88,23 @@ class OperationContext:
     check_lease: Callable[[], None] = lambda: None
     config: dict[str, Any] = field(default_factory=dict)
     lock: Any = None
+    on_new_resource: Callable[[], None] | None = None
 
-    def publish_new_resource(self, original_id: str, new_id: str) -> None:
-        """Tell parents (a server) which new resource replaced a child."""
+    def publish_new_resource(self, original_id: str, new_id: str | None) -> None:
+        """Tell parents (a server) which new resource replaced a child, and
+        record it at once: a run that dies later must not forget what it
+        made. ``None`` withdraws it (the plugin deleted what it made)."""
         if self.lock is not None:
             with self.lock:
-                self.new_resources[original_id] = new_id
+                self._publish(original_id, new_id)
+        else:
+            self._publish(original_id, new_id)
+        if self.on_new_resource is not None:
+            self.on_new_resource()
+
+    def _publish(self, original_id: str, new_id: str | None) -> None:
+        if new_id is None:
+            self.new_resources.pop(original_id, None)
         else:
             self.new_resources[original_id] = new_id
 

@@ -47,7 +47,7 @@ class SwiftBank(Bank):
         if not HAS_SWIFTCLIENT:
             raise BankError('The python-swiftclient library is required for a Swift bank; '
                             'install it (pip install python-swiftclient).')
-        self.container = container
+        self.container = validate_container_name(container)
         self._factory = connection_factory
         self._local = threading.local()
         self._description = description
@@ -204,6 +204,7 @@ class SwiftBank(Bank):
 
 
 def validate_container_name(name: str) -> str:
-    if not name or '/' in name or len(name) > 256:
-        raise InvalidInput('Swift container name %r is not valid.' % (name,))
+    if not name or '/' in name or len(name.encode('utf-8')) > 256:
+        raise InvalidInput('Swift container name %r is not valid: set bank_swift_object_container '
+                           'to 1-256 bytes without "/".' % (name,))
     return name

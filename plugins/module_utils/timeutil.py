@@ -40,10 +40,6 @@ def now() -> datetime.datetime:
     return datetime.datetime.now(UTC)
 
 
-def epoch() -> float:
-    return now().timestamp()
-
-
 def wall_clock() -> float:
     """Real time, for leases and timeouts (never faked)."""
     return time.time()

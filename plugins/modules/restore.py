@@ -145,12 +145,8 @@ class RestoreModule(KarborModule):
             if previous and previous['status'] == R.RESTORE_SUCCESS:
                 return {'changed': False, 'restore': public(previous)}
         if self.check_mode:
-            provider = engine.provider(provider_id)
-            checkpoint = engine.get_checkpoint(provider.id, self.params['checkpoint_id'])
-            if checkpoint.status != R.CP_AVAILABLE:
-                raise InvalidInput('Checkpoint %s is %s; only available checkpoints can be '
-                                   'restored.' % (checkpoint.id, checkpoint.status))
-            provider.validate_parameters(self.params['parameters'], 'restore')
+            engine.prepare_restore(provider_id, self.params['checkpoint_id'],
+                                   self.params['parameters'], self.params['restore_target'])
             return {'changed': True}
         record = engine.restore(provider_id, self.params['checkpoint_id'],
                                 self.params['parameters'], self.params['restore_target'],

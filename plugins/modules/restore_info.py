@@ -69,8 +69,8 @@ class RestoreInfoModule(KarborModule):
         if self.params['id']:
             restores = [engine.get_restore(self.params['id'])]
         else:
-            restores = engine.catalog.restores.list(
-                engine.project_id, checkpoint_id=self.params['checkpoint_id'],
+            restores = engine.list_restores(
+                checkpoint_id=self.params['checkpoint_id'],
                 status=self.params['status'])
         return {'restores': [public(r) for r in restores]}
 

@@ -184,3 +184,69 @@ def test_checkpoints_are_scoped_by_project(engine, tmp_path):
     assert other.list_checkpoints(NOOP_PROVIDER_ID) == []
     with pytest.raises(NotFound):
         other.get_plan(plan['id'])
+
+
+def test_dead_restore_is_reaped_with_what_it_created(engine):
+    plan = make_plan(engine)
+    cp = engine.protect(plan)
+    record = engine.restore(NOOP_PROVIDER_ID, cp.id)
+    # a run that died mid-restore: in progress, a resource already made, owner lease gone
+    record.update({'status': R.RESTORE_IN_PROGRESS, 'owner_id': 'dead-owner',
+                   'new_resources': {VOLUME.id: 'new-volume'},
+                   'resources_status': {VOLUME.key: R.RES_AVAILABLE,
+                                        SERVER.key: R.RES_RESTORING}})
+    engine.catalog.restores.save(record)
+    cp.bank.put(lease_key('dead-owner'), {'expires_at': timeutil.wall_clock() + 60})
+    assert engine.get_restore(record['id'])['status'] == R.RESTORE_IN_PROGRESS  # still alive
+    cp.bank.put(lease_key('dead-owner'), {'expires_at': timeutil.wall_clock() - 1})
+    reaped = engine.list_restores(status=R.RESTORE_FAIL)
+    assert [r['id'] for r in reaped] == [record['id']]
+    assert 'new-volume' in reaped[0]['error']
+    assert reaped[0]['resources_status'][SERVER.key] == R.RES_ERROR
+    assert engine.list_restores(status=R.RESTORE_IN_PROGRESS) == []
+
+
+def test_restore_records_new_resources_as_they_are_made(engine):
+    plan = make_plan(engine)
+    cp = engine.protect(plan)
+    seen = []
+    real_save = engine.catalog.restores.save
+
+    def save(record):
+        seen.append(dict(record['new_resources']))
+        return real_save(record)
+    engine.catalog.restores.save = save
+    engine.restore(NOOP_PROVIDER_ID, cp.id)
+    # the volume (child) is recorded before the server's on_complete runs
+    assert {VOLUME.id: VOLUME.id} in seen
+    assert seen[-1] == {SERVER.id: SERVER.id, VOLUME.id: VOLUME.id}
+
+
+def test_delete_that_died_after_the_tombstone_is_finished_by_the_next(engine, monkeypatch):
+    plan = make_plan(engine)
+    cp = engine.protect(plan)
+    collection = engine.checkpoints(engine.provider(NOOP_PROVIDER_ID))
+    monkeypatch.setattr(collection, 'remove_indices', lambda checkpoint: None)
+    collection.mark_deleted(cp)  # as if killed at delete.index
+    assert cp.bank.list('/indices/by-plan/') != []
+    assert engine.delete_checkpoint(NOOP_PROVIDER_ID, cp.id).status == R.CP_DELETED
+    assert cp.bank.list('/indices/') == []
+
+
+def test_index_is_written_once_per_run_not_per_resource(engine, monkeypatch):
+    plan = make_plan(engine)
+    writes = []
+    from ansible_collections.karbor.protection.plugins.module_utils.local_bank import LocalBank
+    real_put = LocalBank.put
+
+    def put(self, key, value, *args, **kwargs):
+        writes.append(key)
+        return real_put(self, key, value, *args, **kwargs)
+    monkeypatch.setattr(LocalBank, 'put', put)
+    cp = engine.protect(plan)
+    index_writes = [k for k in writes if k == '/checkpoints/%s/index.json' % cp.id]
+    # created with the graph in it, then the final status: two resources add none
+    assert len(index_writes) == 2
+    assert cp.data['resources_status'] == {SERVER.key: 'available', VOLUME.key: 'available'}
+    stored = cp.bank.get_json('/checkpoints/%s/index.json' % cp.id)
+    assert stored['status'] == R.CP_AVAILABLE and stored['resource_graph']
