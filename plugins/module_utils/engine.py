@@ -39,6 +39,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.provider import 
     Provider, ProviderRegistry)
 from ansible_collections.karbor.protection.plugins.module_utils.resource import Resource
 from ansible_collections.karbor.protection.plugins.module_utils.schema import merged_parameters
+from ansible_collections.karbor.protection.plugins.module_utils.selection import ResourceQuery
 
 DEFAULT_STATE_DIR = '~/.local/share/karbor-protection'
 READERS_PREFIX = '/checkpoint-readers/%s/'
@@ -122,7 +123,8 @@ class ProtectionEngine:
     def resolve_resources(self, provider: Provider, resources: list[dict]) -> list[dict]:
         """Check each plan resource: known type, provider plugin, exists in the cloud."""
         if not resources:
-            raise InvalidInput('A plan needs at least one resource (id and type).')
+            raise InvalidInput('A plan needs at least one resource (id and type) or a '
+                               'resource_query.')
         resolved, seen = [], set()
         for item in resources:
             if not isinstance(item, dict) or not item.get('id') or not item.get('type'):
@@ -159,7 +161,13 @@ class ProtectionEngine:
     def validate_plan(self, fields: dict[str, Any]) -> dict[str, Any]:
         provider = self.provider(fields['provider_id'])
         fields['provider_id'] = provider.id
-        fields['resources'] = self.resolve_resources(provider, fields.get('resources') or [])
+        if fields.get('resource_query'):
+            ResourceQuery(fields['resource_query'])  # syntax errors now, not at the first backup
+            fields['resources'] = (self.resolve_resources(provider, fields['resources'])
+                                   if fields.get('resources') else [])
+        else:
+            fields.pop('resource_query', None)
+            fields['resources'] = self.resolve_resources(provider, fields.get('resources') or [])
         fields['parameters'] = provider.validate_parameters(fields.get('parameters'), 'options')
         if fields.get('status') not in (None, R.PLAN_STARTED, R.PLAN_SUSPENDED):
             raise InvalidInput('Plan status must be started or suspended.')
@@ -186,8 +194,29 @@ class ProtectionEngine:
         self.catalog.plans.delete(plan)
 
     # -- checkpoints: protect ---------------------------------------------------
+    def query_resources(self, provider: Provider, expression: str) -> list[dict]:
+        """What a plan's resource_query selects now, among the instances of
+        the types the provider can protect."""
+        return ResourceQuery(expression).select(
+            self.protectables.describe_instances(provider.plugins))
+
+    def plan_resources(self, provider: Provider, plan: dict[str, Any]) -> list[dict]:
+        """The plan's resources for a checkpoint taken now: the fixed ones plus
+        what its resource_query selects at this moment."""
+        resources = list(plan.get('resources') or [])
+        if plan.get('resource_query'):
+            have = {(r['type'], r['id']) for r in resources}
+            resources += [r for r in self.query_resources(provider, plan['resource_query'])
+                          if (r['type'], r['id']) not in have]
+            if not resources:
+                raise InvalidInput('The resource_query %r of plan %s matches no resource now; '
+                                   'nothing was protected. Check it with '
+                                   'karbor.protection.protectable_info (query option).'
+                                   % (plan['resource_query'], plan.get('name') or plan['id']))
+        return resources
+
     def plan_graph(self, provider: Provider, plan: dict[str, Any]) -> list[G.GraphNode]:
-        start = [Resource.from_dict(r) for r in plan['resources']]
+        start = [Resource.from_dict(r) for r in self.plan_resources(provider, plan)]
         roots = G.build_graph(start, self.protectables.get_dependents)
         for res in G.resources(roots):
             provider.plugin_for(res.type)
@@ -198,6 +227,10 @@ class ProtectionEngine:
         """Create a checkpoint of ``plan``. Everything that can be checked is
         checked before the bank is touched, so bad input leaves nothing."""
         provider = self.provider(plan['provider_id'])
+        if plan.get('resource_query'):
+            # resolved once, recorded in the checkpoint as the plan it protected
+            plan = dict(plan, resources=self.plan_resources(provider, plan), resource_query=None,
+                        selected_by=plan['resource_query'])
         roots = self.plan_graph(provider, plan)
         collection = self.checkpoints(provider)
         bank = collection.bank

@@ -36,6 +36,18 @@ class Protectable:
     def get_dependent_resources(self, parent: Resource) -> list[Resource]:
         return []
 
+    def describe_resources(self) -> list[dict]:
+        """Instances with their metadata, as a resource_query sees them."""
+        return [{'id': r.id, 'type': r.type, 'name': r.name, 'status': None, 'metadata': {},
+                 'tags': []} for r in self.list_resources()]
+
+    @staticmethod
+    def _description(res: Resource, status: str | None, metadata: dict | None,
+                     tags: list | None = None) -> dict:
+        return {'id': res.id, 'type': res.type, 'name': res.name,
+                'status': (status or '').lower() or None, 'metadata': dict(metadata or {}),
+                'tags': list(tags or [])}
+
     def _usable(self, status: str | None) -> bool:
         return (status or '').lower() not in self.skip_statuses
 
@@ -67,6 +79,12 @@ class ServerProtectable(Protectable):
             self.cloud.conn.compute.servers(details=True)))
         return [self._to_resource(s) for s in servers if self._usable(s.status)]
 
+    def describe_resources(self) -> list[dict]:
+        servers = self.cloud.call('Listing servers', lambda: list(
+            self.cloud.conn.compute.servers(details=True)))
+        return [self._description(self._to_resource(s), s.status, s.metadata, s.tags)
+                for s in servers if self._usable(s.status)]
+
     def show_resource(self, resource_id: str) -> Resource:
         server = self.cloud.call('Server %s' % resource_id, self.cloud.conn.compute.get_server,
                                  resource_id)
@@ -93,6 +111,10 @@ class VolumeProtectable(Protectable):
 
     def list_resources(self) -> list[Resource]:
         return [self._to_resource(v) for v in self._volumes() if self._usable(v.status)]
+
+    def describe_resources(self) -> list[dict]:
+        return [self._description(self._to_resource(v), v.status, v.metadata)
+                for v in self._volumes() if self._usable(v.status)]
 
     def show_resource(self, resource_id: str) -> Resource:
         volume = self.cloud.call('Volume %s' % resource_id,
@@ -122,6 +144,13 @@ class ImageProtectable(Protectable):
         images = self.cloud.call('Listing images', lambda: list(
             self.cloud.conn.image.images(owner=project)))
         return [self._to_resource(i) for i in images if self._usable(i.status)]
+
+    def describe_resources(self) -> list[dict]:
+        project = self.cloud.project_id
+        images = self.cloud.call('Listing images', lambda: list(
+            self.cloud.conn.image.images(owner=project)))
+        return [self._description(self._to_resource(i), i.status, i.properties, i.tags)
+                for i in images if self._usable(i.status)]
 
     def show_resource(self, resource_id: str) -> Resource:
         image = self.cloud.call('Image %s' % resource_id, self.cloud.conn.image.get_image,
@@ -176,6 +205,12 @@ class ProtectableRegistry:
 
     def list_instances(self, resource_type: str) -> list[Resource]:
         return self.plugin(resource_type).list_resources()
+
+    def describe_instances(self, types: Iterable[str]) -> list[dict]:
+        result: list[dict] = []
+        for rtype in sorted(set(types) & set(self.plugins)):
+            result.extend(self.plugins[rtype].describe_resources())
+        return result
 
     def show_instance(self, resource_type: str, resource_id: str) -> Resource:
         return self.plugin(resource_type).show_resource(resource_id)

@@ -182,9 +182,9 @@ class CheckpointModule(KarborModule):
             existing = engine.find_named_checkpoint(plan, name)
             if existing is not None and existing.status != R.CP_DELETED:
                 return {'changed': False, 'checkpoint': existing.to_api()}
-        provider = engine.provider(plan['provider_id'])
-        engine.plan_graph(provider, plan)  # validates the plan against the cloud and provider
         if self.check_mode:
+            # what protect checks first: the plan against the cloud and the provider
+            engine.plan_graph(engine.provider(plan['provider_id']), plan)
             return {'changed': True}
         extra = dict(self.params['extra_info'] or {})
         if name:

@@ -35,7 +35,7 @@ options:
     type: str
   resources:
     description:
-      - Resources to protect. Their dependents (a server's volumes and boot image, a
+      - Resources to protect (or use I(resource_query), or both). Their dependents (a server's volumes and boot image, a
         project's servers, volumes and images) are protected with them.
     type: list
     elements: dict
@@ -54,6 +54,22 @@ options:
       extra_info:
         description: Extra facts kept with the resource.
         type: dict
+  resource_query:
+    description:
+      - A JMESPath expression that selects resources dynamically; it is resolved again at every
+        checkpoint, and the checkpoint records what it selected (in
+        C(protection_plan.resources), with the expression in
+        C(protection_plan.resource_query)).
+      - It runs over the project's instances of the types the provider protects, each
+        C({id, type, name, status, metadata, tags}); C(metadata) is a volume's or a server's
+        metadata or an image's properties. It must give back a list of those instances.
+      - For example C([?type=='OS::Cinder::Volume' && metadata.backup=='daily']) protects every
+        volume whose metadata has C(backup=daily) at the time of each checkpoint.
+      - Fixed I(resources) may be given too; the checkpoint protects both. A checkpoint fails,
+        changing nothing, when the plan resolves to no resource at all.
+      - Preview what it selects with M(karbor.protection.protectable_info) and its I(query).
+      - Set it to an empty string to remove it.
+    type: str
   parameters:
     description:
       - Protect options keyed by C(<resource type>) (for every resource of the type) or
@@ -99,6 +115,13 @@ EXAMPLES = r'''
     status: started
   register: plan
 
+- name: Every volume labelled backup=daily, whichever exist at each checkpoint
+  karbor.protection.plan:
+    cloud: mycloud
+    name: daily-volumes
+    provider_id: cf56bd3e-97a7-4078-b6d5-f36246333fd9
+    resource_query: "[?type=='OS::Cinder::Volume' && metadata.backup=='daily']"
+
 - name: Delete it
   karbor.protection.plan:
     cloud: mycloud
@@ -128,9 +151,12 @@ plan:
       description: C(started) or C(suspended).
       type: str
     resources:
-      description: Resources (id, type, name, extra_info).
+      description: Fixed resources (id, type, name, extra_info).
       type: list
       elements: dict
+    resource_query:
+      description: The JMESPath expression resolved at each checkpoint, if any.
+      type: str
     parameters:
       description: Protect options per type or per resource.
       type: dict
@@ -174,6 +200,7 @@ class PlanModule(KarborModule):
             type=dict(type='str', required=True),
             name=dict(type='str'),
             extra_info=dict(type='dict'))),
+        resource_query=dict(type='str'),
         parameters=dict(type='dict'),
         description=dict(type='str'),
         status=dict(type='str', choices=['started', 'suspended']),
@@ -183,7 +210,8 @@ class PlanModule(KarborModule):
 
     def _wanted(self):
         fields = {}
-        for key in ('name', 'provider_id', 'parameters', 'description', 'status'):
+        for key in ('name', 'provider_id', 'resource_query', 'parameters', 'description',
+                    'status'):
             if self.params[key] is not None:
                 fields[key] = self.params[key]
         if self.params['resources'] is not None:
@@ -201,6 +229,9 @@ class PlanModule(KarborModule):
                 provider = self.engine.provider(value)
                 if provider.id != plan['provider_id']:
                     changes[key] = provider.id
+            elif key == 'resource_query':
+                if (plan.get(key) or '') != value:
+                    changes[key] = value or None
             elif plan.get(key) != value:
                 changes[key] = value
         return changes
@@ -221,7 +252,9 @@ class PlanModule(KarborModule):
             return {'changed': True}
         wanted = self._wanted()
         if plan is None:
-            missing = [k for k in ('name', 'provider_id', 'resources') if not wanted.get(k)]
+            missing = [k for k in ('name', 'provider_id') if not wanted.get(k)]
+            if not wanted.get('resources') and not wanted.get('resource_query'):
+                missing.append('resources or resource_query')
             if missing:
                 raise InvalidInput('To create plan %r set %s.'
                                    % (self.params['name'], ', '.join(missing)))

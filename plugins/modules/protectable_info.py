@@ -34,6 +34,14 @@ options:
       - Id of one instance of I(type) to show.
     type: str
     aliases: [instance_id]
+  query:
+    description:
+      - A JMESPath expression, as a plan's I(resource_query), to preview what it selects now.
+      - It runs over the project's instances of every protectable type (or of I(type) only),
+        each C({id, type, name, status, metadata, tags}); C(metadata) is a volume's or a
+        server's metadata or an image's properties.
+      - The matches are returned in C(selected).
+    type: str
 extends_documentation_fragment:
   - karbor.protection.openstack
   - karbor.protection.openstack.engine
@@ -53,6 +61,12 @@ EXAMPLES = r'''
     type: OS::Nova::Server
     instances: true
   register: servers
+
+- name: Preview a plan's resource_query: volumes whose metadata says backup=daily
+  karbor.protection.protectable_info:
+    cloud: mycloud
+    query: "[?type=='OS::Cinder::Volume' && metadata.backup=='daily']"
+  register: daily
 
 - name: One volume
   karbor.protection.protectable_info:
@@ -106,10 +120,16 @@ instance:
   description: The instance asked for with I(id), with its dependent resources.
   returned: when I(id) is set
   type: dict
+selected:
+  description: The instances I(query) selects (id, type, name), as a plan would protect them.
+  returned: when I(query) is set
+  type: list
+  elements: dict
 '''
 
 from ansible_collections.karbor.protection.plugins.module_utils.errors import InvalidInput
 from ansible_collections.karbor.protection.plugins.module_utils.karbor_module import KarborModule
+from ansible_collections.karbor.protection.plugins.module_utils.selection import ResourceQuery
 
 
 class ProtectableInfoModule(KarborModule):
@@ -117,6 +137,7 @@ class ProtectableInfoModule(KarborModule):
         type=dict(type='str', aliases=['protectable_type']),
         instances=dict(type='bool', default=False),
         id=dict(type='str', aliases=['instance_id']),
+        query=dict(type='str'),
     )
 
     def _with_dependents(self, registry, res):
@@ -129,6 +150,10 @@ class ProtectableInfoModule(KarborModule):
         registry = self.engine.protectables
         result = {'protectable_types': registry.types()}
         rtype = self.params['type']
+        if self.params['query']:
+            query = ResourceQuery(self.params['query'])
+            result['selected'] = query.select(registry.describe_instances(
+                [rtype] if rtype else registry.types()))
         if not rtype:
             if self.params['id'] or self.params['instances']:
                 raise InvalidInput('Set type together with id or instances.')

@@ -44,6 +44,13 @@ class FakeRegistry:
     def get_dependents(self, res):
         return [VOLUME] if res == SERVER else []
 
+    metadata = {VOLUME.id: {'backup': 'daily'}}
+
+    def describe_instances(self, types):
+        return [{'id': r.id, 'type': r.type, 'name': r.name, 'status': 'available',
+                 'metadata': dict(self.metadata.get(r.id, {})), 'tags': []}
+                for r in self.known.values() if r.type in types]
+
 
 @pytest.fixture
 def engine(tmp_path):
@@ -217,8 +224,8 @@ def test_restore_records_new_resources_as_they_are_made(engine):
         return real_save(record)
     engine.catalog.restores.save = save
     engine.restore(NOOP_PROVIDER_ID, cp.id)
-    # the volume (child) is recorded before the server's on_complete runs
-    assert {VOLUME.id: VOLUME.id} in seen
+    # each new resource is saved when it is published, not only at the end
+    assert any(len(snapshot) == 1 for snapshot in seen)
     assert seen[-1] == {SERVER.id: SERVER.id, VOLUME.id: VOLUME.id}
 
 
@@ -250,3 +257,31 @@ def test_index_is_written_once_per_run_not_per_resource(engine, monkeypatch):
     assert cp.data['resources_status'] == {SERVER.key: 'available', VOLUME.key: 'available'}
     stored = cp.bank.get_json('/checkpoints/%s/index.json' % cp.id)
     assert stored['status'] == R.CP_AVAILABLE and stored['resource_graph']
+
+
+def test_resource_query_is_resolved_at_each_checkpoint_and_recorded(engine, monkeypatch):
+    query = "[?type=='%s' && metadata.backup=='daily']" % R.VOLUME
+    plan = engine.create_plan({'name': 'q', 'provider_id': NOOP_PROVIDER_ID,
+                               'resource_query': query})
+    assert plan['resources'] == [] and plan['resource_query'] == query
+    first = engine.protect(plan)
+    assert first.plan['resources'] == [{'id': VOLUME.id, 'type': R.VOLUME, 'name': 'data'}]
+    assert first.plan['resource_query'] == query
+    assert list(first.data['resources_status']) == [VOLUME.key]
+    # the label moves to the server: the next checkpoint follows it
+    monkeypatch.setattr(FakeRegistry, 'metadata', {})
+    with pytest.raises(InvalidInput, match='matches no resource'):
+        engine.protect(plan)
+    assert len(engine.list_checkpoints(NOOP_PROVIDER_ID, plan_id=plan['id'])) == 1
+    plan = engine.update_plan(plan, {'resource_query': "[?type=='%s']" % R.SERVER})
+    second = engine.protect(plan)
+    assert sorted(second.data['resources_status']) == sorted([SERVER.key, VOLUME.key])
+
+
+def test_bad_resource_query_changes_nothing(engine):
+    with pytest.raises(InvalidInput, match='JMESPath'):
+        engine.create_plan({'name': 'bad', 'provider_id': NOOP_PROVIDER_ID,
+                            'resource_query': '[?type=='})
+    with pytest.raises(InvalidInput, match='resource_query'):
+        engine.create_plan({'name': 'none', 'provider_id': NOOP_PROVIDER_ID})
+    assert engine.catalog.plans.list('project-a') == []
