@@ -6,6 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 PY312 ?= $(firstword $(wildcard /root/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12))
 VENV ?= .venv
 VENV312 ?= .venv312
+DOCS_VENV ?= .venv-docs
 CLOUD_BASE ?= /tmp/karbor-cloud
 export KARBOR_CLOUD_BASE := $(CLOUD_BASE)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
@@ -28,6 +29,17 @@ $(VENV312)/.installed: requirements.txt tests/requirements.txt
 	touch $@
 
 venv312: $(VENV312)/.installed
+
+$(DOCS_VENV)/.installed: docs/requirements.txt
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/pip install -q --upgrade pip
+	$(DOCS_VENV)/bin/pip install -q -r docs/requirements.txt
+	touch $@
+
+# Module and role docs from DOCUMENTATION and meta/argument_specs.yml into docs/build/html;
+# fails on any antsibull-docs lint finding or Sphinx warning.
+docs: $(DOCS_VENV)/.installed collections
+	PATH=$(CURDIR)/$(DOCS_VENV)/bin:$$PATH docs/sphinx/build.sh
 
 collections:
 	@mkdir -p collections/ansible_collections/karbor
@@ -62,6 +74,6 @@ unit-py312:
 lint: venv
 	$(VENV)/bin/ansible-lint --profile production roles playbooks; status=$$?; rm -rf .ansible; exit $$status
 
-test: venv sanity units lint unit-py312
+test: venv sanity units lint docs unit-py312
 	tests/cloud/up
 	status=0; $(MAKE) integration || status=$$?; tests/cloud/down; exit $$status
