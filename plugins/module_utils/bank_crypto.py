@@ -310,9 +310,9 @@ def open_bank(bank: Bank, key: bytes | None, label: str) -> Bank:
     if key is None:
         if marker is not None:
             raise EncryptionKeyError(
-                'Bank objects of %s are encrypted (%s) with key id %s; no key was given. Set '
+                'Bank objects of %s are encrypted with key id %s (%s); no key was given. Set '
                 'encryption_key_file or encryption_key (or KARBOR_ENCRYPTION_KEY_FILE) to that '
-                'key.' % (label, marker.get('cipher', CIPHER), marker['key_id']))
+                'key.' % (label, marker['key_id'], marker.get('cipher', CIPHER)))
         return bank
     encrypted = EncryptedBank(bank, key, label)
     if marker is not None:
