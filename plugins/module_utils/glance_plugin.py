@@ -153,9 +153,11 @@ class ChunkUploader:
         self.errors: list[BaseException] = []
         self.reused: list[str] = []
 
-    def _upload(self, refs: concurrent.futures.Future, digest: str, data: bytes) -> None:
+    def _upload(self, refs: concurrent.futures.Future, digest_of: concurrent.futures.Future,
+                data: bytes) -> None:
         try:
             refs.result()  # never touch a chunk before its reference is in the bank
+            digest = digest_of.result()
             with self.cond:
                 first = self.probe is None and not self.probing
                 if first:
@@ -206,11 +208,13 @@ class ChunkUploader:
         batch = max(1, min(self.workers, max(capacity - 1 - self.workers, (capacity - 1) // 2)))
         low = max(1, min(2, batch // 2))
 
+        def write_refs(seq: int, batch_digests: list[concurrent.futures.Future]) -> None:
+            self.store.add_refs(self.owner, seq, [f.result() for f in batch_digests])
+
         def flush(pool) -> None:
             # On its own thread so it starts at once: by the time a worker
             # takes up the batch, its reference is usually in the bank.
-            refs = journal.submit(self.store.add_refs, self.owner, self.seq,
-                                  [d for d, _data in pending])
+            refs = journal.submit(write_refs, self.seq, [d for d, _data in pending])
             self.seq += 1
             with self.cond:
                 self.inflight += len(pending)
@@ -218,15 +222,20 @@ class ChunkUploader:
                 pool.submit(self._upload, refs, digest, data)
             pending.clear()
 
+        # Hashing runs beside the download (hashlib releases the GIL), so the
+        # thread reading from Glance only reads, as a plain copy would.
         with concurrent.futures.ThreadPoolExecutor(max_workers=self.workers,
                                                    thread_name_prefix='karbor-chunk') as pool, \
                 concurrent.futures.ThreadPoolExecutor(max_workers=2,
-                                                      thread_name_prefix='karbor-refs') as journal:
+                                                      thread_name_prefix='karbor-refs') as journal, \
+                concurrent.futures.ThreadPoolExecutor(max_workers=2,
+                                                      thread_name_prefix='karbor-hash') as hasher:
             try:
                 for data in chunks:
                     self.check()
                     self._check_time()
-                    digest = self.store.digest(data)  # sha256, or keyed HMAC if encrypted
+                    # sha256, or keyed HMAC if encrypted
+                    digest = hasher.submit(self.store.digest, data)
                     digests.append(digest)
                     total += len(data)
                     pending.append((digest, data))
@@ -256,7 +265,7 @@ class ChunkUploader:
                         self.cond.wait(1.0)
         if self.errors:
             raise self.errors[0]
-        return digests, total
+        return [d.result() for d in digests], total
 
 
 class ChunkReader(io.RawIOBase):
