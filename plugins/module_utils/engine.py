@@ -43,6 +43,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.selection import
 
 DEFAULT_STATE_DIR = '~/.local/share/karbor-protection'
 READERS_PREFIX = '/checkpoint-readers/%s/'
+DELETE_CLAIM = '/checkpoint-deletes/%s'
 
 
 def detach(work: Callable[[], None]) -> bool:
@@ -407,15 +408,28 @@ class ProtectionEngine:
 
         contexts, operations, _new = self._flow_contexts(
             'delete', provider, roots, checkpoint, {}, progress, lease, set_status)
+        claim = None
         try:
             for res, operation in operations.items():
                 operation.precheck(contexts[res])
+            claim = self._claim_delete(collection.bank, checkpoint.id, lease.owner_id)
+            checkpoint = collection.get(checkpoint.id)  # as it is now that it is ours
+            self.check_deletable(checkpoint, collection.bank)
+            previous = checkpoint.status
+            checkpoint.data['owner_id'] = lease.owner_id
+            checkpoint.set_status(R.CP_DELETING)
+            if self.active_readers(collection.bank, checkpoint.id):
+                # a restore marked itself between our check and our status:
+                # it goes on (it read `available`), we step back
+                checkpoint.set_status(previous)
+                raise Conflict('Checkpoint %s is being restored; delete it when the restore '
+                               'ends.' % checkpoint.id)
         except BaseException:
+            if claim:
+                collection.bank.delete(claim)
             lease.release()
             raise
         try:
-            checkpoint.data['owner_id'] = lease.owner_id
-            checkpoint.set_status(R.CP_DELETING)
             log = self.catalog.operation_logs.new(self.project_id, {
                 'operation_type': 'delete', 'checkpoint_id': checkpoint.id,
                 'plan_id': checkpoint.plan.get('id'), 'provider_id': provider.id,
@@ -440,8 +454,29 @@ class ProtectionEngine:
                 self._finish_log(log, R.CP_ERROR_DELETING, exc.msg)
             raise
         finally:
+            collection.bank.delete(claim)
             lease.release()
         return checkpoint
+
+    @staticmethod
+    def _claim_delete(bank, checkpoint_id: str, owner_id: str) -> str:
+        """One delete at a time per checkpoint (manual, retention, another
+        process): an exclusive claim, taken over only from a dead owner."""
+        key = DELETE_CLAIM % checkpoint_id
+        for _attempt in range(2):
+            try:
+                bank.put(key, owner_id, exclusive=True)
+                return key
+            except Conflict:
+                try:
+                    holder = bank.get_text(key)
+                except NotFound:
+                    continue
+                if Lease.is_alive(bank, holder, timeutil.wall_clock()):
+                    raise Conflict('Checkpoint %s is being deleted by another run.'
+                                   % checkpoint_id)
+                bank.delete(key)  # its run died; the next attempt takes it
+        raise Conflict('Checkpoint %s is being deleted by another run.' % checkpoint_id)
 
     # -- restores -----------------------------------------------------------------
     def verify_checkpoint(self, checkpoint: Checkpoint) -> int:

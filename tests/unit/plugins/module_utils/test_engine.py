@@ -285,3 +285,39 @@ def test_bad_resource_query_changes_nothing(engine):
     with pytest.raises(InvalidInput, match='resource_query'):
         engine.create_plan({'name': 'none', 'provider_id': NOOP_PROVIDER_ID})
     assert engine.catalog.plans.list('project-a') == []
+
+
+def test_one_delete_at_a_time_and_a_dead_claim_is_taken_over(engine):
+    from ansible_collections.karbor.protection.plugins.module_utils.engine import DELETE_CLAIM
+    plan = make_plan(engine)
+    cp = engine.protect(plan)
+    bank = cp.bank
+    bank.put(lease_key('other-run'), {'expires_at': timeutil.wall_clock() + 60})
+    bank.put(DELETE_CLAIM % cp.id, 'other-run')
+    with pytest.raises(Conflict, match='being deleted by another run'):
+        engine.delete_checkpoint(NOOP_PROVIDER_ID, cp.id)
+    assert engine.get_checkpoint(NOOP_PROVIDER_ID, cp.id).status == R.CP_AVAILABLE
+    bank.put(lease_key('other-run'), {'expires_at': timeutil.wall_clock() - 1})
+    assert engine.delete_checkpoint(NOOP_PROVIDER_ID, cp.id).status == R.CP_DELETED
+    assert not bank.exists(DELETE_CLAIM % cp.id)
+
+
+def test_delete_steps_back_when_a_restore_marked_itself_in_between(engine, monkeypatch):
+    from ansible_collections.karbor.protection.plugins.module_utils.engine import READERS_PREFIX
+    plan = make_plan(engine)
+    cp = engine.protect(plan)
+    bank = cp.bank
+    real_check = engine.check_deletable
+    calls = []
+
+    def check_then_restore_arrives(checkpoint, bank_):
+        real_check(checkpoint, bank_)
+        calls.append(1)
+        if len(calls) == 2:  # after the claim, just before the status is written
+            bank.put(lease_key('restorer'), {'expires_at': timeutil.wall_clock() + 60})
+            bank.put(READERS_PREFIX % cp.id + 'restorer', {'since': 'now'})
+    monkeypatch.setattr(engine, 'check_deletable', check_then_restore_arrives)
+    with pytest.raises(Conflict, match='being restored'):
+        engine.delete_checkpoint(NOOP_PROVIDER_ID, cp.id)
+    assert engine.get_checkpoint(NOOP_PROVIDER_ID, cp.id).status == R.CP_AVAILABLE
+    assert engine.verify_checkpoint(cp) > 0
