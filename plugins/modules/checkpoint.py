@@ -42,6 +42,9 @@ options:
   name:
     description:
       - Name kept in the checkpoint's C(extra_info); makes creation idempotent per plan.
+      - Two runs started together with the same name make one checkpoint; the run that did
+        not make it reports that checkpoint with C(changed=false), after waiting for it
+        when I(wait=true).
     type: str
   extra_info:
     description:
@@ -126,7 +129,8 @@ checkpoint:
       type: dict
 '''
 
-from ansible_collections.karbor.protection.plugins.module_utils.errors import InvalidInput
+from ansible_collections.karbor.protection.plugins.module_utils.cloud import wait_for
+from ansible_collections.karbor.protection.plugins.module_utils.errors import Conflict, InvalidInput
 from ansible_collections.karbor.protection.plugins.module_utils.karbor_module import KarborModule
 from ansible_collections.karbor.protection.plugins.module_utils import resource as R
 
@@ -168,6 +172,20 @@ class CheckpointModule(KarborModule):
         checkpoint = engine.delete_checkpoint(checkpoint.data['provider_id'], checkpoint.id)
         return {'changed': True, 'checkpoint': checkpoint.to_api()}
 
+    def _named_by_other_run(self, plan, name):
+        engine = self.engine
+        existing = engine.find_named_checkpoint(plan, name)
+        if existing is None:
+            raise Conflict('Checkpoint name %r of plan %s is being claimed by another run; run '
+                           'again.' % (name, plan['name']))
+        if self.params['wait'] and existing.status == R.CP_PROTECTING:
+            existing = wait_for(
+                'checkpoint %s (started by another run)' % existing.id,
+                lambda: engine.get_checkpoint(existing.data['provider_id'], existing.id),
+                lambda cp: cp.status != R.CP_PROTECTING, lambda cp: None,
+                self.params['timeout'])
+        return existing.to_api()
+
     def run(self):
         if self.params['state'] == 'absent':
             return self._absent()
@@ -189,7 +207,13 @@ class CheckpointModule(KarborModule):
         extra = dict(self.params['extra_info'] or {})
         if name:
             extra['name'] = name
-        checkpoint = engine.protect(plan, extra, wait=self.params['wait'])
+        try:
+            checkpoint = engine.protect(plan, extra, wait=self.params['wait'])
+        except Conflict:
+            if not name:
+                raise
+            # Another run took this name a moment ago: that checkpoint is the one.
+            return {'changed': False, 'checkpoint': self._named_by_other_run(plan, name)}
         result = {'changed': True, 'checkpoint': checkpoint.to_api()}
         if checkpoint.status == R.CP_ERROR:
             self.module.fail_json(msg='Checkpoint %s of plan %s failed: %s' % (
