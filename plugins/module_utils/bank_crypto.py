@@ -227,7 +227,8 @@ class EncryptedBank(Bank):
                 key=key)
         header = blob[:HEADER_SIZE]
         try:
-            return self._aead.decrypt(header[-NONCE_SIZE:], blob[HEADER_SIZE:],
+            # a memoryview: slicing the bytes would copy the whole chunk first
+            return self._aead.decrypt(header[-NONCE_SIZE:], memoryview(blob)[HEADER_SIZE:],
                                       _AAD_PREFIX + header + key.encode('utf-8'))
         except InvalidTag:
             raise BankCorrupted('Bank object %s of %s fails authentication (AES-GCM): it was '
