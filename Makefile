@@ -12,7 +12,7 @@ export KARBOR_CLOUD_BASE := $(CLOUD_BASE)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export OS_CLIENT_CONFIG_FILE := $(CLOUD_BASE)/clouds.yaml
 
-.PHONY: venv venv312 collections demo test sanity units integration unit-py312 cloud-up cloud-down lint docs
+.PHONY: venv venv312 collections demo test sanity units integration unit-py312 cloud-up cloud-down lint docs bench
 
 $(VENV)/.installed: requirements.txt tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -77,3 +77,10 @@ lint: venv
 test: venv sanity units lint docs unit-py312
 	tests/cloud/up
 	status=0; $(MAKE) integration || status=$$?; tests/cloud/down; exit $$status
+
+# Benchmarks on the test cloud (started if needed, left running); see benchmarks/README.md.
+bench: venv cloud-up
+	$(VENV)/bin/python -W ignore benchmarks/module_overhead.py
+	$(VENV)/bin/python -W ignore benchmarks/checkpoint_list.py
+	PYTHONPATH=collections $(VENV)/bin/python -W ignore benchmarks/image_protect.py
+	$(VENV)/bin/python -W ignore benchmarks/volumes_parallel.py
