@@ -51,8 +51,8 @@ def test_round_trip_of_bytes_text_and_json(bank, raw, root):
         stored_bytes(root, '/chunks/aa/one')).hexdigest()  # sha256 of the ciphertext
     assert bank.get('/chunks/aa/one') == payload
     bank.put('/checkpoints/c1/index.json', {'status': 'available', 'secret': 'plan-name'})
-    assert bank.get_json('/checkpoints/c1/index.json') == {'status': 'available',
-                                                            'secret': 'plan-name'}
+    expected = {'status': 'available', 'secret': 'plan-name'}
+    assert bank.get_json('/checkpoints/c1/index.json') == expected
     bank.put('/x/empty', b'')
     assert bank.get('/x/empty') == b''
     stored = stored_bytes(root, '/checkpoints/c1/index.json')
