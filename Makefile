@@ -12,7 +12,7 @@ export KARBOR_CLOUD_BASE := $(CLOUD_BASE)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export OS_CLIENT_CONFIG_FILE := $(CLOUD_BASE)/clouds.yaml
 
-.PHONY: venv venv312 collections demo test sanity units integration unit-py312 cloud-up cloud-down lint docs bench
+.PHONY: venv venv312 collections demo test sanity units integration reliability unit-py312 cloud-up cloud-down lint docs bench
 
 $(VENV)/.installed: requirements.txt tests/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,9 @@ units: venv
 
 integration: venv
 	$(VENV)/bin/python -m pytest -p no:cacheprovider -v tests/integration
+
+reliability: venv
+	$(VENV)/bin/python -m pytest -p no:cacheprovider -v tests/reliability
 
 unit-py312:
 	@if [ -n "$(PY312)" ]; then \
