@@ -37,8 +37,12 @@ def _index_path(cid: str) -> str:
     return '/checkpoints/%s/index.json' % cid
 
 
-def _name_key(plan_id: str, project_id: str, name: str) -> str:
-    digest = hashlib.sha256(name.encode('utf-8')).hexdigest()
+def _name_key(bank: Bank, plan_id: str, project_id: str, name: str) -> str:
+    """An encrypted bank names it by a keyed digest, so that object names do
+    not let anyone test guesses of checkpoint names."""
+    keyed = getattr(bank, 'chunk_digest', None)
+    data = name.encode('utf-8')
+    digest = keyed(data) if keyed else hashlib.sha256(data).hexdigest()
     return '/indices/by-name/%s/%s/%s' % (plan_id, project_id, digest)
 
 
@@ -106,7 +110,7 @@ class Checkpoint:
         name = self.extra_info.get('name')
         if not name:
             return None
-        return _name_key(self.plan.get('id', 'none'), self.project_id, str(name))
+        return _name_key(self.bank, self.plan.get('id', 'none'), self.project_id, str(name))
 
     def to_api(self) -> dict[str, Any]:
         """Karbor's API view of the checkpoint (plus our additions)."""
@@ -212,7 +216,7 @@ class CheckpointCollection:
 
     def find_by_name(self, plan_id: str, project_id: str, name: str) -> Checkpoint | None:
         try:
-            cid = self.bank.get_text(_name_key(plan_id, project_id, name))
+            cid = self.bank.get_text(_name_key(self.bank, plan_id, project_id, name))
         except NotFound:
             return None
         try:

@@ -202,3 +202,15 @@ def test_engine_refuses_a_wrong_key_before_writing(tmp_path):
             other.checkpoints(other.provider(NOOP_PROVIDER_ID))
     assert sorted(os.path.join(d, f) for d, _s, fs in os.walk(os.path.join(state, 'bank'))
                   for f in fs) == files
+
+
+def test_checkpoint_names_are_not_guessable_from_object_names(bank, raw):
+    from ansible_collections.karbor.protection.plugins.module_utils.checkpoint import (
+        CheckpointCollection)
+    plan = {'id': 'plan-1', 'name': 'p', 'resources': []}
+    encrypted = CheckpointCollection(bank, NOOP_PROVIDER_ID)
+    cp = encrypted.create(plan, 'project-a', 'owner', {'name': 'nightly'})
+    names = raw.list('/indices/by-name/plan-1/project-a/')
+    plain = hashlib.sha256(b'nightly').hexdigest()
+    assert len(names) == 1 and plain not in names[0]
+    assert encrypted.find_by_name('plan-1', 'project-a', 'nightly').id == cp.id
