@@ -43,6 +43,11 @@ def run_logged(run_playbook, tmp_path, label, playbook, extravars, check=True, e
     return result, read_log(log)
 
 
+def records_of(run_playbook, tmp_path, label, playbook, extravars, env=None) -> list[dict]:
+    """The task records of a playbook run that must succeed."""
+    return run_logged(run_playbook, tmp_path, label, playbook, extravars, env=env)[1]
+
+
 def changed_tasks(records) -> list[str]:
     return [r['task'] for r in records if r['changed']]
 
@@ -106,8 +111,8 @@ def test_backup_twice_then_restore(cloud, sample, run_playbook, tmp_path):
     engine = engine_for(cloud, state_dir)
     checkpoint_ids = []
     try:
-        _, first = run_logged(run_playbook, tmp_path, 'backup1', 'playbooks/backup.yml',
-                              backup_vars, env=env)
+        first = records_of(run_playbook, tmp_path, 'backup1', 'playbooks/backup.yml',
+                           backup_vars, env=env)
         assert task(first, 'Ensure the plan')['changed'] is True  # created
         assert task(first, 'Take the checkpoint')['changed'] is True
         first_plan = task(first, 'Ensure the plan')['result']['plan']
@@ -115,8 +120,8 @@ def test_backup_twice_then_restore(cloud, sample, run_playbook, tmp_path):
         checkpoint_ids.append(first_cp['id'])
         assert first_cp['status'] == 'available', first_cp
 
-        _, second = run_logged(run_playbook, tmp_path, 'backup2', 'playbooks/backup.yml',
-                               backup_vars, env=env)
+        second = records_of(run_playbook, tmp_path, 'backup2', 'playbooks/backup.yml',
+                            backup_vars, env=env)
         assert not [r for r in second if r['status'] == 'failed']
         # the second run changes nothing but the new checkpoint
         assert changed_tasks(second) == ['karbor.protection.protect : Take the checkpoint'], \
@@ -133,15 +138,15 @@ def test_backup_twice_then_restore(cloud, sample, run_playbook, tmp_path):
         assert sorted(c['id'] for c in listed['result']['checkpoints']) == sorted(checkpoint_ids)
         assert task(second, 'Delete the checkpoints beyond the newest 3')['status'] == 'skipped'
         # exactly one new checkpoint, in the bank too
-        in_bank = [c.id for c in engine.list_checkpoints(OS_INFRA_LOCAL,
-                                                          plan_id=first_plan['id'])]
+        in_bank = [c.id for c in
+                   engine.list_checkpoints(OS_INFRA_LOCAL, plan_id=first_plan['id'])]
         assert sorted(in_bank) == sorted(checkpoint_ids)
 
         # the originals go away; restore.yml brings them back under their own names
         conn.block_storage.delete_volume(vol.id)
         conn.block_storage.wait_for_delete(vol, wait=120)
         conn.image.delete_image(image.id)
-        _, restored = run_logged(run_playbook, tmp_path, 'restore', 'playbooks/restore.yml', {
+        restored = records_of(run_playbook, tmp_path, 'restore', 'playbooks/restore.yml', {
             'restore_plan': plan_name,
             'restore_parameters': {
                 'OS::Cinder::Volume#%s' % vol.id: {'restore_name': vol.name},
@@ -199,9 +204,9 @@ def test_schedule_role(cloud, run_playbook, tmp_path):
         extravars = dict(base, schedule_operations=entries)
         extravars.update(extra)
         return run_logged(run_playbook, tmp_path, label, SCHEDULE_PLAYBOOK, extravars,
-                          check=check)
+                          check=check)[1]
 
-    _, first = run('first', [nightly, hourly])
+    first = run('first', [nightly, hourly])
     assert task(first, 'Ensure the triggers')['changed'] is True
     assert task(first, 'Ensure the scheduled operations')['changed'] is True
     ops, triggers = schedule_state(cloud, state_dir)
@@ -214,35 +219,37 @@ def test_schedule_role(cloud, run_playbook, tmp_path):
     assert triggers[hourly['name']]['properties']['format'] == 'crontab'
 
     # idempotent: nothing changes on the second run
-    _, second = run('second', [nightly, hourly])
+    second = run('second', [nightly, hourly])
     assert changed_tasks(second) == [], [(r['task'], r['status']) for r in second]
     assert schedule_state(cloud, state_dir)[0] == ops
 
     # a change to one entry changes that entry only
     moved = dict(hourly, trigger={'format': 'crontab', 'pattern': '30 * * * *'})
-    _, third = run('third', [nightly, moved])
+    third = run('third', [nightly, moved])
     trig = task(third, 'Ensure the triggers')['result']['results']
     assert [r['item']['name'] for r in trig if r['changed']] == [hourly['name']]
     assert changed_tasks(third) == ['karbor.protection.schedule : Ensure the triggers']
 
     # dropped from the list without prune: left alone (and a hand-made operation exists)
-    _, fourth = run('fourth', [nightly], make_hand_made=True)
+    fourth = run('fourth', [nightly], make_hand_made=True)
     ops, triggers = schedule_state(cloud, state_dir)
     assert hourly['name'] in ops and base['hand_made'] in ops
     assert [t for t in changed_tasks(fourth) if 'schedule :' in t] == []
 
     # prune: the dropped entry's operation and trigger go; the hand-made one stays
-    _, fifth = run('fifth', [nightly], schedule_prune=True)
+    fifth = run('fifth', [nightly], schedule_prune=True)
     ops, triggers = schedule_state(cloud, state_dir)
     assert hourly['name'] not in ops and hourly['name'] not in triggers
     assert nightly['name'] in ops and nightly['name'] in triggers
     assert base['hand_made'] in ops and base['hand_made'] in triggers
     assert task(fifth, 'Delete the pruned scheduled operations')['changed'] is True
-    _, sixth = run('sixth', [nightly], schedule_prune=True)
+    sixth = run('sixth', [nightly], schedule_prune=True)
     assert changed_tasks(sixth) == []
 
     # state absent removes one entry without prune
-    _, seventh = run('seventh', [dict(nightly, state='absent')])
+    seventh = run('seventh', [dict(nightly, state='absent')])
+    assert task(seventh, 'Delete the operations of entries marked absent')['changed'] is True
+    assert task(seventh, 'Delete the triggers of entries marked absent')['changed'] is True
     ops, triggers = schedule_state(cloud, state_dir)
     assert nightly['name'] not in ops and nightly['name'] not in triggers
     assert base['hand_made'] in ops
