@@ -20,7 +20,7 @@ import concurrent.futures
 import datetime
 import hashlib
 import uuid
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ansible_collections.karbor.protection.plugins.module_utils import timeutil
 from ansible_collections.karbor.protection.plugins.module_utils.bank import Bank, BankSection
@@ -127,15 +127,21 @@ class Checkpoint:
 class CheckpointCollection:
     """All checkpoints of one provider's bank."""
 
-    def __init__(self, bank: Bank, provider_id: str) -> None:
+    def __init__(self, bank: Bank, provider_id: str, lease_grace: float = 120) -> None:
         self.bank = bank
         self.provider_id = provider_id
+        # A checkpoint younger than this may not have its owner's lease in
+        # the bank yet (both are written at once): it is not a zombie.
+        self.lease_grace = lease_grace
 
     def create(self, plan: dict, project_id: str, owner_id: str, extra_info: dict | None = None,
-               checkpoint_id: str | None = None, fields: dict | None = None) -> Checkpoint:
+               checkpoint_id: str | None = None, fields: dict | None = None,
+               alongside: Callable[[], Any] | None = None) -> Checkpoint:
         """Write index.json (with ``fields``, e.g. the resource graph, in the
-        same write) and then the indices. A named checkpoint is claimed first
-        with an exclusive create, so two runs never make the same one."""
+        same write) and the indices, all at once, with ``alongside`` (the
+        owner's lease) in the same round trip. A named checkpoint is claimed
+        first with an exclusive create, so two runs never make the same one.
+        If any write fails, what the others wrote is removed."""
         moment = timeutil.now()
         data = {
             'version': INDEX_VERSION,
@@ -162,13 +168,24 @@ class CheckpointCollection:
             except Conflict:
                 raise Conflict('A checkpoint named %r already exists for plan %s.'
                                % (checkpoint.extra_info['name'], plan['id']))
-        self.bank.put(_index_path(checkpoint.id), data, exclusive=True)
-        # index.json first: an index entry never points at nothing. The three
-        # entries are independent, so they go out together.
         keys = checkpoint.index_keys()
-        with concurrent.futures.ThreadPoolExecutor(len(keys)) as pool:
-            for future in [pool.submit(self.bank.put, key, checkpoint.id) for key in keys]:
-                future.result()
+        writes = [(_index_path(checkpoint.id), data, True)] + [(k, checkpoint.id, False)
+                                                                for k in keys]
+        with concurrent.futures.ThreadPoolExecutor(len(writes) + 1) as pool:
+            futures = [pool.submit(self.bank.put, key, value, exclusive)
+                       for key, value, exclusive in writes]
+            if alongside is not None:
+                futures.append(pool.submit(alongside))
+            errors = [f.exception() for f in futures if f.exception() is not None]
+        if errors:
+            for key, _value, _exclusive in writes:
+                try:
+                    self.bank.delete(key)
+                except Exception:  # pylint: disable=broad-except
+                    pass  # an entry whose index.json is gone is skipped and removed by list()
+            if name_key:
+                self.bank.delete(name_key)
+            raise errors[0]
         return checkpoint
 
     def get(self, checkpoint_id: str, project_id: str | None = None,
@@ -202,6 +219,9 @@ class CheckpointCollection:
             return False
         if Lease.is_alive(self.bank, checkpoint.data.get('owner_id'), timeutil.wall_clock()):
             return False
+        if checkpoint.status == R.CP_PROTECTING and \
+                (timeutil.now() - checkpoint.created).total_seconds() < self.lease_grace:
+            return False  # its lease may be on its way
         owner = checkpoint.data.get('owner_id')
         if owner:
             self.bank.delete(lease_key(owner))  # the dead run's expired lease
@@ -229,10 +249,22 @@ class CheckpointCollection:
             return '/indices/by-plan/%s/%s/' % (plan_id, project_id)
         return '/indices/by-provider/%s/%s/' % (self.provider_id, project_id)
 
-    def iter_ids(self, project_id: str, plan_id: str | None = None,
-                 start_date: datetime.date | None = None, end_date: datetime.date | None = None,
-                 marker: str | None = None, page: int = 100) -> Iterator[str]:
-        """Checkpoint ids newest first, filtered by plan and by an inclusive
+    def _drop_dangling(self, key: str) -> None:
+        """An index entry whose checkpoint is gone (a create that failed half
+        way, a delete that died) is removed once it is clearly not a create
+        in flight."""
+        stamp = key.rsplit('/', 1)[1].split('@', 1)[0]
+        try:
+            created = timeutil.from_sort_key(stamp)
+        except ValueError:
+            return
+        if (timeutil.now() - created).total_seconds() > self.lease_grace:
+            self.bank.delete(key)
+
+    def iter_keys(self, project_id: str, plan_id: str | None = None,
+                  start_date: datetime.date | None = None, end_date: datetime.date | None = None,
+                  marker: str | None = None, page: int = 100) -> Iterator[str]:
+        """Index entries newest first, filtered by plan and by an inclusive
         UTC date range, starting after ``marker``. Dates bound the listing
         range, so older entries are never read."""
         prefix = self._index_prefix(project_id, plan_id)
@@ -256,7 +288,7 @@ class CheckpointCollection:
         for key in self._paged(prefix, bank_marker, page):
             if lower is not None and key < lower:
                 return
-            yield key.rsplit('@', 1)[1]
+            yield key
 
     def _paged(self, prefix: str, marker: str | None, page: int) -> Iterator[str]:
         while True:
@@ -271,11 +303,13 @@ class CheckpointCollection:
              limit: int | None = None, marker: str | None = None) -> list[Checkpoint]:
         result = []
         page = min(max(limit or 100, 10), 1000)
-        for cid in self.iter_ids(project_id, plan_id, start_date, end_date, marker, page):
+        for key in self.iter_keys(project_id, plan_id, start_date, end_date, marker, page):
+            cid = key.rsplit('@', 1)[1]
             try:
                 checkpoint = self.get(cid, project_id)
             except NotFound:
-                continue  # index entry of a checkpoint being deleted
+                self._drop_dangling(key)
+                continue
             if status and checkpoint.status != status:
                 continue
             result.append(checkpoint)

@@ -118,7 +118,8 @@ class ProtectionEngine:
         return bank
 
     def checkpoints(self, provider: Provider) -> CheckpointCollection:
-        return CheckpointCollection(self.bank(provider), provider.id)
+        return CheckpointCollection(self.bank(provider), provider.id,
+                                    lease_grace=provider.lease_windows()['expire_window'])
 
     # -- plans -----------------------------------------------------------------
     def resolve_resources(self, provider: Provider, resources: list[dict]) -> list[dict]:
@@ -235,13 +236,17 @@ class ProtectionEngine:
         roots = self.plan_graph(provider, plan)
         collection = self.checkpoints(provider)
         bank = collection.bank
-        lease = Lease(bank, **provider.lease_windows()).acquire()
+        lease = Lease(bank, **provider.lease_windows())
         extra = {'created_by': 'manual'}
         extra.update(extra_info or {})
         try:
+            # The lease goes out with the checkpoint's first writes (one round
+            # trip); a reader never reaps a checkpoint younger than the lease
+            # window, so it cannot be taken for a zombie in between.
             checkpoint = collection.create(plan, self.project_id, lease.owner_id, extra, fields={
                 'resource_graph': G.serialize(roots),
-                'resources_status': {r.key: R.RES_PROTECTING for r in G.resources(roots)}})
+                'resources_status': {r.key: R.RES_PROTECTING for r in G.resources(roots)}},
+                alongside=lease.acquire)
         except BaseException:
             lease.release()
             raise
@@ -304,9 +309,6 @@ class ProtectionEngine:
         index = IndexWriter(checkpoint, progress)
 
         def set_status(res: Resource, status: str, reason: str | None = None) -> None:
-            # The resource's status object is its progress record; index.json
-            # follows at most every few seconds and at the end.
-            checkpoint.resource_section(res.id).put('status', status)
             index.resource_status(res, status, reason)
 
         contexts, operations, _new = self._flow_contexts(
@@ -641,9 +643,10 @@ class ProtectionEngine:
 
 
 class IndexWriter:
-    """Keeps a protecting checkpoint's index.json current without a bank
-    write per resource: statuses are written at most every ``interval``
-    seconds (and at once for a failure), and always at the end."""
+    """Keeps a protecting checkpoint's index.json and its resources' status
+    objects current without bank writes per resource on the critical path:
+    everything is written at most every ``interval`` seconds (at once for a
+    failure), and at the end all together in one round trip."""
 
     def __init__(self, checkpoint: Checkpoint, progress: Progress, interval: float = 5.0) -> None:
         self.checkpoint = checkpoint
@@ -651,11 +654,13 @@ class IndexWriter:
         self.interval = interval
         self._lock = threading.Lock()
         self._last = time.monotonic()
+        self._unwritten: dict[str, str] = {}  # resource id -> status object to write
 
     def resource_status(self, res: Resource, status: str, reason: str | None) -> None:
         with self._lock:
             data = self.checkpoint.data
             data['resources_status'][res.key] = status
+            self._unwritten[res.id] = status
             if reason:
                 data.setdefault('resources_reason', {})[res.key] = reason
             if reason or time.monotonic() - self._last >= self.interval:
@@ -670,5 +675,11 @@ class IndexWriter:
 
     def _commit(self) -> None:
         self.checkpoint.data['progress'] = self.progress.to_dict()
-        self.checkpoint.commit()
+        writes = [lambda rid=rid, value=value: self.checkpoint.resource_section(rid).put(
+            'status', value) for rid, value in self._unwritten.items()]
+        writes.append(self.checkpoint.commit)
+        with concurrent.futures.ThreadPoolExecutor(min(len(writes), 16)) as pool:
+            for future in [pool.submit(write) for write in writes]:
+                future.result()
+        self._unwritten.clear()
         self._last = time.monotonic()

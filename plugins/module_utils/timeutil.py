@@ -52,3 +52,10 @@ def isoformat(moment: datetime.datetime) -> str:
 def sort_key(moment: datetime.datetime) -> str:
     """Fixed-width microseconds since the epoch: lexical order is time order."""
     return '%016d' % int(round(moment.timestamp() * 1000000))
+
+
+def from_sort_key(key: str) -> datetime.datetime:
+    """The moment a ``sort_key`` encodes; ValueError for anything else."""
+    if len(key) != 16 or not key.isdigit():
+        raise ValueError('not a sort key: %r' % key)
+    return datetime.datetime.fromtimestamp(int(key) / 1000000.0, UTC)

@@ -142,6 +142,10 @@ def test_zombie_checkpoint_is_reaped_and_deletable(engine):
     cp.data['status'] = R.CP_PROTECTING
     cp.data['owner_id'] = 'dead-owner'
     cp.commit()
+    # young, without a lease yet: its lease may be on its way (written beside index.json)
+    assert engine.get_checkpoint(NOOP_PROVIDER_ID, cp.id).status == R.CP_PROTECTING
+    cp.data['created_at'] = timeutil.isoformat(timeutil.now() - datetime.timedelta(minutes=3))
+    cp.commit()
     with pytest.raises(Conflict):
         # a live lease protects it from deletion
         cp.bank.put(lease_key('dead-owner'), {'expires_at': timeutil.wall_clock() + 60})
@@ -321,3 +325,15 @@ def test_delete_steps_back_when_a_restore_marked_itself_in_between(engine, monke
         engine.delete_checkpoint(NOOP_PROVIDER_ID, cp.id)
     assert engine.get_checkpoint(NOOP_PROVIDER_ID, cp.id).status == R.CP_AVAILABLE
     assert engine.verify_checkpoint(cp) > 0
+
+
+def test_index_entry_of_a_vanished_checkpoint_is_dropped_once_old(engine, monkeypatch):
+    plan = make_plan(engine)
+    cp = engine.protect(plan)
+    cp.bank.delete('/checkpoints/%s/index.json' % cp.id)  # a create that failed half way
+    assert engine.list_checkpoints(NOOP_PROVIDER_ID) == []
+    assert len(cp.bank.list('/indices/by-provider/')) == 1  # young: maybe a create in flight
+    later = timeutil.now() + datetime.timedelta(minutes=3)
+    monkeypatch.setenv('KARBOR_FAKE_NOW', later.isoformat())
+    assert engine.list_checkpoints(NOOP_PROVIDER_ID) == []
+    assert cp.bank.list('/indices/by-provider/') == []
