@@ -115,12 +115,13 @@ def main() -> None:
                           'from ansible_collections.karbor.protection.plugins.module_utils '
                           'import karbor_module') - basic
     sdk = fresh_python('import openstack')
+    jsonschema = fresh_python('import jsonschema')
     auth = fresh_python('import openstack\nopenstack.connect(cloud=%r).authorize()'
                         % args.cloud) - sdk
     print('breakdown (fresh interpreters, medians of 5): import ansible.module_utils.basic %.3fs; '
-          'then the karbor module_utils %.3fs, of which openstacksdk alone takes %.3fs; '
-          'openstack.connect().authorize() %.3fs'
-          % (basic, karbor, sdk, auth))
+          'then the karbor module_utils %.3fs, where import openstack alone takes %.3fs and '
+          'import jsonschema alone %.3fs; openstack.connect().authorize() %.3fs'
+          % (basic, karbor, sdk, jsonschema, auth))
 
 
 if __name__ == '__main__':

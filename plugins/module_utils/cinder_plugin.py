@@ -81,7 +81,18 @@ def delete_snapshot(ctx: OperationContext, snapshot_id: str) -> None:
 
 
 class CinderProtect(Operation):
-    """Snapshot (for in-use volumes) then back up; record ids as they appear."""
+    """Snapshot (for in-use volumes) then back up; record ids as they appear.
+
+    ``on_main`` only starts the backup and ``on_complete`` waits for it: the
+    flow queues every resource's ``on_main`` before the ``on_complete`` hooks
+    they release, so all the volumes of a plan are backed up at once instead
+    of in waves of the engine's worker count (each wait holds a worker).
+    """
+
+    def __init__(self) -> None:
+        self.meta: dict[str, Any] = {}
+        self.snapshot_id: str | None = None
+        self.backup_id: str | None = None
 
     def _previous_backup(self, ctx: OperationContext) -> str | None:
         """This plan's newest available checkpoint's backup of the volume, if usable."""
@@ -124,14 +135,14 @@ class CinderProtect(Operation):
                                 'volume_name': volume.name, 'backup_mode': mode,
                                 'availability_zone': volume.availability_zone,
                                 'volume_type': volume.volume_type, 'parent_backup_id': parent}
-        snapshot_id = None
+        self.meta = meta
         try:
             if volume.status == 'in-use':
                 snapshot = ctx.cloud.call(
                     'Snapshot of volume %s' % volume.id, conn.block_storage.create_snapshot,
                     volume_id=volume.id, force=True,
                     name='karbor-%s-%s' % (ctx.checkpoint.id[:8], volume.id[:8]))
-                snapshot_id = snapshot.id
+                self.snapshot_id = snapshot_id = snapshot.id
                 meta['snapshot_id'] = snapshot_id
                 ctx.section.put('metadata', meta)  # recorded before waiting: a crash can clean up
                 wait_for('snapshot %s' % snapshot_id,
@@ -146,28 +157,44 @@ class CinderProtect(Operation):
             attrs = dict(volume_id=volume.id, is_incremental=incremental, force=force,
                          name=params.get('backup_name') or 'karbor-%s' % ctx.checkpoint.id,
                          description=params.get('description') or default_description)
-            if snapshot_id:
-                attrs['snapshot_id'] = snapshot_id
+            if self.snapshot_id:
+                attrs['snapshot_id'] = self.snapshot_id
             if params.get('container'):
                 attrs['container'] = params['container']
             backup = ctx.cloud.call('Backup of volume %s' % volume.id,
                                     conn.block_storage.create_backup, **attrs)
+            self.backup_id = backup.id
             meta['backup_id'] = backup.id
             meta['is_incremental'] = incremental
             ctx.section.put('metadata', meta)
             ctx.progress.add(bytes_total=(volume.size or 0) * 1024 ** 3)
-            backup = wait_backup(ctx, backup.id)
-            ctx.progress.add(bytes_done=(volume.size or 0) * 1024 ** 3)
+        except BaseException:
+            self._drop_snapshot(ctx)
+            raise
+
+    def on_complete(self, ctx: OperationContext) -> None:
+        if self.backup_id is None:
+            return  # on_main did not run (a failure upstream)
+        meta = self.meta
+        try:
+            backup = wait_backup(ctx, self.backup_id)
+            ctx.progress.add(bytes_done=(meta.get('volume_size') or 0) * 1024 ** 3)
             meta.update({'status': backup.status, 'size': backup.size,
                          'container': backup.container, 'name': backup.name})
         finally:
-            if snapshot_id:
-                try:
-                    delete_snapshot(ctx, snapshot_id)
-                    meta.pop('snapshot_id', None)
-                except KarborError:
-                    pass  # stays recorded; checkpoint delete removes it
-            ctx.section.put('metadata', meta)
+            self._drop_snapshot(ctx)
+
+    def _drop_snapshot(self, ctx: OperationContext) -> None:
+        """Delete the snapshot the backup was made from and record the outcome."""
+        if self.snapshot_id:
+            try:
+                delete_snapshot(ctx, self.snapshot_id)
+                self.meta.pop('snapshot_id', None)
+                self.snapshot_id = None
+            except KarborError:
+                pass  # stays recorded; checkpoint delete removes it
+        if self.meta:
+            ctx.section.put('metadata', self.meta)
 
 
 class CinderRestore(Operation):
@@ -219,7 +246,11 @@ class CinderDelete(Operation):
                            'checkpoints first (or use backup_mode: full).'
                            % (backup_id, ctx.resource.id, ctx.checkpoint.id))
 
+    def __init__(self) -> None:
+        self.deleting: str | None = None
+
     def on_main(self, ctx: OperationContext) -> None:
+        """Start the delete; on_complete waits for it (see CinderProtect)."""
         conn = ctx.cloud.conn
         try:
             meta = ctx.section.get_json('metadata')
@@ -238,7 +269,12 @@ class CinderDelete(Operation):
             backup = wait_backup(ctx, backup_id, ('available', 'error'))
         ctx.cloud.call('Deleting backup %s' % backup_id, conn.block_storage.delete_backup,
                        backup_id)
-        wait_gone(ctx, 'backup %s' % backup_id, conn.block_storage.get_backup, backup_id)
+        self.deleting = backup_id
+
+    def on_complete(self, ctx: OperationContext) -> None:
+        if self.deleting:
+            wait_gone(ctx, 'backup %s' % self.deleting, ctx.cloud.conn.block_storage.get_backup,
+                      self.deleting)
 
 
 class CinderVolumePlugin(ProtectionPlugin):
