@@ -3,7 +3,8 @@
 tests/integration/conftest.py under another module name) and ``r1_project``."""
 from __future__ import annotations
 
-from reliability_lib import integration, r1_project  # noqa: F401  (fixtures by name)
+import reliability_lib
 
-cloud = integration.cloud
-run_playbook = integration.run_playbook
+cloud = reliability_lib.integration.cloud
+run_playbook = reliability_lib.integration.run_playbook
+r1_project = reliability_lib.r1_project

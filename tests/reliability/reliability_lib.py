@@ -127,11 +127,12 @@ def cloud_listing(conn, project_id: str) -> dict[str, list]:
 @dataclass
 class Case:
     """One bad input. ``task`` is the task body (module or include_role) without name/register;
-    ``expect`` are substrings the failure message must contain (case-insensitive)."""
+    ``expect`` are substrings the failure message must contain, ``reject`` substrings it must
+    not contain (case-insensitive)."""
     id: str
     task: dict
     expect: list
-    note: str = ''
+    reject: list = field(default_factory=list)
 
 
 def _record(case_id: str, failed: bool, value: str) -> dict:
@@ -193,9 +194,20 @@ def run_case_playbook(cases: list[Case], defaults: dict, workdir: str, env: dict
 def message_of(result: dict) -> str:
     """The failure text the user sees: msg plus per-resource failures."""
     parts = [str(result.get('msg') or '')]
+    for item in result.get('results') or []:  # a loop: each failed item's message
+        if isinstance(item, dict) and item.get('failed'):
+            parts.append(str(item.get('msg') or ''))
     if result.get('failures'):
         parts.append(json.dumps(result['failures'], ensure_ascii=False))
     return ' '.join(parts)
+
+
+def has_traceback(result: dict) -> bool:
+    """A Python traceback in a task result. ansible-core 2.19 puts the placeholder
+    "(traceback unavailable)" in ``exception`` of every fail_json: that one is not a traceback."""
+    blob = json.dumps(result, ensure_ascii=False)
+    exception = result.get('exception')
+    return 'Traceback' in blob or bool(exception and exception != '(traceback unavailable)')
 
 
 def problems_of(case: Case, outcome: dict | None) -> list[str]:
@@ -211,8 +223,11 @@ def problems_of(case: Case, outcome: dict | None) -> list[str]:
     for needle in case.expect:
         if needle.lower() not in text.lower():
             problems.append('message lacks %r: %s' % (needle, text[:600]))
+    for needle in case.reject:
+        if needle.lower() in text.lower():
+            problems.append('message is misleading (%r): %s' % (needle, text[:600]))
     blob = json.dumps(result, ensure_ascii=False)
-    if 'Traceback' in blob or result.get('exception'):
+    if has_traceback(result):
         problems.append('traceback in result: %s' % blob[:800])
     if 'This is a bug' in text or text.startswith('Unexpected'):
         problems.append('unexpected-error message: %s' % text[:600])
