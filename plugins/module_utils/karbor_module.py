@@ -17,7 +17,23 @@ from ansible_collections.karbor.protection.plugins.module_utils.bank_crypto impo
 from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
 from ansible_collections.karbor.protection.plugins.module_utils.engine import ProtectionEngine
 from ansible_collections.karbor.protection.plugins.module_utils.errors import (
-    FlowError, KarborError)
+    FlowError, InvalidInput, KarborError)
+
+NAME_MAX_LENGTH = 255  # Karbor's API limit on names
+
+
+def check_name(value: str | None, option: str) -> None:
+    """Names are stored and shown everywhere (bank indices, logs, AWX): refuse what Karbor's
+    API refused (over 255 characters) and control characters, before anything is written."""
+    if value is None:
+        return
+    if len(value) > NAME_MAX_LENGTH:
+        raise InvalidInput('%s is %d characters long; use at most %d.'
+                           % (option, len(value), NAME_MAX_LENGTH))
+    bad = sorted({'%r' % ch for ch in value if ord(ch) < 32 or ord(ch) == 127})
+    if bad:
+        raise InvalidInput('%s %r contains control characters (%s); use printable characters.'
+                           % (option, value, ', '.join(bad)))
 
 
 def openstack_argument_spec() -> dict[str, Any]:
@@ -55,6 +71,8 @@ class KarborModule:
     argument_spec: dict[str, Any] = {}
     module_kwargs: dict[str, Any] = {}
     default_timeout: int | None = None
+    #: options naming an object the module creates; checked by check_name() before run()
+    name_options: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         spec = openstack_argument_spec()
@@ -85,6 +103,8 @@ class KarborModule:
 
     def __call__(self) -> None:
         try:
+            for option in self.name_options:
+                check_name(self.params.get(option), option)
             result = self.run() or {}
         except FlowError as exc:
             self.module.fail_json(msg=exc.msg, failures=exc.failures)

@@ -45,6 +45,7 @@ options:
       - Two runs started together with the same name make one checkpoint; the run that did
         not make it reports that checkpoint with C(changed=false), after waiting for it
         when I(wait=true).
+      - At most 255 characters, without control characters.
     type: str
   extra_info:
     description:
@@ -136,6 +137,7 @@ from ansible_collections.karbor.protection.plugins.module_utils import resource 
 
 
 class CheckpointModule(KarborModule):
+    name_options = ('name',)
     argument_spec = dict(
         plan=dict(type='str', aliases=['plan_id']),
         provider_id=dict(type='str'),

@@ -24,6 +24,7 @@ options:
   name:
     description:
       - Plan name, unique in the project. Required to create a plan.
+      - At most 255 characters, without control characters.
     type: str
   id:
     description:
@@ -191,6 +192,7 @@ def _resource_differs(current, wanted):
 
 
 class PlanModule(KarborModule):
+    name_options = ('name',)
     argument_spec = dict(
         name=dict(type='str'),
         id=dict(type='str'),

@@ -46,6 +46,7 @@ options:
   name:
     description:
       - Name of the restore; a successful restore with this name is not repeated.
+      - At most 255 characters, without control characters.
     type: str
   timeout:
     description:
@@ -122,6 +123,7 @@ from ansible_collections.karbor.protection.plugins.module_utils import resource 
 
 
 class RestoreModule(KarborModule):
+    name_options = ('name',)
     argument_spec = dict(
         provider_id=dict(type='str'),
         plan=dict(type='str'),

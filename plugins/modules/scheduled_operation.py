@@ -29,6 +29,7 @@ options:
   name:
     description:
       - Operation name, unique in the project. Required to create an operation.
+      - At most 255 characters, without control characters.
     type: str
   id:
     description:
@@ -165,6 +166,7 @@ COMPARED = ('name', 'description', 'operation_type', 'trigger_id', 'operation_de
 
 
 class ScheduledOperationModule(KarborModule):
+    name_options = ('name',)
     argument_spec = dict(
         name=dict(type='str'),
         id=dict(type='str'),

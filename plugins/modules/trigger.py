@@ -34,6 +34,7 @@ options:
   name:
     description:
       - Trigger name, unique in the project. Required to create a trigger.
+      - At most 255 characters, without control characters.
     type: str
   id:
     description:
@@ -217,6 +218,7 @@ def config_value(params, name, env, default):
 
 
 class TriggerModule(KarborModule):
+    name_options = ('name',)
     argument_spec = dict(
         name=dict(type='str'),
         id=dict(type='str'),
