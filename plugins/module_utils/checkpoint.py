@@ -205,6 +205,12 @@ class CheckpointCollection:
         if not isinstance(data, dict) or 'status' not in data:
             raise BankCorrupted('The index of checkpoint %s is damaged.' % checkpoint_id)
         checkpoint = Checkpoint(self.bank, data)
+        if data.get('provider_id') != self.provider_id:
+            # Providers may share a bank; a checkpoint is only ever handled by
+            # the plugins of the provider that made it.
+            raise NotFound('Checkpoint %s does not belong to provider %s (it was made by provider '
+                           '%s); use that provider_id or the plan it was made from.'
+                           % (checkpoint_id, self.provider_id, data.get('provider_id')))
         if project_id is not None and checkpoint.project_id != project_id:
             raise NotFound('Checkpoint %s does not exist in provider %s for this project.'
                            % (checkpoint_id, self.provider_id))

@@ -217,8 +217,27 @@ class ProtectionEngine:
                                    % (plan['resource_query'], plan.get('name') or plan['id']))
         return resources
 
+    def check_resources_exist(self, resources: list[dict]) -> None:
+        """Fail before the bank is touched when a plan resource is gone or
+        unusable (one listing per type, whatever the number of resources)."""
+        by_type: dict[str, list[str]] = {}
+        for item in resources:
+            by_type.setdefault(item['type'], []).append(str(item['id']))
+        for rtype, ids in sorted(by_type.items()):
+            if rtype not in self.protectables.types():
+                continue  # no protectable for the type: the provider's plugin decides
+            present = {r.id for r in self.protectables.list_instances(rtype)}
+            gone = [i for i in ids if i not in present]
+            if gone:
+                raise NotFound('%s %s of the plan no longer exist(s) in this project or cannot '
+                               'be protected in its current status; update the plan (check '
+                               'with karbor.protection.protectable_info). Nothing was protected.'
+                               % (rtype, ', '.join(gone)))
+
     def plan_graph(self, provider: Provider, plan: dict[str, Any]) -> list[G.GraphNode]:
-        start = [Resource.from_dict(r) for r in self.plan_resources(provider, plan)]
+        resources = self.plan_resources(provider, plan)
+        self.check_resources_exist(resources)
+        start = [Resource.from_dict(r) for r in resources]
         roots = G.build_graph(start, self.protectables.get_dependents)
         for res in G.resources(roots):
             provider.plugin_for(res.type)

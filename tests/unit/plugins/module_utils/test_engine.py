@@ -46,6 +46,12 @@ class FakeRegistry:
 
     metadata = {VOLUME.id: {'backup': 'daily'}}
 
+    def types(self):
+        return sorted({SERVER.type, VOLUME.type, SHARE.type})
+
+    def list_instances(self, rtype):
+        return [r for r in self.known.values() if r.type == rtype]
+
     def describe_instances(self, types):
         return [{'id': r.id, 'type': r.type, 'name': r.name, 'status': 'available',
                  'metadata': dict(self.metadata.get(r.id, {})), 'tags': []}
@@ -337,3 +343,30 @@ def test_index_entry_of_a_vanished_checkpoint_is_dropped_once_old(engine, monkey
     monkeypatch.setenv('KARBOR_FAKE_NOW', later.isoformat())
     assert engine.list_checkpoints(NOOP_PROVIDER_ID) == []
     assert cp.bank.list('/indices/by-provider/') == []
+
+
+def test_checkpoint_of_a_resource_gone_since_the_plan_touches_nothing(engine, monkeypatch):
+    plan = make_plan(engine)
+    bank = engine.bank(engine.provider(NOOP_PROVIDER_ID))
+    before = bank.list('/')
+    monkeypatch.setattr(FakeRegistry, 'known', {SERVER.id: SERVER})  # the volume was deleted
+    monkeypatch.setattr(FakeRegistry, 'get_dependents', lambda self, res: [])
+    plan['resources'].append(VOLUME.to_dict())
+    with pytest.raises(NotFound, match='no longer exist'):
+        engine.protect(plan)
+    assert bank.list('/') == before
+
+
+def test_a_checkpoint_is_only_reachable_through_its_own_provider(engine):
+    plan = make_plan(engine)
+    cp = engine.protect(plan)
+    # the OS Infra FS provider shares the same local bank folder
+    other = engine.provider(OS_INFRA_FS_PROVIDER_ID)
+    assert engine.bank(other).root == cp.bank.root
+    for call in (lambda: engine.get_checkpoint(OS_INFRA_FS_PROVIDER_ID, cp.id),
+                 lambda: engine.restore(OS_INFRA_FS_PROVIDER_ID, cp.id),
+                 lambda: engine.delete_checkpoint(OS_INFRA_FS_PROVIDER_ID, cp.id)):
+        with pytest.raises(NotFound, match='does not belong to provider'):
+            call()
+    assert engine.get_checkpoint(NOOP_PROVIDER_ID, cp.id).status == R.CP_AVAILABLE
+    assert engine.catalog.restores.list('project-a') == []
