@@ -22,6 +22,13 @@ from ansible_collections.karbor.protection.plugins.module_utils.errors import (
     BankError, BankUnreachable, Conflict, NotFound, InvalidInput, KarborError)
 
 try:
+    from keystoneauth1 import session as ks_session
+    from keystoneauth1.identity import generic as ks_identity
+except ImportError:  # comes with openstacksdk; only [swift_client] keystone auth needs it
+    ks_session = None
+    ks_identity = None
+
+try:
     import swiftclient
     from swiftclient.exceptions import ClientException
     HAS_SWIFTCLIENT = True
@@ -35,6 +42,37 @@ except ImportError:
     SWIFTCLIENT_IMPORT_ERROR = traceback.format_exc()
 
 CHECKSUM_HEADER = 'x-object-meta-sha256'
+
+
+def _keystone_connection(client: dict[str, str], retries: int, backoff: int):
+    """A swiftclient Connection for a [swift_client] account with keystone (v2/v3) auth.
+
+    swiftclient authenticates against keystone only through python-keystoneclient, which is
+    not a requirement; a keystoneauth1 session (openstacksdk's own) does the same job."""
+    where = client['swift_auth_url']
+    if ks_session is None:
+        raise BankError('The keystoneauth1 library (installed with openstacksdk) is required '
+                        'for the Swift bank account of [swift_client] %s.' % where)
+    insecure = client.get('swift_auth_insecure', 'false').lower() == 'true'
+    auth = ks_identity.Password(
+        auth_url=where, username=client.get('swift_user'), password=client.get('swift_key'),
+        project_name=client.get('swift_tenant_name'),
+        project_domain_name=client.get('swift_project_domain_name', 'Default'),
+        user_domain_name=client.get('swift_user_domain_name', 'Default'))
+    session = ks_session.Session(auth=auth, verify=False if insecure else (
+        client.get('swift_ca_cert_file') or True))
+    try:
+        endpoint = session.get_endpoint(service_type='object-store', interface='public',
+                                        region_name=client.get('swift_region_name'))
+    except Exception as exc:  # pylint: disable=broad-except
+        raise BankUnreachable('The Swift bank (%s) is unreachable: keystone did not give an '
+                              'object-store endpoint for [swift_client] swift_user %s: %s'
+                              % (where, client.get('swift_user'), exc))
+    if not endpoint:
+        raise BankUnreachable('The Swift bank account of [swift_client] %s has no object-store '
+                              'endpoint in the catalog.' % where)
+    return swiftclient.Connection(session=session, retries=retries, starting_backoff=backoff,
+                                  os_options={'object_storage_url': endpoint})
 
 
 class SwiftBank(Bank):
@@ -62,19 +100,19 @@ class SwiftBank(Bank):
         container = bank.get('bank_swift_object_container') or 'karbor-%s' % provider_id
         retries = int(client.get('swift_retry_attempts', 3))
         backoff = int(client.get('swift_retry_backoff', 2))
-        if client.get('swift_auth_url'):
+        if client.get('swift_auth_url') and \
+                str(client.get('swift_auth_version', '3')).startswith('1'):
             def factory():
                 return swiftclient.Connection(
                     authurl=client['swift_auth_url'], user=client.get('swift_user'),
-                    key=client.get('swift_key'), auth_version=client.get('swift_auth_version', '3'),
+                    key=client.get('swift_key'), auth_version='1',
                     retries=retries, starting_backoff=backoff,
                     cacert=client.get('swift_ca_cert_file') or None,
-                    insecure=client.get('swift_auth_insecure', 'false').lower() == 'true',
-                    os_options={
-                        'project_name': client.get('swift_tenant_name'),
-                        'project_domain_name': client.get('swift_project_domain_name', 'Default'),
-                        'user_domain_name': client.get('swift_user_domain_name', 'Default'),
-                        'region_name': client.get('swift_region_name')})
+                    insecure=client.get('swift_auth_insecure', 'false').lower() == 'true')
+            where = client['swift_auth_url']
+        elif client.get('swift_auth_url'):
+            def factory():
+                return _keystone_connection(client, retries, backoff)
             where = client['swift_auth_url']
         else:
             def factory():

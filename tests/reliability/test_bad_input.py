@@ -632,10 +632,6 @@ _WRONG_PROVIDER = ('CheckpointCollection.get (plugins/module_utils/checkpoint.py
                    "the index's provider_id: a checkpoint of one provider is shown, restored and "
                    'deleted through any other provider that shares its bank (here the No-Op and '
                    'the OS Infra FS providers share state_dir/bank), running the wrong plugins')
-_SWIFT_AUTH = ('A providers.d Swift bank with [swift_client] swift_auth_url (plugins/module_utils/'
-               'swift_bank.py from_provider_config) never connects: swiftclient needs '
-               'python-keystoneclient for auth v3, which requirements.txt lacks, so the error '
-               'names a missing library instead of the unreachable endpoint')
 KNOWN_BUGS: dict[str, str] = {
     'checkpoint_info-wrong-provider': _WRONG_PROVIDER,
     'restore-wrong-provider': _WRONG_PROVIDER,
@@ -644,8 +640,6 @@ KNOWN_BUGS: dict[str, str] = {
         'ProtectionEngine.protect/plan_graph (plugins/module_utils/engine.py) does not check '
         'that the plan resources still exist: a checkpoint of a deleted volume is made (No-Op) '
         'or left in error in the bank (OS Infra) instead of failing before the bank is touched'),
-    'checkpoint-bank-unreachable': _SWIFT_AUTH,
-    'checkpoint_info-bank-unreachable': _SWIFT_AUTH,
     'role-schedule-unknown-plan': (
         'roles/schedule/tasks/main.yml makes every trigger before it checks the operations: '
         'an entry whose plan does not exist leaves its new trigger in the catalog'),

@@ -19,6 +19,7 @@ from reliability_lib import (Case, bank_listing, has_traceback, integration, mes
 
 NOOP = 'b766f37c-d011-4026-8228-28730d734a3f'
 SWIFT_NOOP = '0b1e0b1e-0000-4000-8000-0000000000a1'
+SHARED_NOOP = '0b1e0b1e-0000-4000-8000-0000000000a2'
 VOLUME = 'OS::Cinder::Volume'
 
 SWIFT_PROVIDER = """[provider]
@@ -26,6 +27,24 @@ name = r1 Swift no-op
 id = %s
 plugin = karbor-noop-protection-plugin
 bank = karbor-swift-bank-plugin
+
+[swift_bank_plugin]
+bank_swift_object_container = %s
+"""
+
+# One dedicated Swift account (the admin project) for every project: the operator guide's
+# setup for a central backup account. Isolation then rests on the engine alone.
+SHARED_PROVIDER = """[provider]
+name = r1 shared Swift account
+id = %s
+plugin = karbor-noop-protection-plugin
+bank = karbor-swift-bank-plugin
+
+[swift_client]
+swift_auth_url = %s
+swift_user = %s
+swift_key = %s
+swift_tenant_name = %s
 
 [swift_bank_plugin]
 bank_swift_object_container = %s
@@ -54,11 +73,22 @@ PLAYBOOK = """
         provider_id: %(swift)s
         resources: [{id: "{{ volume_id }}", type: "OS::Cinder::Volume"}]
       register: swift_plan
+    - name: Plan on the shared Swift account
+      karbor.protection.plan:
+        cloud: "{{ cloud_name }}"
+        name: "{{ prefix }}-shared-plan"
+        provider_id: %(shared)s
+        resources: [{id: "{{ volume_id }}", type: "OS::Cinder::Volume"}]
+      register: shared_plan
+    - name: Providers (one has a Swift password in its providers.d file)
+      karbor.protection.provider_info:
+        cloud: "{{ cloud_name }}"
+      register: providers
     - name: Checkpoints
       karbor.protection.checkpoint:
         cloud: "{{ cloud_name }}"
         plan: "{{ item }}"
-      loop: ["{{ prefix }}-plan", "{{ prefix }}-swift-plan"]
+      loop: ["{{ prefix }}-plan", "{{ prefix }}-swift-plan", "{{ prefix }}-shared-plan"]
       register: checkpoints
     - name: Restore
       karbor.protection.restore:
@@ -81,12 +111,13 @@ PLAYBOOK = """
     - name: Facts
       ansible.builtin.copy:
         content: "{{ {'plan': plan.plan, 'swift_plan': swift_plan.plan,
+                      'shared_plan': shared_plan.plan, 'providers': providers.providers,
                       'checkpoints': checkpoints.results | map(attribute='checkpoint') | list,
                       'restore': restore.restore, 'listed': listed.checkpoints,
                       'failing': failing} | to_json }}"
         dest: "{{ out }}"
         mode: "0600"
-""" % {'noop': NOOP, 'swift': SWIFT_NOOP}
+""" % {'noop': NOOP, 'swift': SWIFT_NOOP, 'shared': SHARED_NOOP}
 
 
 def _auth(cloud, name: str) -> dict:
@@ -127,7 +158,14 @@ def shared(cloud, tmp_path_factory):
     container = 'r1-sec-%s' % uuid.uuid4().hex[:8]
     with open(os.path.join(providers_dir, 'swift-noop.conf'), 'w') as handle:
         handle.write(SWIFT_PROVIDER % (SWIFT_NOOP, container))
+    admin = _auth(cloud, cloud.admin)
+    shared_container = container + '-shared'
+    with open(os.path.join(providers_dir, 'swift-shared.conf'), 'w') as handle:
+        handle.write(SHARED_PROVIDER % (SHARED_NOOP, admin['auth_url'], admin['username'],
+                                        admin['password'], admin['project_name'],
+                                        shared_container))
     conns = {name: cloud.connect(name) for name in (cloud.a, cloud.b)}
+    admin_conn = cloud.connect(cloud.admin)
     volumes = {}
     try:
         for name, conn in conns.items():
@@ -138,15 +176,18 @@ def shared(cloud, tmp_path_factory):
                                                wait=180)
         yield {'base': str(base), 'state_dir': str(base / 'state'),
                'providers_dir': providers_dir, 'container': container, 'conns': conns,
-               'volumes': volumes}
+               'volumes': volumes, 'admin': admin_conn, 'shared_container': shared_container}
     finally:
-        for name, conn in conns.items():
+        for name, conn in list(conns.items()) + [('admin', admin_conn)]:
             if name in volumes:
                 conn.block_storage.delete_volume(volumes[name], ignore_missing=True)
             try:
                 for obj in list(conn.object_store.objects(container)):
                     conn.object_store.delete_object(obj, container=container)
                 conn.object_store.delete_container(container, ignore_missing=True)
+                for obj in list(conn.object_store.objects(shared_container)):
+                    conn.object_store.delete_object(obj, container=shared_container)
+                conn.object_store.delete_container(shared_container, ignore_missing=True)
             except Exception:  # pylint: disable=broad-except
                 pass
 
@@ -193,7 +234,11 @@ def test_credentials_never_leak(cloud, shared, project_b):
     for name, conn in shared['conns'].items():
         for key, data in _swift_objects(conn, shared['container']).items():
             objects['swift:%s:%s' % (name, key)] = data
+    for key, data in _swift_objects(shared['admin'], shared['shared_container']).items():
+        objects['swift:shared:%s' % key] = data
+    assert any(k.startswith('swift:shared:') for k in objects), list(objects)
     assert len(objects) >= 4, 'the Swift bank holds no objects: %s' % list(objects)
+    assert any(p['id'] == SHARED_NOOP for p in facts['providers'])
     for key, data in objects.items():
         texts[key] = data.decode('utf-8', errors='replace')
     assert len([k for k in texts if k.startswith('/')]) >= 10
@@ -206,7 +251,8 @@ def test_credentials_never_leak(cloud, shared, project_b):
 def isolation_cases(b: dict) -> list[Case]:
     plan_id = b['plan']['id']
     swift_plan_id = b['swift_plan']['id']
-    cp_local, cp_swift = (cp['id'] for cp in b['checkpoints'])
+    shared_plan_id = b['shared_plan']['id']
+    cp_local, cp_swift, cp_shared = (cp['id'] for cp in b['checkpoints'])
     restore_id = b['restore']['id']
 
     def m(module: str, **args) -> dict:
@@ -227,6 +273,15 @@ def isolation_cases(b: dict) -> list[Case]:
                                            id=cp_swift), [cp_swift]),
         c('checkpoint_info-swift-by-plan', m('checkpoint_info', plan=swift_plan_id),
           [swift_plan_id]),
+        c('checkpoint_info-shared-by-id', m('checkpoint_info', provider_id=SHARED_NOOP,
+                                            id=cp_shared), [cp_shared]),
+        c('checkpoint_info-shared-by-plan', m('checkpoint_info', plan=shared_plan_id),
+          [shared_plan_id]),
+        c('checkpoint_info-shared-all', m('checkpoint_info', provider_id=SHARED_NOOP), []),
+        c('checkpoint-delete-shared', m('checkpoint', provider_id=SHARED_NOOP, id=cp_shared,
+                                        state='absent'), [cp_shared]),
+        c('restore-shared', m('restore', provider_id=SHARED_NOOP, checkpoint_id=cp_shared),
+          [cp_shared]),
         c('checkpoint-delete-local', m('checkpoint', provider_id=NOOP, id=cp_local,
                                        state='absent'), [cp_local]),
         c('checkpoint-delete-swift', m('checkpoint', provider_id=SWIFT_NOOP, id=cp_swift,
@@ -244,12 +299,15 @@ def isolation_cases(b: dict) -> list[Case]:
 
 def test_project_isolation(cloud, shared, project_b):
     b = project_b
-    b_ids = [b['plan']['id'], b['swift_plan']['id'], b['restore']['id']] + [
+    b_ids = [b['plan']['id'], b['swift_plan']['id'], b['shared_plan']['id'],
+             b['restore']['id']] + [
         cp['id'] for cp in b['checkpoints']]
     cases = isolation_cases(b)
     before_local = bank_listing(shared['state_dir'])
     conn_b = shared['conns'][cloud.b]
     before_swift = swift_listing(conn_b, shared['container'])
+    before_shared = swift_listing(shared['admin'], shared['shared_container'])
+    assert before_shared, 'project-b wrote nothing to the shared Swift account'
     run = run_case_playbook(cases, {'state_dir': shared['state_dir'],
                                     'providers_dir': shared['providers_dir'],
                                     'cloud': cloud.a}, shared['base'])
@@ -279,18 +337,21 @@ def test_project_isolation(cloud, shared, project_b):
                if before_local.get(p) != after_local.get(p)}
     assert not changed, sorted(changed)
     assert swift_listing(conn_b, shared['container']) == before_swift
+    assert swift_listing(shared['admin'], shared['shared_container']) == before_shared
     # and project-b still sees them as they were
     check = run_case_playbook([
         Case('b-plan', {'karbor.protection.plan_info': {'plan': b['plan']['id']}}, []),
         Case('b-checkpoint', {'karbor.protection.checkpoint_info': {
             'provider_id': NOOP, 'id': b['checkpoints'][0]['id']}}, []),
         Case('b-swift-checkpoint', {'karbor.protection.checkpoint_info': {
-            'provider_id': SWIFT_NOOP, 'id': b['checkpoints'][1]['id']}}, [])],
+            'provider_id': SWIFT_NOOP, 'id': b['checkpoints'][1]['id']}}, []),
+        Case('b-shared-checkpoint', {'karbor.protection.checkpoint_info': {
+            'provider_id': SHARED_NOOP, 'id': b['checkpoints'][2]['id']}}, [])],
         {'state_dir': shared['state_dir'], 'providers_dir': shared['providers_dir'],
          'cloud': cloud.b}, shared['base'])
     plans = check.results['b-plan']['result']['plans']
     assert [p['id'] for p in plans] == [b['plan']['id']]
     assert plans[0].get('description', '') == b['plan'].get('description', '')
-    for key in ('b-checkpoint', 'b-swift-checkpoint'):
+    for key in ('b-checkpoint', 'b-swift-checkpoint', 'b-shared-checkpoint'):
         checkpoints = check.results[key]['result']['checkpoints']
         assert [cp['status'] for cp in checkpoints] == ['available'], checkpoints
