@@ -107,6 +107,7 @@ class Step:
     """A started ansible-playbook run of one step."""
     proc: subprocess.Popen
     result_file: str
+    name: str = ''
     started: float = field(default_factory=time.monotonic)
 
 
@@ -174,7 +175,7 @@ class Lab:
         env = playbook_env(self.cloud, {'KARBOR_FAULT': fault} if fault else None)
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
-        return Step(proc, result_file)
+        return Step(proc, result_file, '%s%s' % (step, ' (fault %s)' % fault if fault else ''))
 
     @staticmethod
     def finish(step: Step, timeout: int = 900) -> dict:
@@ -184,6 +185,10 @@ class Lab:
             result = json.load(handle)
         result['_output'] = output[-4000:]
         result['_seconds'] = round(time.monotonic() - step.started, 1)
+        print('[%s] %s: %s in %.1f s%s' % (time.strftime('%H:%M:%S'), step.name,
+                                           'failed' if result.get('failed') else 'ok',
+                                           result['_seconds'], ': %s' % str(result.get('msg'))[:300]
+                                           if result.get('failed') else ''))
         return result
 
     def run(self, step: str, fault: str | None = None, **extravars) -> dict:
