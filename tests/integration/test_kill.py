@@ -69,8 +69,9 @@ def test_sigkill_mid_protect_then_reap_and_delete(cloud, tmp_path):
                 break
             time.sleep(0.2)
         assert checkpoint_id, proc.stdout.read().decode()[-3000:]
-        module = subprocess.run(['pgrep', '-f', 'AnsiballZ_checkpoint'], capture_output=True,
-                                text=True, check=False).stdout.split()
+        # only this run's module: the playbook leads its own session
+        module = subprocess.run(['pgrep', '-s', str(proc.pid), '-f', 'AnsiballZ_checkpoint'],
+                                capture_output=True, text=True, check=False).stdout.split()
         assert module, 'the checkpoint module process was not found'
         for pid in module:
             os.kill(int(pid), signal.SIGKILL)
