@@ -8,3 +8,11 @@ import reliability_lib
 cloud = reliability_lib.integration.cloud
 run_playbook = reliability_lib.integration.run_playbook
 r1_project = reliability_lib.r1_project
+
+# When tests/integration and tests/reliability are collected in one pytest run, the module
+# name ``conftest`` is this file for imports made after it loaded: offer the integration
+# helpers that integration tests import from ``conftest``.
+ansible_playbook_cmd = reliability_lib.integration.ansible_playbook_cmd
+playbook_env = reliability_lib.integration.playbook_env
+collections_path = reliability_lib.integration.collections_path
+PlaybookResult = reliability_lib.integration.PlaybookResult
