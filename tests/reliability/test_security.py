@@ -181,15 +181,13 @@ def shared(cloud, tmp_path_factory):
         for name, conn in list(conns.items()) + [('admin', admin_conn)]:
             if name in volumes:
                 conn.block_storage.delete_volume(volumes[name], ignore_missing=True)
-            try:
-                for obj in list(conn.object_store.objects(container)):
-                    conn.object_store.delete_object(obj, container=container)
-                conn.object_store.delete_container(container, ignore_missing=True)
-                for obj in list(conn.object_store.objects(shared_container)):
-                    conn.object_store.delete_object(obj, container=shared_container)
-                conn.object_store.delete_container(shared_container, ignore_missing=True)
-            except Exception:  # pylint: disable=broad-except
-                pass
+            for box in (container, shared_container):
+                try:
+                    for obj in list(conn.object_store.objects(box)):
+                        conn.object_store.delete_object(obj, container=box)
+                    conn.object_store.delete_container(box, ignore_missing=True)
+                except Exception:  # pylint: disable=broad-except
+                    pass  # this account has no such container
 
 
 def _protect(cloud, shared, name: str, prefix: str, verbose: bool = False,
