@@ -52,7 +52,7 @@ def timed(func: Callable[[], Any]) -> tuple[float, Any]:
 def median_time(func: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     """Median wall time of ``repeat`` calls, and the last call's value."""
     times, value = [], None
-    for _ in range(repeat):
+    for _round in range(repeat):
         elapsed, value = timed(func)
         times.append(elapsed)
     return statistics.median(times), value

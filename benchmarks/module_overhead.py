@@ -67,14 +67,14 @@ def fill_bank(state_dir: str, project_id: str, count: int = 10) -> None:
     collection = CheckpointCollection(LocalBank(os.path.join(state_dir, 'bank')),
                                       NOOP_PROVIDER_ID)
     plan = {'id': str(uuid.uuid4()), 'name': 'bench', 'resources': []}
-    for _ in range(count):
+    for _index in range(count):
         collection.create(plan, project_id, 'bench').set_status('available')
 
 
 def fresh_python(code: str, repeat: int = 5) -> float:
     """Median wall time of ``code`` in a new interpreter, minus an empty interpreter's."""
     def run(src: str) -> float:
-        elapsed, _ = bench_util.median_time(lambda: subprocess.run(
+        elapsed, _value = bench_util.median_time(lambda: subprocess.run(
             [sys.executable, '-c', src], check=True, env=dict(
                 os.environ, PYTHONPATH=bench_util.COLLECTIONS)), repeat)
         return elapsed

@@ -228,8 +228,8 @@ def main() -> None:
     try:
         start = time.monotonic()
         ids = volumes.create(args.volumes + 1, args.size_gib)
-        print('created %d volumes of %d GiB in %.1fs' % (len(ids), args.size_gib,
-                                                        time.monotonic() - start), flush=True)
+        print('created %d volumes of %d GiB in %.1fs'
+              % (len(ids), args.size_gib, time.monotonic() - start), flush=True)
         plans = {}
         for label, chosen in (('one', ids[:1]), ('many', ids[1:])):
             plans[label] = engine.create_plan({
