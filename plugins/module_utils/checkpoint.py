@@ -169,8 +169,8 @@ class CheckpointCollection:
                 raise Conflict('A checkpoint named %r already exists for plan %s.'
                                % (checkpoint.extra_info['name'], plan['id']))
         keys = checkpoint.index_keys()
-        writes = [(_index_path(checkpoint.id), data, True)] + [(k, checkpoint.id, False)
-                                                                for k in keys]
+        writes = [(_index_path(checkpoint.id), data, True)]
+        writes += [(key, checkpoint.id, False) for key in keys]
         with concurrent.futures.ThreadPoolExecutor(len(writes) + 1) as pool:
             futures = [pool.submit(self.bank.put, key, value, exclusive)
                        for key, value, exclusive in writes]
@@ -208,8 +208,8 @@ class CheckpointCollection:
         if data.get('provider_id') != self.provider_id:
             # Providers may share a bank; a checkpoint is only ever handled by
             # the plugins of the provider that made it.
-            raise NotFound('Checkpoint %s does not belong to provider %s (it was made by provider '
-                           '%s); use that provider_id or the plan it was made from.'
+            raise NotFound('Checkpoint %s does not exist in provider %s: it belongs to provider '
+                           '%s; use that provider_id or the plan it was made from.'
                            % (checkpoint_id, self.provider_id, data.get('provider_id')))
         if project_id is not None and checkpoint.project_id != project_id:
             raise NotFound('Checkpoint %s does not exist in provider %s for this project.'

@@ -229,10 +229,10 @@ class ProtectionEngine:
             present = {r.id for r in self.protectables.list_instances(rtype)}
             gone = [i for i in ids if i not in present]
             if gone:
-                raise NotFound('%s %s of the plan no longer exist(s) in this project or cannot '
-                               'be protected in its current status; update the plan (check '
-                               'with karbor.protection.protectable_info). Nothing was protected.'
-                               % (rtype, ', '.join(gone)))
+                raise NotFound('Plan resource %s %s does not exist in this project any more '
+                               '(or cannot be protected in its current status); update the plan '
+                               '(check with karbor.protection.protectable_info). Nothing was '
+                               'protected.' % (rtype, ', '.join(gone)))
 
     def plan_graph(self, provider: Provider, plan: dict[str, Any]) -> list[G.GraphNode]:
         resources = self.plan_resources(provider, plan)

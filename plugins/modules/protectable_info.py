@@ -62,7 +62,7 @@ EXAMPLES = r'''
     instances: true
   register: servers
 
-- name: Preview a plan's resource_query: volumes whose metadata says backup=daily
+- name: Preview a plan's resource_query (volumes whose metadata says backup=daily)
   karbor.protection.protectable_info:
     cloud: mycloud
     query: "[?type=='OS::Cinder::Volume' && metadata.backup=='daily']"

@@ -626,24 +626,9 @@ class _Placeholder:
         return _Placeholder()
 
 
-# Cases that show a bug not fixed yet: file:line and reproducer are in README.md. Each runs in
-# its own playbook with its own before/after listings and is a strict xfail.
-_WRONG_PROVIDER = ('CheckpointCollection.get (plugins/module_utils/checkpoint.py) does not check '
-                   "the index's provider_id: a checkpoint of one provider is shown, restored and "
-                   'deleted through any other provider that shares its bank (here the No-Op and '
-                   'the OS Infra FS providers share state_dir/bank), running the wrong plugins')
-KNOWN_BUGS: dict[str, str] = {
-    'checkpoint_info-wrong-provider': _WRONG_PROVIDER,
-    'restore-wrong-provider': _WRONG_PROVIDER,
-    'checkpoint-delete-wrong-provider': _WRONG_PROVIDER,
-    'checkpoint-resource-gone': (
-        'ProtectionEngine.protect/plan_graph (plugins/module_utils/engine.py) does not check '
-        'that the plan resources still exist: a checkpoint of a deleted volume is made (No-Op) '
-        'or left in error in the bank (OS Infra) instead of failing before the bank is touched'),
-    'role-schedule-unknown-plan': (
-        'roles/schedule/tasks/main.yml makes every trigger before it checks the operations: '
-        'an entry whose plan does not exist leaves its new trigger in the catalog'),
-}
+# Cases that show a bug not fixed yet (case id -> file:line and reproducer): each is a strict
+# xfail. Empty: the bugs this suite found are fixed.
+KNOWN_BUGS: dict[str, str] = {}
 # Cases that run alone (own playbook, own listings): they may change state when they misbehave.
 ISOLATED = ('restore-wrong-provider', 'checkpoint_info-wrong-provider',
             'checkpoint-delete-wrong-provider', 'checkpoint-resource-gone',

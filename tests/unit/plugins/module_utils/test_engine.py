@@ -352,7 +352,7 @@ def test_checkpoint_of_a_resource_gone_since_the_plan_touches_nothing(engine, mo
     monkeypatch.setattr(FakeRegistry, 'known', {SERVER.id: SERVER})  # the volume was deleted
     monkeypatch.setattr(FakeRegistry, 'get_dependents', lambda self, res: [])
     plan['resources'].append(VOLUME.to_dict())
-    with pytest.raises(NotFound, match='no longer exist'):
+    with pytest.raises(NotFound, match='does not exist in this project any more'):
         engine.protect(plan)
     assert bank.list('/') == before
 
@@ -366,7 +366,7 @@ def test_a_checkpoint_is_only_reachable_through_its_own_provider(engine):
     for call in (lambda: engine.get_checkpoint(OS_INFRA_FS_PROVIDER_ID, cp.id),
                  lambda: engine.restore(OS_INFRA_FS_PROVIDER_ID, cp.id),
                  lambda: engine.delete_checkpoint(OS_INFRA_FS_PROVIDER_ID, cp.id)):
-        with pytest.raises(NotFound, match='does not belong to provider'):
+        with pytest.raises(NotFound, match='it belongs to provider'):
             call()
     assert engine.get_checkpoint(NOOP_PROVIDER_ID, cp.id).status == R.CP_AVAILABLE
     assert engine.catalog.restores.list('project-a') == []
