@@ -1,6 +1,7 @@
 # karbor.protection: developer and CI entry points.
 #   make demo   install, start the bundled test cloud, back up and restore on it
-#   make test   install, sanity + unit tests, start the cloud, integration tests, stop it
+#   make test   install, sanity + unit tests, lint, docs, start the cloud, integration and
+#               reliability tests, stop it
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 PY312 ?= $(firstword $(wildcard /root/.pyenv/versions/3.12*/bin/python3.12) $(shell command -v python3.12))
@@ -79,7 +80,9 @@ lint: venv
 
 test: venv sanity units lint docs unit-py312
 	tests/cloud/up
-	status=0; $(MAKE) integration || status=$$?; tests/cloud/down; exit $$status
+	status=0; $(MAKE) integration || status=$$?; \
+	  $(MAKE) reliability || status=$$?; \
+	  tests/cloud/down; exit $$status
 
 # Benchmarks on the test cloud (started if needed, left running); see benchmarks/README.md.
 bench: venv cloud-up
