@@ -61,8 +61,11 @@ def test_checkpoint_still_protecting_cannot_be_deleted(run_playbook, volume, tmp
     assert 'is still protecting' in result.stdout
     assert 'Traceback' not in result.stdout + result.stderr
     assert sorted(bank.iter_all('/')) == before
-    # once the owner's lease expires the next run marks it error and may delete it
+    # once the owner's lease expires the next run marks it error and may delete it (a
+    # checkpoint younger than the lease window is never reaped: make this one older)
     bank.put('/leases/live-owner', {'owner_id': 'live-owner', 'expires_at': time.time() - 1})
+    index['created_at'] = '2026-01-01T00:00:00.000000Z'
+    bank.put('/checkpoints/%s/index.json' % cid, index)
     run_playbook('noop_delete.yml', {'state_dir': str(tmp_path), 'checkpoint_id': cid})
     assert bank.get_json('/checkpoints/%s/index.json' % cid)['status'] == 'deleted'
 
