@@ -21,7 +21,8 @@ in process):
   by date range     limit=--limit, the oldest 30 % of the days
   no limit          what checkpoint_info returns when limit is not set
 and, unless --no-module, the first page through karbor.protection.checkpoint_info
-in an ansible-playbook run (median per task).
+(median per task; one ansible-playbook run alternates between a copy of the
+small bank and the large one).
 
 Prints checkpoint_list_ratio (first page at --large / at --small, target <= 2)
 and the same ratio for the other cases.
@@ -126,15 +127,20 @@ def measure(engine: ProtectionEngine, provider_id: str, plan_id: str,
     return result
 
 
-def module_first_page(cloud: str, state_dir: str, providers_dir: str, provider_id: str,
-                      limit: int, tasks: int = 10) -> float:
-    args = {'cloud': cloud, 'state_dir': state_dir, 'providers_dir': providers_dir,
-            'provider_id': provider_id, 'limit': limit}
+def module_first_pages(cloud: str, states: dict[int, str], providers_dir: str, provider_id: str,
+                       limit: int, tasks: int = 10) -> dict[int, float]:
+    """Median per-task time of checkpoint_info's first page for each bank size,
+    the sizes' tasks interleaved in one ansible-playbook run so that load
+    drift hits them alike."""
     plays = [{'hosts': 'localhost', 'gather_facts': False, 'tasks': [
-        {'name': 'list %d' % i, 'karbor.protection.checkpoint_info': args}
-        for i in range(tasks)]}]
+        {'name': 'list %d #%d' % (size, i),
+         'karbor.protection.checkpoint_info': {
+             'cloud': cloud, 'state_dir': state, 'providers_dir': providers_dir,
+             'provider_id': provider_id, 'limit': limit}}
+        for i in range(tasks) for size, state in sorted(states.items())]}]
     _wall, records = bench_util.run_playbook(plays)
-    return statistics.median(bench_util.task_seconds(records, 'list '))
+    return {size: statistics.median(bench_util.task_seconds(records, 'list %d #' % size))
+            for size in states}
 
 
 def empty_swift_container(conn, container: str) -> None:
@@ -173,6 +179,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.offline and args.bank == 'swift':
         parser.error('--offline works with the local bank only')
+    if args.bank == 'swift':
+        args.module = False  # the module part copies the small bank, a local folder
     state = tempfile.mkdtemp(prefix='karbor-bench-cplist-')
     providers = tempfile.mkdtemp(prefix='karbor-bench-cplist-providers-')
     container = 'bench-cplist-%s' % uuid.uuid4().hex[:8]
@@ -196,6 +204,7 @@ def main() -> None:
     oldest = moments[0].date()
     date_range = (oldest, oldest + datetime.timedelta(days=int(args.days * 0.3) - 1))
     results, module_times, fill_times = {}, {}, {}
+    small_state = state + '-small'
     try:
         for size, chosen in ((args.small, [m for i, m in enumerate(moments) if i in first]),
                              (args.large, [m for i, m in enumerate(moments) if i not in first])):
@@ -204,14 +213,19 @@ def main() -> None:
             fill_times[size] = time.monotonic() - start
             results[size] = measure(engine, provider_id, plans[0]['id'], date_range, args.limit,
                                     args.repeat)
-            if args.module:
-                module_times[size] = module_first_page(args.cloud, state, providers, provider_id,
-                                                       args.limit)
+            if args.module and size == args.small:
+                # a copy of the small bank, listed by the module next to the large one
+                shutil.copytree(state, small_state)
             print('%d checkpoints (filled in %.1fs): %s' % (size, fill_times[size], ', '.join(
                 '%s %.1f ms (%d found)' % (name, t * 1000, n)
                 for name, (t, n) in results[size].items())), flush=True)
+        if args.module:
+            module_times = module_first_pages(args.cloud, {args.small: small_state,
+                                                           args.large: state},
+                                              providers, provider_id, args.limit)
     finally:
         timeutil.now = _real_now
+        shutil.rmtree(small_state, ignore_errors=True)
         if args.bank == 'swift':
             start = time.monotonic()
             empty_swift_container(cloud.conn, container)
@@ -230,8 +244,9 @@ def main() -> None:
               % (name, large[name][0] / small[name][0], large[name][0] * 1000,
                  small[name][0] * 1000))
     if module_times:
-        print('checkpoint_info_module_ratio=%.2f (first page through ansible-playbook, median '
-              'per task: %d checkpoints %.3fs, %d checkpoints %.3fs)'
+        print('checkpoint_info_module_ratio=%.2f (first page through ansible-playbook, tasks '
+              'interleaved in one run, median per task: %d checkpoints %.3fs, %d checkpoints '
+              '%.3fs)'
               % (module_times[args.large] / module_times[args.small], args.large,
                  module_times[args.large], args.small, module_times[args.small]))
 
