@@ -17,6 +17,18 @@ from conftest import ansible_playbook_cmd, playbook_env
 PROVIDER = '5c1b7a0e-3f0d-4c55-9a61-2b9e6c0d7a11'
 
 
+
+def descends_from(pid: int, ancestor: int) -> bool:
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        try:
+            with open('/proc/%d/stat' % pid, encoding='utf-8') as handle:
+                pid = int(handle.read().rsplit(')', 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+    return False
+
 def provider_file(folder, bank_path):
     os.makedirs(folder, exist_ok=True)
     with open(os.path.join(folder, 'kill.conf'), 'w') as handle:
@@ -69,9 +81,11 @@ def test_sigkill_mid_protect_then_reap_and_delete(cloud, tmp_path):
                 break
             time.sleep(0.2)
         assert checkpoint_id, proc.stdout.read().decode()[-3000:]
-        # only this run's module: the playbook leads its own session
-        module = subprocess.run(['pgrep', '-s', str(proc.pid), '-f', 'AnsiballZ_checkpoint'],
-                                capture_output=True, text=True, check=False).stdout.split()
+        # only this run's module (a descendant of its ansible-playbook), not other runs'
+        module = [pid for pid in subprocess.run(['pgrep', '-f', 'AnsiballZ_checkpoint'],
+                                                capture_output=True, text=True,
+                                                check=False).stdout.split()
+                  if descends_from(int(pid), proc.pid)]
         assert module, 'the checkpoint module process was not found'
         for pid in module:
             os.kill(int(pid), signal.SIGKILL)
