@@ -94,7 +94,7 @@ def playbook_env(cloud: RelCloud, extra: dict | None = None) -> dict:
 def killed(result: dict) -> bool:
     """True when the module process died of SIGKILL (the fault hook), not of an error."""
     return bool(result.get('failed')) and result.get('rc') in (-9, 137) and \
-        'MODULE FAILURE' in str(result.get('msg', ''))
+        not result.get('module_stdout')
 
 
 def no_traceback(result: dict) -> bool:
@@ -260,7 +260,7 @@ class Lab:
                 'images': images}
 
     def restore_records(self) -> list[dict]:
-        return self.engine.catalog.restores.list(self.engine.project_id)
+        return self.engine.list_restores()
 
     def recorded_backups(self) -> set[str]:
         """Backup ids recorded by the checkpoints that are not deleted."""
