@@ -5,13 +5,15 @@
 
   /checkpoints/<id>/index.json
   /checkpoints/<id>/resource-data/<resource id>/{status,metadata,...}
-  /indices/by-provider/<provider>/<project>/<time>@<id>
+  /indices/by-provider/<provider>/<project>/<YYYY-MM-DD>/<time>@<id>
   /indices/by-date/<YYYY-MM-DD>/<project>/<time>@<id>
   /indices/by-plan/<plan>/<project>/<YYYY-MM-DD>/<time>@<id>
   /indices/by-name/<plan>/<project>/<sha256 of name>      (ours: named checkpoints)
 
 ``<time>`` is fixed-width microseconds, so a reverse listing of an index is
 newest first and a page costs ``limit`` index reads, whatever the bank holds.
+The day level (ours; Karbor's provider index is flat) keeps each folder of a
+local bank small, so a page does not read every entry of a project.
 """
 
 from __future__ import annotations
@@ -101,7 +103,8 @@ class Checkpoint:
         day = created.strftime('%Y-%m-%d')
         entry = '%s@%s' % (timeutil.sort_key(created), self.id)
         plan_id = self.plan.get('id', 'none')
-        keys = ['/indices/by-provider/%s/%s/%s' % (self.data['provider_id'], self.project_id, entry),
+        keys = ['/indices/by-provider/%s/%s/%s/%s' % (self.data['provider_id'], self.project_id,
+                                                      day, entry),
                 '/indices/by-date/%s/%s/%s' % (day, self.project_id, entry),
                 '/indices/by-plan/%s/%s/%s/%s' % (plan_id, self.project_id, day, entry)]
         return keys
@@ -276,10 +279,7 @@ class CheckpointCollection:
         prefix = self._index_prefix(project_id, plan_id)
 
         def bound(day: datetime.date) -> str:
-            if plan_id:
-                return prefix + day.strftime('%Y-%m-%d')
-            midnight = datetime.datetime.combine(day, datetime.time(), timeutil.UTC)
-            return prefix + timeutil.sort_key(midnight)
+            return prefix + day.strftime('%Y-%m-%d')
 
         bank_marker = None
         if marker:
