@@ -167,6 +167,8 @@ class CheckpointModule(KarborModule):
             raise InvalidInput('Set id (with provider_id or plan), or name with plan, to delete a '
                                'checkpoint.')
         if checkpoint.status == R.CP_DELETED:
+            if not self.check_mode:  # the engine tidies what a delete that died left
+                checkpoint = engine.delete_checkpoint(checkpoint.data['provider_id'], checkpoint.id)
             return {'changed': False, 'checkpoint': checkpoint.to_api()}
         engine.check_deletable(checkpoint, checkpoint.bank)
         if self.check_mode:

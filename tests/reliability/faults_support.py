@@ -277,7 +277,7 @@ class Lab:
                 found.add(meta['backup_id'])
         return found
 
-    def assert_consistent_catalog(self) -> list:
+    def assert_consistent_catalog(self, transitional_deleted: bool = False) -> list:
         """Every checkpoint in the bank is readable; every one not deleted is
         listed under its plan; none stays protecting/deleting without a
         live lease. Returns the plan's listing."""
@@ -292,7 +292,10 @@ class Lab:
         for cid in self.bank_checkpoint_ids():
             checkpoint = self.checkpoint(cid)  # readable, checksums verified
             if checkpoint.status == 'deleted':
-                assert cid not in listed_ids, 'deleted checkpoint %s is still listed' % cid
+                # right after a delete died between its tombstone and its indices,
+                # the listing may show it as deleted until the operator deletes again
+                assert transitional_deleted or cid not in listed_ids, (
+                    'deleted checkpoint %s is still listed' % cid)
                 continue
             assert cid in listed_ids, ('checkpoint %s (%s) is in the bank but not listed: an '
                                        'operator cannot find it to delete it'

@@ -26,7 +26,11 @@ PHASES = ('prepare', 'main', 'complete', 'index')
 DEFAULT_SUBSET = ('protect.main', 'protect.index', 'restore.main', 'delete.main')
 FULL = os.environ.get('KARBOR_FAULTS_FULL') == '1'
 # point -> reason, for bugs that are reported and not fixed yet (xfail strict)
-KNOWN_BUGS: dict[str, str] = {}
+KNOWN_BUGS: dict[str, str] = {
+    'delete.index': 'engine.delete_checkpoint (plugins/module_utils/engine.py, the early return for '
+                    'a deleted checkpoint) removes the leftover indices but not the dead run\'s '
+                    'claim /checkpoint-deletes/<id>: an orphan bank object remains',
+}
 
 
 def fault_points():
@@ -127,7 +131,7 @@ def delete_case(lab: Lab, phase: str) -> None:
         assert shown['status'] in ('deleted', 'error-deleting'), shown
     else:
         assert shown['status'] == 'error-deleting', shown
-    lab.assert_consistent_catalog()
+    lab.assert_consistent_catalog(transitional_deleted=phase == 'index')
     lab.assert_backups_accounted()
 
     again = lab.run('delete', checkpoint_id=cid)
