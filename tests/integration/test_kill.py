@@ -17,7 +17,6 @@ from conftest import ansible_playbook_cmd, playbook_env
 PROVIDER = '5c1b7a0e-3f0d-4c55-9a61-2b9e6c0d7a11'
 
 
-
 def descends_from(pid: int, ancestor: int) -> bool:
     while pid > 1:
         if pid == ancestor:
@@ -28,6 +27,7 @@ def descends_from(pid: int, ancestor: int) -> bool:
         except (OSError, ValueError, IndexError):
             return False
     return False
+
 
 def provider_file(folder, bank_path):
     os.makedirs(folder, exist_ok=True)
