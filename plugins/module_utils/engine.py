@@ -413,7 +413,9 @@ class ProtectionEngine:
         collection = self.checkpoints(provider)
         checkpoint = collection.get(checkpoint_id, self.project_id)
         if checkpoint.status == R.CP_DELETED:
-            collection.remove_indices(checkpoint)  # left by a run that died at the very end
+            # what a run that died at the very end left: indices and its claim
+            collection.remove_indices(checkpoint)
+            self._drop_dead_claim(collection.bank, checkpoint.id)
             return checkpoint
         self.check_deletable(checkpoint, collection.bank)
         roots = G.deserialize(checkpoint.resource_graph) if checkpoint.resource_graph else []
@@ -478,6 +480,16 @@ class ProtectionEngine:
             collection.bank.delete(claim)
             lease.release()
         return checkpoint
+
+    @staticmethod
+    def _drop_dead_claim(bank, checkpoint_id: str) -> None:
+        key = DELETE_CLAIM % checkpoint_id
+        try:
+            holder = bank.get_text(key)
+        except NotFound:
+            return
+        if not Lease.is_alive(bank, holder, timeutil.wall_clock()):
+            bank.delete(key)
 
     @staticmethod
     def _claim_delete(bank, checkpoint_id: str, owner_id: str) -> str:

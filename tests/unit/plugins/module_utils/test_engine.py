@@ -244,10 +244,13 @@ def test_delete_that_died_after_the_tombstone_is_finished_by_the_next(engine, mo
     cp = engine.protect(plan)
     collection = engine.checkpoints(engine.provider(NOOP_PROVIDER_ID))
     monkeypatch.setattr(collection, 'remove_indices', lambda checkpoint: None)
+    from ansible_collections.karbor.protection.plugins.module_utils.engine import DELETE_CLAIM
+    cp.bank.put(DELETE_CLAIM % cp.id, 'dead-deleter')  # its claim, its lease gone
     collection.mark_deleted(cp)  # as if killed at delete.index
     assert cp.bank.list('/indices/by-plan/') != []
     assert engine.delete_checkpoint(NOOP_PROVIDER_ID, cp.id).status == R.CP_DELETED
     assert cp.bank.list('/indices/') == []
+    assert not cp.bank.exists(DELETE_CLAIM % cp.id)
 
 
 def test_index_is_written_once_per_run_not_per_resource(engine, monkeypatch):
