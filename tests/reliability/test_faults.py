@@ -33,6 +33,16 @@ KNOWN_BUGS: dict[str, str] = {
 }
 
 
+# point -> reason, for timing-dependent bugs of the full matrix (volume and image): the
+# outcome depends on which resource's main hook returns first, so these cannot be strict
+FLAKY_BUGS_FULL: dict[str, str] = {
+    'restore.main': 'cinder_plugin CinderRestore.on_main: the volume Cinder creates in '
+                    'restore_backup is recorded only after the call returns; a kill while the '
+                    'call is in flight (the image restore returned first) leaves a restored '
+                    'volume no restore record lists',
+}
+
+
 def fault_points():
     for operation in OPERATIONS:
         for phase in PHASES:
@@ -43,6 +53,8 @@ def fault_points():
                                                      'KARBOR_FAULTS_FULL=1'))
             if point in KNOWN_BUGS:
                 marks.append(pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[point]))
+            elif FULL and point in FLAKY_BUGS_FULL:
+                marks.append(pytest.mark.xfail(strict=False, reason=FLAKY_BUGS_FULL[point]))
             yield pytest.param(point, marks=marks, id=point)
 
 
