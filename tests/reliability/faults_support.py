@@ -179,7 +179,7 @@ class Lab:
 
     @staticmethod
     def finish(step: Step, timeout: int = 900) -> dict:
-        output, _ = step.proc.communicate(timeout=timeout)
+        output = step.proc.communicate(timeout=timeout)[0]
         assert step.proc.returncode == 0, 'the step playbook itself failed:\n%s' % output[-4000:]
         with open(step.result_file) as handle:
             result = json.load(handle)

@@ -67,7 +67,7 @@ def test_two_checkpoints_with_one_name(make_lab):  # noqa: F811 pylint: disable=
     for round_ in range(CHECKPOINT_ROUNDS):
         name = 'nightly-%d' % round_
         first, second = together(lab, ('protect', {'cp_name': name}),
-                                  ('protect', {'cp_name': name}), OFFSETS[round_ % len(OFFSETS)])
+                                 ('protect', {'cp_name': name}), OFFSETS[round_ % len(OFFSETS)])
         made = [r for r in (first, second) if not r.get('failed')]
         failed = [r for r in (first, second) if r.get('failed')]
         assert made, 'round %d: both named runs failed: %s / %s' % (
