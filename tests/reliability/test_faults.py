@@ -26,11 +26,7 @@ PHASES = ('prepare', 'main', 'complete', 'index')
 DEFAULT_SUBSET = ('protect.main', 'protect.index', 'restore.main', 'delete.main')
 FULL = os.environ.get('KARBOR_FAULTS_FULL') == '1'
 # point -> reason, for bugs that are reported and not fixed yet (xfail strict)
-KNOWN_BUGS: dict[str, str] = {
-    'delete.index': 'engine.delete_checkpoint (plugins/module_utils/engine.py, the early return for '
-                    'a deleted checkpoint) removes the leftover indices but not the dead run\'s '
-                    'claim /checkpoint-deletes/<id>: an orphan bank object remains',
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 # point -> reason, for timing-dependent bugs of the full matrix (volume and image): the
