@@ -15,7 +15,8 @@ antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs all
     --disallow-unknown-collection-refs .
 
 rm -rf "$build"
-mkdir -p -m 755 "$build/rst"   # antsibull-docs wants a folder only its owner can write
+mkdir -p "$build/rst"
+chmod 755 "$build" "$build/rst"   # antsibull-docs wants folders only their owner can write
 antsibull-docs --config-file "$here/antsibull-docs.cfg" collection --use-current \
     --fail-on-error --cleanup everything --dest-dir "$build/rst" karbor.protection
 # antsibull-docs also writes an index for its own docsite layout; ours replaces it
