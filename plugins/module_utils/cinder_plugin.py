@@ -12,7 +12,8 @@ up), and deleting the parent of incremental backups gives a clear message.
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Callable
 
 from ansible_collections.karbor.protection.plugins.module_utils.checkpoint import (
     CheckpointCollection)
@@ -35,14 +36,40 @@ def _get_or_none(cloud: CloudSession, what: str, getter, resource_id: str):
         return None
 
 
-def wait_volume(ctx: OperationContext, volume_id: str, statuses=VOLUME_OK) -> Any:
+def wait_volume(ctx: OperationContext, volume_id: str, statuses=VOLUME_OK,
+                timeout: float | None = None) -> Any:
     cloud = ctx.cloud
     return wait_for(
         'volume %s' % volume_id,
         lambda: cloud.call('Volume %s' % volume_id, cloud.conn.block_storage.get_volume, volume_id),
         lambda v: v.status in statuses,
         lambda v: 'volume is %s' % v.status if v.status.startswith('error') else None,
-        ctx.timeout)
+        ctx.timeout if timeout is None else timeout)
+
+
+def create_when_idle(ctx: OperationContext, what: str, create: Callable,
+                     attrs: dict[str, Any]) -> Any:
+    """Create a backup or snapshot, waiting out another operation on the volume.
+
+    Cinder refuses both while the volume is busy (``backing-up`` for another
+    checkpoint's backup, ``attaching``...) with a 400 that names its status.
+    Two checkpoints of one volume at once are normal (a schedule and a manual
+    run), so the later one waits for the volume instead of failing.
+    """
+    deadline = time.monotonic() + ctx.timeout
+    while True:
+        try:
+            return ctx.cloud.call(what, create, **attrs)
+        except KarborError as exc:
+            remaining = deadline - time.monotonic()
+            if 'current status' not in str(exc) and 'status must be' not in str(exc):
+                raise
+            if remaining <= 0:
+                raise
+            ctx.check_lease()
+            volume = wait_volume(ctx, attrs['volume_id'], VOLUME_OK, remaining)
+            if volume.status == 'in-use' and not attrs.get('force'):
+                raise
 
 
 def wait_backup(ctx: OperationContext, backup_id: str, statuses=('available',)) -> Any:
@@ -138,10 +165,10 @@ class CinderProtect(Operation):
         self.meta = meta
         try:
             if volume.status == 'in-use':
-                snapshot = ctx.cloud.call(
-                    'Snapshot of volume %s' % volume.id, conn.block_storage.create_snapshot,
-                    volume_id=volume.id, force=True,
-                    name='karbor-%s-%s' % (ctx.checkpoint.id[:8], volume.id[:8]))
+                snapshot = create_when_idle(
+                    ctx, 'Snapshot of volume %s' % volume.id, conn.block_storage.create_snapshot,
+                    dict(volume_id=volume.id, force=True,
+                         name='karbor-%s-%s' % (ctx.checkpoint.id[:8], volume.id[:8])))
                 self.snapshot_id = snapshot_id = snapshot.id
                 meta['snapshot_id'] = snapshot_id
                 ctx.section.put('metadata', meta)  # recorded before waiting: a crash can clean up
@@ -161,8 +188,8 @@ class CinderProtect(Operation):
                 attrs['snapshot_id'] = self.snapshot_id
             if params.get('container'):
                 attrs['container'] = params['container']
-            backup = ctx.cloud.call('Backup of volume %s' % volume.id,
-                                    conn.block_storage.create_backup, **attrs)
+            backup = create_when_idle(ctx, 'Backup of volume %s' % volume.id,
+                                      conn.block_storage.create_backup, attrs)
             self.backup_id = backup.id
             meta['backup_id'] = backup.id
             meta['is_incremental'] = incremental

@@ -97,6 +97,72 @@ def test_auto_mode_chains_incrementals_and_protects_parents(cloud, two_volumes, 
     assert backups_of(conn, [volumes[0].id]) == []
 
 
+def test_two_checkpoints_of_one_volume_at_once(cloud, two_volumes, tmp_path):
+    """Cinder refuses a backup of a volume that is backing-up; the later run waits.
+
+    Both runs see the volume available; the second asks Cinder for its backup
+    just after the first one's was accepted, so Cinder refuses it with a 400
+    naming the status (the race two schedules on one volume meet).
+    """
+    import threading
+    from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
+    from ansible_collections.karbor.protection.plugins.module_utils.engine import ProtectionEngine
+    conn, volumes = two_volumes
+    volume_id = volumes[0].id
+    sessions = [CloudSession({'cloud': cloud.a}) for _ in range(2)]
+    engines = [ProtectionEngine(state_dir=str(tmp_path), cloud=s) for s in sessions]
+    plan = engines[0].create_plan({'name': 'busy', 'provider_id': OS_INFRA,
+                                   'resources': [{'id': volume_id, 'type': 'OS::Cinder::Volume'}]})
+    second_ready, first_created = threading.Event(), threading.Event()
+    refused = []
+
+    def ordered(index, real_create):
+        def create_backup(**attrs):
+            if index == 0 and not first_created.is_set():
+                second_ready.wait(300)
+                try:
+                    return real_create(**attrs)
+                finally:
+                    first_created.set()
+            if index == 1 and not second_ready.is_set():
+                second_ready.set()
+                first_created.wait(300)
+            try:
+                return real_create(**attrs)
+            except Exception as exc:
+                refused.append(str(exc))
+                raise
+        return create_backup
+
+    for index, session in enumerate(sessions):
+        cinder = session.conn.block_storage
+        cinder.create_backup = ordered(index, cinder.create_backup)
+    results = [None, None]
+
+    def protect(index):
+        try:
+            results[index] = engines[index].protect(plan)
+        except Exception as exc:  # pylint: disable=broad-except
+            results[index] = exc
+
+    threads = [threading.Thread(target=protect, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(600)
+    try:
+        for checkpoint in results:
+            assert not isinstance(checkpoint, Exception), checkpoint
+            assert checkpoint.status == 'available', checkpoint.data
+        assert len(refused) == 1 and 'backing-up' in refused[0], refused
+        made = {c.resource_section(volume_id).get_json('metadata')['backup_id'] for c in results}
+        assert len(made) == 2 and len(backups_of(conn, [volume_id])) == 2
+    finally:
+        for checkpoint in results:
+            if not isinstance(checkpoint, Exception) and checkpoint is not None:
+                engines[0].delete_checkpoint(OS_INFRA, checkpoint.id)
+
+
 def engine_for(cloud, name, state_dir):
     from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
     from ansible_collections.karbor.protection.plugins.module_utils.engine import ProtectionEngine
