@@ -234,9 +234,16 @@ class ProtectionEngine:
                                '(check with karbor.protection.protectable_info). Nothing was '
                                'protected.' % (rtype, ', '.join(gone)))
 
-    def plan_graph(self, provider: Provider, plan: dict[str, Any]) -> list[G.GraphNode]:
-        resources = self.plan_resources(provider, plan)
-        self.check_resources_exist(resources)
+    def plan_graph(self, provider: Provider, plan: dict[str, Any],
+                   resources: list[dict] | None = None) -> list[G.GraphNode]:
+        """The resource graph of a checkpoint taken now; ``resources`` when the
+        caller has already resolved ``plan_resources``."""
+        if resources is None:
+            resources = self.plan_resources(provider, plan)
+        # A resource_query's picks were listed (usable ones only) just now:
+        # only the plan's fixed resources still need the existence check.
+        self.check_resources_exist(list(plan.get('resources') or []) if plan.get('resource_query')
+                                   else resources)
         start = [Resource.from_dict(r) for r in resources]
         roots = G.build_graph(start, self.protectables.get_dependents)
         for res in G.resources(roots):
@@ -248,11 +255,12 @@ class ProtectionEngine:
         """Create a checkpoint of ``plan``. Everything that can be checked is
         checked before the bank is touched, so bad input leaves nothing."""
         provider = self.provider(plan['provider_id'])
+        resources = self.plan_resources(provider, plan)
+        roots = self.plan_graph(provider, plan, resources)
         if plan.get('resource_query'):
             # resolved once, recorded in the checkpoint as the plan it protected
-            plan = dict(plan, resources=self.plan_resources(provider, plan), resource_query=None,
+            plan = dict(plan, resources=resources, resource_query=None,
                         selected_by=plan['resource_query'])
-        roots = self.plan_graph(provider, plan)
         collection = self.checkpoints(provider)
         bank = collection.bank
         lease = Lease(bank, **provider.lease_windows())

@@ -36,12 +36,13 @@ from ansible_collections.karbor.protection.plugins.module_utils.protection_plugi
     Operation, OperationContext, ProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils import resource as R
 
-try:
-    from openstack import exceptions as sdk_exceptions
-    from openstack.image.v2 import image as sdk_image
-except ImportError:  # the cloud layer reports a missing SDK on first use
-    sdk_exceptions = None
-    sdk_image = None
+
+def raise_for_response(response) -> None:
+    """The SDK's error for a raw Glance response (imported here, on first use:
+    the cloud layer has checked the SDK is there and modules that never
+    touch an image do not pay for importing it)."""
+    from openstack import exceptions as sdk_exceptions  # pylint: disable=import-outside-toplevel
+    sdk_exceptions.raise_from_response(response)
 
 MIB = 1024 * 1024
 DEFAULT_CHUNK = 8 * MIB
@@ -343,9 +344,30 @@ def image_document(ctx: OperationContext, image_id: str) -> dict:
     """The image exactly as Glance returns it (every property, flat)."""
     def fetch():
         response = ctx.cloud.conn.image.get('/images/%s' % image_id)
-        sdk_exceptions.raise_from_response(response)
+        raise_for_response(response)
         return response.json()
     return ctx.cloud.call('Image %s' % image_id, fetch)
+
+
+def close_response(opened: concurrent.futures.Future) -> None:
+    """Close a download that was opened for nothing."""
+    if not opened.cancelled() and opened.exception() is None:
+        opened.result().close()
+
+
+def open_image_data(ctx: OperationContext, image_id: str):
+    """The image's bytes as a streamed response, in one request (the SDK's
+    ``download_image`` first fetches the image record, which the plugin reads
+    itself, beside this request)."""
+    def fetch():
+        response = ctx.cloud.conn.image.get('/images/%s/file' % image_id, stream=True)
+        raise_for_response(response)
+        if response.status_code != 200:
+            response.close()
+            raise KarborError('Image %s has no data to download (HTTP %d); is it active?'
+                              % (image_id, response.status_code))
+        return response
+    return ctx.cloud.call('Downloading image %s' % image_id, fetch)
 
 
 def wait_image_active(ctx: OperationContext, image_id: str, timeout: float):
@@ -407,16 +429,26 @@ class GlanceProtect(Operation):
                 source_id = snapshot_id
             # (A plain image needs no early record: its chunk references are
             # found from the checkpoint and resource ids alone.)
-            document = wait_for('image %s' % source_id, lambda: image_document(ctx, source_id),
-                                lambda d: d.get('status') == 'active',
-                                lambda d: 'image is %s' % d.get('status') if d.get('status') in (
-                                    'killed', 'deleted', 'deactivated', 'pending_delete')
-                                else None, max(1.0, deadline - time.monotonic()))
+            # The download is asked for while the image record is read: one
+            # round trip instead of two before the first byte.
+            opener = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix='karbor-open')
+            opened = opener.submit(open_image_data, ctx, source_id)
+            opener.shutdown(wait=False)
+            try:
+                document = wait_for(
+                    'image %s' % source_id, lambda: image_document(ctx, source_id),
+                    lambda d: d.get('status') == 'active',
+                    lambda d: 'image is %s' % d.get('status') if d.get('status') in (
+                        'killed', 'deleted', 'deactivated', 'pending_delete') else None,
+                    max(1.0, deadline - time.monotonic()))
+            except BaseException:
+                opened.add_done_callback(close_response)
+                raise
             meta['image_metadata'] = saved_image_metadata(document)
             expected = document.get('size')
             ctx.progress.add(bytes_total=expected or 0)
             store = ChunkStore(ctx.checkpoint.bank, settings.workers)
-            digests, total = self._copy(ctx, store, source_id, owner, settings, deadline)
+            digests, total = self._copy(ctx, store, source_id, owner, settings, deadline, opened)
             if expected is not None and total != expected:
                 raise KarborError('Image %s streamed %d bytes but Glance reports %d; the download '
                                   'was cut short.' % (source_id, total, expected))
@@ -458,11 +490,17 @@ class GlanceProtect(Operation):
 
     @staticmethod
     def _copy(ctx: OperationContext, store: ChunkStore, source_id: str, owner: str,
-              settings: Settings, deadline: float) -> tuple[list[str], int]:
-        conn = ctx.cloud.conn
+              settings: Settings, deadline: float,
+              opened: concurrent.futures.Future | None = None) -> tuple[list[str], int]:
         size = settings.chunk_size
-        response = ctx.cloud.call('Downloading image %s' % source_id, conn.image.download_image,
-                                  source_id, stream=True)
+        response = None
+        if opened is not None:
+            try:
+                response = opened.result()
+            except KarborError:
+                pass  # asked before the image was active: ask again now that it is
+        if response is None:
+            response = open_image_data(ctx, source_id)
         uploader = ChunkUploader(store, owner, settings.workers, ctx.progress, ctx.check_lease,
                                  deadline, 'image %s' % source_id, settings.memory_chunks)
         try:
@@ -477,8 +515,7 @@ class GlanceProtect(Operation):
             if not missing:
                 return digests, total
             ctx.check_lease()
-            response = ctx.cloud.call('Downloading image %s' % source_id,
-                                      conn.image.download_image, source_id, stream=True)
+            response = open_image_data(ctx, source_id)
             try:
                 for data in fixed_chunks(response.iter_content(READ_BLOCK), size):
                     digest = store.digest(data)
@@ -516,6 +553,7 @@ class GlanceRestore(Operation):
                       'container_format': info.get('container_format') or 'bare',
                       'min_disk': info.get('min_disk') or 0, 'min_ram': info.get('min_ram') or 0})
         conn = ctx.cloud.conn
+        from openstack.image.v2 import image as sdk_image  # pylint: disable=import-outside-toplevel
         image = ctx.cloud.call('Creating image %s' % name,
                                lambda: sdk_image.Image(**attrs).create(conn.image))
         ctx.publish_new_resource(ctx.resource.id, image.id)
@@ -525,7 +563,7 @@ class GlanceRestore(Operation):
             try:
                 def upload():
                     response = image.upload(conn.image, data=reader, size=meta['size'])
-                    sdk_exceptions.raise_from_response(response)
+                    raise_for_response(response)
                 ctx.cloud.call('Uploading image %s' % image.id, upload)
             finally:
                 reader.close()
