@@ -5,24 +5,36 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import threading
 import time
-import traceback
 from typing import Any, Callable
 
 from ansible_collections.karbor.protection.plugins.module_utils.errors import (
     KarborError, InvalidInput, ResourceTimeout, NotFound)
 
-try:
-    import openstack
-    from openstack import exceptions as sdk_exceptions
-    HAS_OPENSTACKSDK = True
-    OPENSTACKSDK_IMPORT_ERROR = None
-except ImportError:
-    openstack = None
-    sdk_exceptions = None
-    HAS_OPENSTACKSDK = False
-    OPENSTACKSDK_IMPORT_ERROR = traceback.format_exc()
+# openstacksdk is imported on first use (CloudSession._connect), not here: importing it
+# takes about a third of a second, which every module run paid even when it never reached
+# the cloud (provider_info, the No-Op provider, check mode). Presence is checked without
+# importing it.
+HAS_OPENSTACKSDK = importlib.util.find_spec('openstack') is not None
+OPENSTACKSDK_IMPORT_ERROR = (None if HAS_OPENSTACKSDK else
+                             'ModuleNotFoundError: No module named \'openstack\'')
+
+SDK_MISSING = ('The openstacksdk Python library is required to reach the cloud; '
+               'install it (pip install openstacksdk).')
+
+
+def import_openstack():
+    """The ``openstack`` package, imported now; KarborError when it is missing."""
+    try:
+        import openstack
+    except ImportError as exc:
+        if getattr(exc, 'name', None) == 'openstack':
+            raise KarborError(SDK_MISSING)
+        raise KarborError('%s Importing it failed: %s' % (SDK_MISSING, exc))
+    return openstack
 
 
 def sdk_version() -> str:
@@ -38,6 +50,8 @@ AUTH_OPTIONS = ('cloud', 'auth', 'auth_type', 'region_name', 'validate_certs', '
 
 
 def is_not_found(exc: BaseException) -> bool:
+    # An SDK exception exists only once the SDK is imported: never import it here.
+    sdk_exceptions = sys.modules.get('openstack.exceptions')
     return sdk_exceptions is not None and isinstance(exc, sdk_exceptions.NotFoundException)
 
 
@@ -66,9 +80,7 @@ class CloudSession:
             return self._conn
 
     def _connect(self):
-        if not HAS_OPENSTACKSDK:
-            raise KarborError('The openstacksdk Python library is required to reach the cloud; '
-                              'install it (pip install openstacksdk).')
+        openstack = import_openstack()
         p = self.params
         cloud = p.get('cloud')
         try:
