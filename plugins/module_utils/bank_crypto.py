@@ -42,9 +42,9 @@ import base64
 import binascii
 import hashlib
 import hmac
+import importlib.util
 import json
 import os
-import traceback
 from typing import Any, NamedTuple
 
 from ansible_collections.karbor.protection.plugins.module_utils.bank import (
@@ -52,19 +52,11 @@ from ansible_collections.karbor.protection.plugins.module_utils.bank import (
 from ansible_collections.karbor.protection.plugins.module_utils.errors import (
     BankCorrupted, BankError, Conflict, InvalidInput, KarborError, NotFound)
 
-try:
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-    HAS_CRYPTOGRAPHY = True
-    CRYPTOGRAPHY_IMPORT_ERROR = None
-except ImportError:
-    HAS_CRYPTOGRAPHY = False
-    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
-
-    class InvalidTag(Exception):  # type: ignore[no-redef]
-        """Stand-in so the except clause below stays valid without cryptography."""
+# cryptography is imported when a key is used (_require_cryptography()), not here: only
+# encrypted banks need it, and importing it cost every module run about 10 ms.
+HAS_CRYPTOGRAPHY = importlib.util.find_spec('cryptography') is not None
+CRYPTOGRAPHY_IMPORT_ERROR = (None if HAS_CRYPTOGRAPHY else
+                             'ModuleNotFoundError: No module named \'cryptography\'')
 
 KEY_SIZE = 32
 MAGIC = b'KBENC'
@@ -89,16 +81,37 @@ class DerivedKeys(NamedTuple):
     key_id: bytes
 
 
-def _require_cryptography() -> None:
-    if not HAS_CRYPTOGRAPHY:
-        raise BankError('Bank encryption needs the Python library "cryptography" (it comes with '
-                        'ansible-core); install it in the Python that runs the modules '
-                        '(pip install cryptography), or remove the encryption key options.')
+class _Crypto(NamedTuple):
+    InvalidTag: type
+    hashes: Any
+    AESGCM: type
+    HKDF: type
+
+
+_CRYPTO: _Crypto | None = None
+
+
+def _require_cryptography() -> _Crypto:
+    """cryptography's primitives, imported on first use; BankError when it is missing."""
+    global _CRYPTO
+    if _CRYPTO is None:
+        try:
+            from cryptography.exceptions import InvalidTag
+            from cryptography.hazmat.primitives import hashes
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+            from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+        except ImportError:
+            raise BankError('Bank encryption needs the Python library "cryptography" (it comes '
+                            'with ansible-core); install it in the Python that runs the modules '
+                            '(pip install cryptography), or remove the encryption key options.')
+        _CRYPTO = _Crypto(InvalidTag, hashes, AESGCM, HKDF)
+    return _CRYPTO
 
 
 def _hkdf(master: bytes, label: bytes, length: int) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=length, salt=_SALT,
-                info=label).derive(master)
+    crypto = _require_cryptography()
+    return crypto.HKDF(algorithm=crypto.hashes.SHA256(), length=length, salt=_SALT,
+                       info=label).derive(master)
 
 
 def derive_keys(master: bytes) -> DerivedKeys:
@@ -183,7 +196,7 @@ class EncryptedBank(Bank):
         self.inner = inner
         self.kind = inner.kind
         self.label = label
-        self._aead = AESGCM(derived.cipher)
+        self._aead = _require_cryptography().AESGCM(derived.cipher)
         self._chunk_key = derived.chunk_ids
         self._key_id = derived.key_id
         self.key_id = derived.key_id.hex()
@@ -230,7 +243,7 @@ class EncryptedBank(Bank):
             # a memoryview: slicing the bytes would copy the whole chunk first
             return self._aead.decrypt(header[-NONCE_SIZE:], memoryview(blob)[HEADER_SIZE:],
                                       _AAD_PREFIX + header + key.encode('utf-8'))
-        except InvalidTag:
+        except _require_cryptography().InvalidTag:
             raise BankCorrupted('Bank object %s of %s fails authentication (AES-GCM): it was '
                                 'altered, damaged, or copied from another object. Do not restore '
                                 'from it.' % (key, self.label), key=key)
