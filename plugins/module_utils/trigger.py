@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime
 import heapq
+import importlib.util
 import json
 import re
 from typing import Any, Iterable, Iterator
@@ -29,19 +30,10 @@ from ansible_collections.karbor.protection.plugins.module_utils import timeutil
 from ansible_collections.karbor.protection.plugins.module_utils.errors import (
     InvalidInput, KarborError)
 
-try:
-    from dateutil import rrule as _rrule
-    HAS_DATEUTIL = True
-except ImportError:  # pragma: no cover - checked at use
-    _rrule = None
-    HAS_DATEUTIL = False
-
-try:
-    from croniter import croniter as _croniter
-    HAS_CRONITER = True
-except ImportError:  # pragma: no cover - checked at use
-    _croniter = None
-    HAS_CRONITER = False
+# dateutil and croniter are imported by the triggers that use them (_need_dateutil(),
+# _need_croniter()), not here: together they cost every module run about 25 ms.
+HAS_DATEUTIL = importlib.util.find_spec('dateutil') is not None
+HAS_CRONITER = importlib.util.find_spec('croniter') is not None
 
 try:
     import zoneinfo
@@ -72,16 +64,24 @@ _ALLOWED_RRULE_PARTS = {'FREQ', 'INTERVAL', 'COUNT', 'UNTIL', 'WKST', 'BYSECOND'
                         'BYSETPOS'}
 
 
-def _need_dateutil() -> None:
-    if not HAS_DATEUTIL:
+def _need_dateutil():
+    """dateutil's ``rrule`` module, imported now."""
+    try:
+        from dateutil import rrule
+    except ImportError:
         raise KarborError('The python-dateutil library is required for calendar triggers; '
                           'install it (pip install python-dateutil).')
+    return rrule
 
 
-def _need_croniter() -> None:
-    if not HAS_CRONITER:
+def _need_croniter():
+    """The ``croniter`` class, imported now."""
+    try:
+        from croniter import croniter
+    except ImportError:
         raise KarborError('The croniter library is required for crontab triggers; install it '
                           '(pip install croniter).')
+    return croniter
 
 
 def get_zone(name: str | None) -> datetime.tzinfo:
@@ -244,13 +244,13 @@ def _parse_until(value: str, zone: datetime.tzinfo) -> datetime.datetime:
 # -- crontab ---------------------------------------------------------------------------
 
 def check_crontab(pattern: str) -> str:
-    _need_croniter()
+    croniter = _need_croniter()
     text = ' '.join(str(pattern or '').split())
     if len(text.split(' ')) != 5:
         raise InvalidInput('Crontab pattern %r must have five fields (minute hour day-of-month '
                            'month day-of-week), such as "0 2 * * *".' % (pattern,))
     try:
-        valid = _croniter.is_valid(text)
+        valid = croniter.is_valid(text)
     except Exception:  # pylint: disable=broad-except
         valid = False
     if not valid:
@@ -266,8 +266,7 @@ def crontab_to_rrules(pattern: str) -> list[str] | None:
     Every cron field maps to a BY* list of FREQ=DAILY; when both day of month
     and day of week are restricted cron fires on either, which takes two RRULEs.
     """
-    _need_croniter()
-    cron = _croniter(pattern, datetime.datetime(2000, 1, 1))
+    cron = _need_croniter()(pattern, datetime.datetime(2000, 1, 1))
     if getattr(cron, 'nth_weekday_of_month', None):
         return None
     minutes, hours, days, months, weekdays = cron.expanded[:5]
@@ -367,8 +366,9 @@ class TimeTrigger:
         return _naive_local(self.start, self.zone)
 
     def _build_rule(self, dtstart: datetime.datetime):
+        rrule = _need_dateutil()
         try:
-            return _rrule.rrulestr(_rule_text(self.parts, drop=('UNTIL',)), dtstart=dtstart)
+            return rrule.rrulestr(_rule_text(self.parts, drop=('UNTIL',)), dtstart=dtstart)
         except (ValueError, TypeError, KeyError) as exc:
             raise InvalidInput('The RRULE %r cannot be parsed: %s.' % (
                 _rule_text(self.parts), exc))
@@ -396,7 +396,7 @@ class TimeTrigger:
     def _crontab_naive(self, after: datetime.datetime) -> Iterator[datetime.datetime]:
         begin = max(_naive_local(after, self.zone) - _OFFSET_SLACK,
                     self._naive_start() - datetime.timedelta(seconds=1))
-        cron = _croniter(self.pattern, begin)
+        cron = _need_croniter()(self.pattern, begin)
         while True:
             try:
                 yield cron.get_next(datetime.datetime)
