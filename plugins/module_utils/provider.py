@@ -25,7 +25,6 @@ from ansible_collections.karbor.protection.plugins.module_utils.noop_plugin impo
 from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
     ProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils.schema import validate_value, split_parameter_key
-from ansible_collections.karbor.protection.plugins.module_utils.swift_bank import SwiftBank
 from ansible_collections.karbor.protection.plugins.module_utils.cinder_plugin import CinderVolumePlugin
 from ansible_collections.karbor.protection.plugins.module_utils.glance_plugin import GlanceImagePlugin
 from ansible_collections.karbor.protection.plugins.module_utils.nova_plugin import NovaServerPlugin
@@ -48,6 +47,14 @@ for _cls, _aliases in ((NoopProtectionPlugin, ('noop',)),
 
 BANK_NAMES = {'karbor-fs-bank-plugin': 'local', 'local': 'local', 'fs': 'local',
               'karbor-swift-bank-plugin': 'swift', 'swift': 'swift'}
+
+
+def _swift_bank():
+    """SwiftBank, imported when a provider first opens a Swift bank: swift_bank imports
+    keystoneauth1 and swiftclient, which cost every module run about 0.15 s otherwise."""
+    from ansible_collections.karbor.protection.plugins.module_utils.swift_bank import SwiftBank
+    return SwiftBank
+
 
 OS_PLUGINS = ['karbor-volume-protection-plugin', 'karbor-image-protection-plugin',
               'karbor-server-protection-plugin', 'karbor-project-protection-plugin']
@@ -124,7 +131,7 @@ class Provider:
                 path = section.get('file_system_bank_path') or os.path.join(state_dir, 'bank')
                 self._bank = LocalBank(path)
             else:
-                self._bank = SwiftBank.from_provider_config(self.id, self.config, cloud_factory)
+                self._bank = _swift_bank().from_provider_config(self.id, self.config, cloud_factory)
         return self._bank
 
     def lease_windows(self) -> dict[str, int]:
