@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+import reliability_lib
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 STEPS = os.path.join(os.path.dirname(__file__), 'playbooks', 'faults_steps.yml')
 OS_INFRA = 'cf56bd3e-97a7-4078-b6d5-f36246333fd9'
@@ -31,17 +33,8 @@ IMAGE = 'OS::Glance::Image'
 LIVE_STATES = ('protecting', 'deleting')
 
 
-def collections_path() -> str:
-    path = os.path.join(REPO, 'collections')
-    link = os.path.join(path, 'ansible_collections', 'karbor', 'protection')
-    if not os.path.exists(link):
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        os.symlink(REPO, link)
-    return path
-
-
-if collections_path() not in sys.path:
-    sys.path.insert(0, collections_path())
+# tests/integration/conftest.py's, which also puts the collection on sys.path when it loads
+collections_path = reliability_lib.integration.collections_path
 
 
 @dataclass
