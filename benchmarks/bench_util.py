@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: karbor.protection contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Helpers shared by the benchmarks: paths, timing and ansible-playbook runs.
+"""Helpers shared by the benchmarks: paths, timing, ansible-playbook runs and Swift clean-up.
 
 Playbook runs use the venv's ansible-playbook on localhost with the local
 connection and the bench_timer callback next to this file, so every figure
@@ -9,6 +9,7 @@ is what a playbook user waits for, measured per task.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import Any, Callable
 
@@ -111,3 +113,33 @@ def run_playbook(plays: list[dict], extravars: dict | None = None,
 def task_seconds(records: list[dict], prefix: str) -> list[float]:
     """Durations of the tasks whose name starts with ``prefix``."""
     return [r['seconds'] for r in records if r['name'].startswith(prefix)]
+
+
+def swift_factory(conn) -> Callable[[], Any]:
+    """A function returning this thread's swiftclient Connection, on the keystone session
+    of the openstacksdk connection ``conn`` (swiftclient connections are not thread-safe)."""
+    import swiftclient  # pylint: disable=import-outside-toplevel
+    local = threading.local()
+    endpoint = conn.object_store.get_endpoint()
+
+    def get():
+        if not hasattr(local, 'conn'):
+            local.conn = swiftclient.Connection(session=conn.session, retries=3,
+                                                os_options={'object_storage_url': endpoint})
+        return local.conn
+    return get
+
+
+def empty_container(swift: Callable[[], Any], container: str, delete: bool = False) -> None:
+    """Delete every object of a Swift container, eight at a time, then the container itself
+    when ``delete``; a container that does not exist is left alone. ``swift`` is what
+    swift_factory() returns."""
+    import swiftclient  # pylint: disable=import-outside-toplevel
+    try:
+        _headers, listing = swift().get_container(container, full_listing=True)
+    except swiftclient.ClientException:
+        return
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda o: swift().delete_object(container, o['name']), listing))
+    if delete:
+        swift().delete_container(container)

@@ -143,25 +143,6 @@ def module_first_pages(cloud: str, states: dict[int, str], providers_dir: str, p
             for size in states}
 
 
-def empty_swift_container(conn, container: str) -> None:
-    import swiftclient  # pylint: disable=import-outside-toplevel
-    endpoint = conn.object_store.get_endpoint()
-    local = threading.local()
-
-    def swift():
-        if not hasattr(local, 'conn'):
-            local.conn = swiftclient.Connection(session=conn.session, retries=3,
-                                                os_options={'object_storage_url': endpoint})
-        return local.conn
-    try:
-        _headers, listing = swift().get_container(container, full_listing=True)
-    except swiftclient.ClientException:
-        return
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda o: swift().delete_object(container, o['name']), listing))
-    swift().delete_container(container)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     parser.add_argument('--cloud', default='karbor-a')
@@ -228,7 +209,8 @@ def main() -> None:
         shutil.rmtree(small_state, ignore_errors=True)
         if args.bank == 'swift':
             start = time.monotonic()
-            empty_swift_container(cloud.conn, container)
+            bench_util.empty_container(bench_util.swift_factory(cloud.conn), container,
+                                       delete=True)
             print('Swift bank container deleted in %.1fs' % (time.monotonic() - start))
         shutil.rmtree(state, ignore_errors=True)
         shutil.rmtree(providers, ignore_errors=True)
