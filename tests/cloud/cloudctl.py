@@ -8,6 +8,9 @@ Glance, Cinder API, Placement and Nova API under gunicorn, Swift all-in-one,
 cinder scheduler/volume/backup (sparse-file volumes, Swift backups), Nova
 conductor/scheduler/compute (fake driver with real snapshots) and a Neutron
 stand-in. State lives under KARBOR_CLOUD_BASE (default /tmp/karbor-cloud).
+KARBOR_CLOUD_BENCH_AZ=1 also starts the availability zone 'bench': one more
+cinder-volume and cinder-backup (host karbor-bench) whose backups are sparse
+files (drivers/karbor_sparse_backup.py); on a running cloud, only those two.
 Each service runs in its own session (setsid), so stopping its process group
 stops its children too.
 """
@@ -34,6 +37,9 @@ STOP_ORDER = [['nova-compute', 'nova-scheduler', 'nova-conductor', 'nova-api', '
                'cinder-backup', 'cinder-volume', 'cinder-scheduler', 'cinder-api', 'placement',
                'glance', 'swift-proxy', 'swift-object', 'swift-container', 'swift-account',
                'keystone'], ['rabbitmq'], ['epmd', 'mysqld']]
+# opt-in availability zone 'bench' (cinder_bench); stopped first, not part of "all running"
+BENCH_AZ = os.environ.get('KARBOR_CLOUD_BENCH_AZ', '') not in ('', '0')
+BENCH_SERVICES = ['cinder-backup-bench', 'cinder-volume-bench']
 T0 = time.time()
 
 
@@ -541,6 +547,55 @@ heartbeat_timeout_threshold = 0
     wait_http('http://127.0.0.1:8776/')
 
 
+BENCH_WAIT = """
+import sys, time, openstack
+conn = openstack.connect(cloud='karbor-admin')
+deadline = time.time() + float(sys.argv[1])
+while True:
+    try:
+        up = {(s.binary, s.host.split('@')[0]) for s in conn.block_storage.services()
+              if s.availability_zone == 'bench' and s.state == 'up'}
+        pools = [p.name for p in conn.block_storage.backend_pools()]
+        if ({('cinder-volume', 'karbor-bench'), ('cinder-backup', 'karbor-bench')} <= up and
+                any(p.startswith('karbor-bench@') for p in pools)):
+            break
+    except Exception:  # still starting
+        pass
+    if time.time() > deadline:
+        raise SystemExit('timed out waiting for the bench availability zone')
+    time.sleep(1)
+# cinder-api caches the zone list for an hour and refreshes it after a request for a
+# zone it does not know: make that request, or the first volume in 'bench' gets a 400
+try:
+    conn.block_storage.delete_volume(conn.block_storage.create_volume(
+        size=1, name='karbor-az-cache-refresh', availability_zone='karbor-no-such-zone'))
+except openstack.exceptions.BadRequestException:
+    pass
+print('ready: availability zone bench (cinder-volume, cinder-backup karbor-bench)')
+"""
+
+
+def cinder_bench():
+    """The availability zone 'bench': cinder-volume (the same file driver, host
+    karbor-bench) and cinder-backup with the sparse backup driver; cinder.conf
+    plus an override file, so the other services' configuration is untouched."""
+    os.makedirs(os.path.join(DATA, 'cinder', 'sparse-backups'), exist_ok=True)
+    conf = os.path.join(ETC, 'cinder', 'cinder.conf')
+    bench = os.path.join(ETC, 'cinder', 'cinder-bench.conf')
+    write(bench, """
+[DEFAULT]
+host = karbor-bench
+storage_availability_zone = bench
+backup_driver = karbor_sparse_backup.SparseBackupDriver
+karbor_sparse_backup_dir = {d}/cinder/sparse-backups
+""".format(d=DATA))
+    for name in BENCH_SERVICES[::-1]:
+        start(name, os.path.join(VENV, 'bin', name[:-len('-bench')]), '--config-file', conf,
+              '--config-file', bench, '--log-file', os.path.join(LOG, name + '.log'))
+    subprocess.run([os.path.join(VENV, 'bin', 'python'), '-c', BENCH_WAIT, '120'],
+                   env=service_env(), check=True)
+
+
 def nova():
     conf_dir = os.path.join(ETC, 'nova')
     for folder in ('instances', 'locks'):
@@ -610,7 +665,11 @@ def up():
     for folder in (ETC, DATA, LOG, RUN, BIN):
         os.makedirs(folder, exist_ok=True)
     if all(pid_of(n) for group in STOP_ORDER for n in group):
-        say('already running; clouds.yaml: %s/clouds.yaml' % BASE)
+        if BENCH_AZ and not all(pid_of(n) for n in BENCH_SERVICES):
+            cinder_bench()
+            say('started the bench availability zone; the rest was already running')
+        else:
+            say('already running; clouds.yaml: %s/clouds.yaml' % BASE)
         return
     install()
     installed = time.time()
@@ -628,6 +687,8 @@ def up():
     identity('wait', '300', 'cinder', 'nova-compute')
     sh(*manage, 'cell_v2', 'discover_hosts', env=service_env())
     identity('wait', '120', 'nova-hypervisor', 'flavor', 'quotas')
+    if BENCH_AZ:
+        cinder_bench()
     done = time.time()
     say('karbor-cloud: install %ds, start %ds, total %ds'
         % (installed - T0, done - installed, done - T0))
@@ -635,7 +696,7 @@ def up():
 
 
 def down(purge=False):
-    for group in STOP_ORDER:
+    for group in [BENCH_SERVICES] + STOP_ORDER:
         stop(group)
     if os.path.isdir(RUN):
         stop([f[:-4] for f in os.listdir(RUN) if f.endswith('.pid')])
