@@ -19,6 +19,10 @@ from ansible_collections.karbor.protection.plugins.module_utils import resource 
 from ansible_collections.karbor.protection.plugins.module_utils.resource import Resource
 
 
+# Up to this many resources of a type are checked one by one, more by listing.
+LOOKUP_LIMIT = 5
+
+
 class Protectable:
     resource_type = ''
     parent_types: tuple[str, ...] = ()
@@ -35,6 +39,25 @@ class Protectable:
 
     def get_dependent_resources(self, parent: Resource) -> list[Resource]:
         return []
+
+    def usable(self, resource_ids: list[str]) -> set[str]:
+        """Which of ``resource_ids`` exist here and can be protected now.
+
+        A few are looked up one by one, many with one listing: protecting one
+        volume of a project with thousands must not list them all."""
+        if len(resource_ids) > LOOKUP_LIMIT:
+            return {r.id for r in self.list_resources()} & set(resource_ids)
+        found = set()
+        for resource_id in resource_ids:
+            try:
+                if self._usable_one(resource_id):
+                    found.add(resource_id)
+            except NotFound:
+                pass
+        return found
+
+    def _usable_one(self, resource_id: str) -> bool:
+        return resource_id in {r.id for r in self.list_resources()}
 
     def describe_resources(self) -> list[dict]:
         """Instances with their metadata, as a resource_query sees them."""
@@ -79,6 +102,11 @@ class ServerProtectable(Protectable):
             self.cloud.conn.compute.servers(details=True)))
         return [self._to_resource(s) for s in servers if self._usable(s.status)]
 
+    def _usable_one(self, resource_id: str) -> bool:
+        server = self.cloud.call('Server %s' % resource_id, self.cloud.conn.compute.get_server,
+                                 resource_id)
+        return self._usable(server.status)
+
     def describe_resources(self) -> list[dict]:
         servers = self.cloud.call('Listing servers', lambda: list(
             self.cloud.conn.compute.servers(details=True)))
@@ -112,6 +140,11 @@ class VolumeProtectable(Protectable):
     def list_resources(self) -> list[Resource]:
         return [self._to_resource(v) for v in self._volumes() if self._usable(v.status)]
 
+    def _usable_one(self, resource_id: str) -> bool:
+        volume = self.cloud.call('Volume %s' % resource_id,
+                                 self.cloud.conn.block_storage.get_volume, resource_id)
+        return self._usable(volume.status)
+
     def describe_resources(self) -> list[dict]:
         return [self._description(self._to_resource(v), v.status, v.metadata)
                 for v in self._volumes() if self._usable(v.status)]
@@ -144,6 +177,12 @@ class ImageProtectable(Protectable):
         images = self.cloud.call('Listing images', lambda: list(
             self.cloud.conn.image.images(owner=project)))
         return [self._to_resource(i) for i in images if self._usable(i.status)]
+
+    def _usable_one(self, resource_id: str) -> bool:
+        image = self.cloud.call('Image %s' % resource_id, self.cloud.conn.image.get_image,
+                                resource_id)
+        # as the listing: only the project's own images
+        return image.owner == self.cloud.project_id and self._usable(image.status)
 
     def describe_resources(self) -> list[dict]:
         project = self.cloud.project_id
@@ -205,6 +244,9 @@ class ProtectableRegistry:
 
     def list_instances(self, resource_type: str) -> list[Resource]:
         return self.plugin(resource_type).list_resources()
+
+    def usable_instances(self, resource_type: str, resource_ids: list[str]) -> set[str]:
+        return self.plugin(resource_type).usable(resource_ids)
 
     def describe_instances(self, types: Iterable[str]) -> list[dict]:
         result: list[dict] = []

@@ -52,6 +52,9 @@ class FakeRegistry:
     def list_instances(self, rtype):
         return [r for r in self.known.values() if r.type == rtype]
 
+    def usable_instances(self, rtype, ids):
+        return {r.id for r in self.list_instances(rtype)} & set(ids)
+
     def describe_instances(self, types):
         return [{'id': r.id, 'type': r.type, 'name': r.name, 'status': 'available',
                  'metadata': dict(self.metadata.get(r.id, {})), 'tags': []}
