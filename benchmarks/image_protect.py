@@ -33,7 +33,8 @@ import time
 import uuid
 
 import openstack
-import swiftclient
+
+import bench_util
 
 from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
 from ansible_collections.karbor.protection.plugins.module_utils.engine import ProtectionEngine
@@ -42,18 +43,6 @@ from ansible_collections.karbor.protection.plugins.module_utils.glance_plugin im
     READ_BLOCK, fixed_chunks)
 
 MIB = 1024 * 1024
-
-
-def swift_factory(conn):
-    local = threading.local()
-    endpoint = conn.object_store.get_endpoint()
-
-    def get():
-        if not hasattr(local, 'conn'):
-            local.conn = swiftclient.Connection(session=conn.session, retries=3,
-                                                os_options={'object_storage_url': endpoint})
-        return local.conn
-    return get
 
 
 def baseline(conn, swift, image_id, container, chunk, workers):
@@ -103,17 +92,6 @@ def write_provider(folder, provider_id, container, chunk, workers):
                      'upload_concurrency = %d\n' % (provider_id, container, chunk, workers))
 
 
-def empty_container(swift, container, delete=False):
-    try:
-        _headers, listing = swift().get_container(container, full_listing=True)
-    except swiftclient.ClientException:
-        return
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda o: swift().delete_object(container, o['name']), listing))
-    if delete:
-        swift().delete_container(container)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n', 1)[0])
     parser.add_argument('--cloud', default='karbor-a')
@@ -125,7 +103,7 @@ def main():
     chunk = args.chunk_mib * MIB
     size = args.size_mib * MIB
     conn = openstack.connect(cloud=args.cloud)
-    swift = swift_factory(conn)
+    swift = bench_util.swift_factory(conn)
     image = conn.image.create_image(name='bench-%s' % uuid.uuid4().hex[:6], disk_format='raw',
                                     container_format='bare', allow_duplicates=True)
     tag = uuid.uuid4().hex[:8]
@@ -161,7 +139,7 @@ def main():
             cpu = time.process_time()
             base_times.append(baseline(conn, swift, image.id, scratch, chunk, args.concurrency))
             base_cpu.append(time.process_time() - cpu)
-            empty_container(swift, scratch)
+            bench_util.empty_container(swift, scratch)
             if not round_no % 2:
                 start, cpu = time.monotonic(), time.process_time()
                 first = engine.protect(plan)
@@ -182,8 +160,8 @@ def main():
                                          plugin_times[-1],
                                          second.data['progress']['bytes_uploaded']), flush=True)
     finally:
-        empty_container(swift, scratch, delete=True)
-        empty_container(swift, bank_container, delete=True)
+        bench_util.empty_container(swift, scratch, delete=True)
+        bench_util.empty_container(swift, bank_container, delete=True)
         conn.image.delete_image(image, ignore_missing=True)
         shutil.rmtree(providers, ignore_errors=True)
         shutil.rmtree(state, ignore_errors=True)

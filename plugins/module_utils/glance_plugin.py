@@ -44,6 +44,7 @@ def raise_for_response(response) -> None:
     from openstack import exceptions as sdk_exceptions  # pylint: disable=import-outside-toplevel
     sdk_exceptions.raise_from_response(response)
 
+
 MIB = 1024 * 1024
 DEFAULT_CHUNK = 8 * MIB
 DEFAULT_CONCURRENCY = 8

@@ -109,7 +109,7 @@ def test_two_checkpoints_of_one_volume_at_once(cloud, two_volumes, tmp_path):
     from ansible_collections.karbor.protection.plugins.module_utils.engine import ProtectionEngine
     conn, volumes = two_volumes
     volume_id = volumes[0].id
-    sessions = [CloudSession({'cloud': cloud.a}) for _ in range(2)]
+    sessions = [CloudSession({'cloud': cloud.a}), CloudSession({'cloud': cloud.a})]
     engines = [ProtectionEngine(state_dir=str(tmp_path), cloud=s) for s in sessions]
     plan = engines[0].create_plan({'name': 'busy', 'provider_id': OS_INFRA,
                                    'resources': [{'id': volume_id, 'type': 'OS::Cinder::Volume'}]})
