@@ -163,8 +163,9 @@ class SlowStore(ChunkStore):
     """Stores take a while, as on a real bank, and the chunks alive are counted
     from the moment the source yields one until its upload is done."""
 
-    def __init__(self, bank, workers=4):
+    def __init__(self, bank, workers=4, delay=0.003):
         super().__init__(bank, workers)
+        self.delay = delay
         self.lock = threading.Lock()
         self.alive = 0
         self.peak = 0
@@ -175,7 +176,7 @@ class SlowStore(ChunkStore):
             self.peak = max(self.peak, self.alive)
 
     def store(self, data, digest=None, probe=True):
-        threading.Event().wait(0.003)
+        threading.Event().wait(self.delay)
         try:
             return super().store(data, digest, probe)
         finally:
@@ -242,11 +243,15 @@ def test_uploader_references_before_storing_and_deduplicates(bank):
     assert chunks_in(bank) == 0 and bank.list(REFS_PREFIX) == []
 
 
-def test_uploader_batches_its_reference_lists(bank):
-    store = SlowStore(bank, 8)
-    uploader = ChunkUploader(store, owner_name('cp1', 'img'), 8, Progress())
+@pytest.mark.parametrize('delay', [0.003, 0.02])
+def test_uploader_batches_its_reference_lists(bank, delay):
+    # With the plugin's default memory (2 x workers + 2 chunks) a batch can
+    # fill beside eight running uploads, however slow the bank is next to
+    # the reader; with less memory the batches shrink to what fits.
+    store = SlowStore(bank, 8, delay=delay)
+    uploader = ChunkUploader(store, owner_name('cp1', 'img'), 8, Progress(), memory_chunks=18)
     digests, _total = uploader.run(counted(store, 64))
-    assert len(digests) == 64
+    assert len(digests) == 64 and store.peak <= 18
     assert len(store.ref_keys(owner_name('cp1', 'img'))) <= 64 // 3
 
 
