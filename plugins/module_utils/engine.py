@@ -490,17 +490,20 @@ class ProtectionEngine:
         return checkpoint
 
     @staticmethod
-    def _drop_dead_claim(bank, checkpoint_id: str) -> None:
+    def _drop_dead_claim(bank, checkpoint_id: str) -> bool:
+        """Remove the delete claim of a run that died; True while a live run holds it."""
         key = DELETE_CLAIM % checkpoint_id
         try:
             holder = bank.get_text(key)
         except NotFound:
-            return
-        if not Lease.is_alive(bank, holder, timeutil.wall_clock()):
-            bank.delete(key)
+            return False
+        if Lease.is_alive(bank, holder, timeutil.wall_clock()):
+            return True
+        bank.delete(key)
+        return False
 
-    @staticmethod
-    def _claim_delete(bank, checkpoint_id: str, owner_id: str) -> str:
+    @classmethod
+    def _claim_delete(cls, bank, checkpoint_id: str, owner_id: str) -> str:
         """One delete at a time per checkpoint (manual, retention, another
         process): an exclusive claim, taken over only from a dead owner."""
         key = DELETE_CLAIM % checkpoint_id
@@ -509,14 +512,8 @@ class ProtectionEngine:
                 bank.put(key, owner_id, exclusive=True)
                 return key
             except Conflict:
-                try:
-                    holder = bank.get_text(key)
-                except NotFound:
-                    continue
-                if Lease.is_alive(bank, holder, timeutil.wall_clock()):
-                    raise Conflict('Checkpoint %s is being deleted by another run.'
-                                   % checkpoint_id)
-                bank.delete(key)  # its run died; the next attempt takes it
+                if cls._drop_dead_claim(bank, checkpoint_id):
+                    break  # a live run holds it
         raise Conflict('Checkpoint %s is being deleted by another run.' % checkpoint_id)
 
     # -- restores -----------------------------------------------------------------
