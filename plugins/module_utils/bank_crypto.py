@@ -42,7 +42,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import importlib.util
 import json
 import os
 from typing import Any, NamedTuple
@@ -54,9 +53,6 @@ from ansible_collections.karbor.protection.plugins.module_utils.errors import (
 
 # cryptography is imported when a key is used (_require_cryptography()), not here: only
 # encrypted banks need it, and importing it cost every module run about 10 ms.
-HAS_CRYPTOGRAPHY = importlib.util.find_spec('cryptography') is not None
-CRYPTOGRAPHY_IMPORT_ERROR = (None if HAS_CRYPTOGRAPHY else
-                             'ModuleNotFoundError: No module named \'cryptography\'')
 
 KEY_SIZE = 32
 MAGIC = b'KBENC'

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import threading
 import time
@@ -14,13 +13,9 @@ from typing import Any, Callable
 from ansible_collections.karbor.protection.plugins.module_utils.errors import (
     KarborError, InvalidInput, ResourceTimeout, NotFound)
 
-# openstacksdk is imported on first use (CloudSession._connect), not here: importing it
-# takes about a third of a second, which every module run paid even when it never reached
-# the cloud (provider_info, the No-Op provider, check mode). Presence is checked without
-# importing it.
-HAS_OPENSTACKSDK = importlib.util.find_spec('openstack') is not None
-OPENSTACKSDK_IMPORT_ERROR = (None if HAS_OPENSTACKSDK else
-                             'ModuleNotFoundError: No module named \'openstack\'')
+# openstacksdk is imported on first use (import_openstack(), from CloudSession._connect),
+# not here: importing it takes about a third of a second, which every module run paid even
+# when it never reached the cloud (provider_info, the No-Op provider, check mode).
 
 SDK_MISSING = ('The openstacksdk Python library is required to reach the cloud; '
                'install it (pip install openstacksdk).')

@@ -9,15 +9,11 @@ validate values too (with jsonschema) and keep native JSON types.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 
 from ansible_collections.karbor.protection.plugins.module_utils.errors import InvalidInput
 
 # jsonschema is imported on first validation (about 30 ms a module run otherwise).
-HAS_JSONSCHEMA = importlib.util.find_spec('jsonschema') is not None
-JSONSCHEMA_IMPORT_ERROR = (None if HAS_JSONSCHEMA else
-                           'ModuleNotFoundError: No module named \'jsonschema\'')
 
 _UUID_RE = re.compile(r'^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$')
 

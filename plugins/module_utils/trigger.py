@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime
 import heapq
-import importlib.util
 import json
 import re
 from typing import Any, Iterable, Iterator
@@ -32,8 +31,6 @@ from ansible_collections.karbor.protection.plugins.module_utils.errors import (
 
 # dateutil and croniter are imported by the triggers that use them (_need_dateutil(),
 # _need_croniter()), not here: together they cost every module run about 25 ms.
-HAS_DATEUTIL = importlib.util.find_spec('dateutil') is not None
-HAS_CRONITER = importlib.util.find_spec('croniter') is not None
 
 try:
     import zoneinfo
