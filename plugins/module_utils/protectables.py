@@ -57,7 +57,9 @@ class Protectable:
         return found
 
     def _usable_one(self, resource_id: str) -> bool:
-        return resource_id in {r.id for r in self.list_resources()}
+        """Types whose instances have no status: it is usable if it shows."""
+        self.show_resource(resource_id)  # NotFound when it does not
+        return True
 
     def describe_resources(self) -> list[dict]:
         """Instances with their metadata, as a resource_query sees them."""
