@@ -547,34 +547,6 @@ heartbeat_timeout_threshold = 0
     wait_http('http://127.0.0.1:8776/')
 
 
-BENCH_WAIT = """
-import sys, time, openstack
-conn = openstack.connect(cloud='karbor-admin')
-deadline = time.time() + float(sys.argv[1])
-while True:
-    try:
-        up = {(s.binary, s.host.split('@')[0]) for s in conn.block_storage.services()
-              if s.availability_zone == 'bench' and s.state == 'up'}
-        pools = [p.name for p in conn.block_storage.backend_pools()]
-        if ({('cinder-volume', 'karbor-bench'), ('cinder-backup', 'karbor-bench')} <= up and
-                any(p.startswith('karbor-bench@') for p in pools)):
-            break
-    except Exception:  # still starting
-        pass
-    if time.time() > deadline:
-        raise SystemExit('timed out waiting for the bench availability zone')
-    time.sleep(1)
-# cinder-api caches the zone list for an hour and refreshes it after a request for a
-# zone it does not know: make that request, or the first volume in 'bench' gets a 400
-try:
-    conn.block_storage.delete_volume(conn.block_storage.create_volume(
-        size=1, name='karbor-az-cache-refresh', availability_zone='karbor-no-such-zone'))
-except openstack.exceptions.BadRequestException:
-    pass
-print('ready: availability zone bench (cinder-volume, cinder-backup karbor-bench)')
-"""
-
-
 def cinder_bench():
     """The availability zone 'bench': cinder-volume (the same file driver, host
     karbor-bench) and cinder-backup with the sparse backup driver; cinder.conf
@@ -594,8 +566,7 @@ backup_max_operations = 0
     for name in BENCH_SERVICES[::-1]:
         start(name, os.path.join(VENV, 'bin', name[:-len('-bench')]), '--config-file', conf,
               '--config-file', bench, '--log-file', os.path.join(LOG, name + '.log'))
-    subprocess.run([os.path.join(VENV, 'bin', 'python'), '-c', BENCH_WAIT, '120'],
-                   env=service_env(), check=True)
+    identity('wait', '120', 'bench-az')
 
 
 def nova():

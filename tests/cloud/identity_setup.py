@@ -3,7 +3,8 @@ catalog of the karbor test cloud (idempotent), or wait for readiness.
 
   identity_setup.py catalog SERVICE...   service users and endpoints
   identity_setup.py tenants              project-a, project-b, user 'member'
-  identity_setup.py wait SECONDS WHAT... cinder | nova-compute | nova-hypervisor
+  identity_setup.py wait SECONDS WHAT... cinder | nova-compute | nova-hypervisor |
+                                        quotas | flavor | bench-az
 """
 import os
 import sys
@@ -102,6 +103,21 @@ def wait(seconds, what):
         until('placement provider', lambda: list(conn.placement.resource_providers()))
     if 'nova-hypervisor' in what:
         until('nova hypervisor', lambda: list(conn.compute.hypervisors()))
+    if 'bench-az' in what:
+        def bench_up():
+            up = {(s.binary, s.host.split('@')[0]) for s in conn.block_storage.services()
+                  if s.availability_zone == 'bench' and s.state == 'up'}
+            pools = [p.name for p in conn.block_storage.backend_pools()]
+            return ({('cinder-volume', 'karbor-bench'), ('cinder-backup', 'karbor-bench')} <= up
+                    and any(p.startswith('karbor-bench@') for p in pools))
+        until('availability zone bench (cinder-volume, cinder-backup karbor-bench)', bench_up)
+        # cinder-api caches the zone list for an hour and refreshes it after a request for a
+        # zone it does not know: make that request, or the first volume in 'bench' gets a 400
+        try:
+            conn.block_storage.delete_volume(conn.block_storage.create_volume(
+                size=1, name='karbor-az-cache-refresh', availability_zone='karbor-no-such-zone'))
+        except openstack.exceptions.BadRequestException:
+            pass
     if 'quotas' in what:
         # the tests make many backups, snapshots and servers: lift the limits
         for name in ('project-a', 'project-b', 'admin'):
