@@ -24,9 +24,10 @@ from ansible_collections.karbor.protection.plugins.module_utils import timeutil
 from ansible_collections.karbor.protection.plugins.module_utils.catalog import Catalog
 from ansible_collections.karbor.protection.plugins.module_utils.checkpoint import (
     Checkpoint, CheckpointCollection)
-from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
+from ansible_collections.karbor.protection.plugins.module_utils.cloud import (
+    CloudSession, wait_for)
 from ansible_collections.karbor.protection.plugins.module_utils.errors import (
-    Conflict, InvalidInput, KarborError, NotFound)
+    Conflict, InvalidInput, KarborError, NotFound, ResourceTimeout)
 from ansible_collections.karbor.protection.plugins.module_utils.faults import fault_point
 from ansible_collections.karbor.protection.plugins.module_utils.flow import FlowExecutor
 from ansible_collections.karbor.protection.plugins.module_utils.lease import Lease
@@ -44,6 +45,9 @@ from ansible_collections.karbor.protection.plugins.module_utils.selection import
 DEFAULT_STATE_DIR = '~/.local/share/karbor-protection'
 READERS_PREFIX = '/checkpoint-readers/%s/'
 DELETE_CLAIM = '/checkpoint-deletes/%s'
+# How long a starting restore waits for a delete that marked the checkpoint
+# `deleting` to look for readers (one listing) and step back or go on.
+DELETE_DECISION_WAIT = 10.0
 
 
 def detach(work: Callable[[], None]) -> bool:
@@ -593,9 +597,7 @@ class ProtectionEngine:
         record = None
         try:
             bank.put(reader_key, {'since': timeutil.isoformat(timeutil.now())})
-            if collection.get(checkpoint.id).status != R.CP_AVAILABLE:
-                raise Conflict('Checkpoint %s changed state while the restore started.'
-                               % checkpoint.id)
+            self._wait_for_delete_decision(collection, checkpoint.id)
             record = self.catalog.restores.new(self.project_id, {
                 'name': name, 'provider_id': provider.id, 'checkpoint_id': checkpoint.id,
                 'restore_target': restore_target, 'parameters': parameters,
@@ -606,6 +608,25 @@ class ProtectionEngine:
             bank.delete(reader_key)
             lease.release()
         return record
+
+    @staticmethod
+    def _wait_for_delete_decision(collection: CheckpointCollection, checkpoint_id: str) -> None:
+        """After the restore's reader marker is in the bank: go on only if the
+        checkpoint is still available. A delete that set `deleting` before
+        it looked for readers sees the marker and steps back, or saw none and
+        goes on; waiting for its decision makes one of the two win, where
+        giving up at once let both give up."""
+        try:
+            current = wait_for('checkpoint %s' % checkpoint_id,
+                               lambda: collection.get(checkpoint_id),
+                               lambda cp: cp.status != R.CP_DELETING, lambda cp: None,
+                               DELETE_DECISION_WAIT, interval=0.2, max_interval=1.0)
+        except ResourceTimeout:
+            raise Conflict('Checkpoint %s is being deleted; it cannot be restored.'
+                           % checkpoint_id)
+        if current.status != R.CP_AVAILABLE:
+            raise Conflict('Checkpoint %s changed state while the restore started (it is %s).'
+                           % (checkpoint_id, current.status))
 
     def _run_restore(self, provider: Provider, roots: list[G.GraphNode], checkpoint: Checkpoint,
                      record: dict, parameters: dict, lease: Lease) -> None:

@@ -376,3 +376,38 @@ def test_a_checkpoint_is_only_reachable_through_its_own_provider(engine):
             call()
     assert engine.get_checkpoint(NOOP_PROVIDER_ID, cp.id).status == R.CP_AVAILABLE
     assert engine.catalog.restores.list('project-a') == []
+
+
+class StatusSequence:
+    """A checkpoint collection whose checkpoint goes through given statuses."""
+
+    def __init__(self, *statuses):
+        self.statuses = list(statuses)
+
+    def get(self, checkpoint_id):
+        status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        return type('Checkpoint', (), {'id': checkpoint_id, 'status': status})()
+
+
+def test_a_starting_restore_waits_for_a_delete_that_steps_back(monkeypatch):
+    monkeypatch.setattr('time.sleep', lambda _seconds: None)
+    collection = StatusSequence(R.CP_DELETING, R.CP_DELETING, R.CP_AVAILABLE)
+    ProtectionEngine._wait_for_delete_decision(collection, 'cp')  # goes on: no error
+    assert collection.statuses == [R.CP_AVAILABLE]
+
+
+@pytest.mark.parametrize('statuses', [(R.CP_DELETING, R.CP_DELETED), (R.CP_ERROR,)])
+def test_a_starting_restore_gives_way_to_a_delete_that_goes_on(monkeypatch, statuses):
+    monkeypatch.setattr('time.sleep', lambda _seconds: None)
+    with pytest.raises(Conflict) as err:
+        ProtectionEngine._wait_for_delete_decision(StatusSequence(*statuses), 'cp')
+    assert 'changed state while the restore started' in err.value.msg
+
+
+def test_a_starting_restore_gives_up_on_a_delete_that_stays_deleting(monkeypatch):
+    clock = iter(range(0, 10 ** 6, 5))
+    monkeypatch.setattr('time.monotonic', lambda: next(clock))
+    monkeypatch.setattr('time.sleep', lambda _seconds: None)
+    with pytest.raises(Conflict) as err:
+        ProtectionEngine._wait_for_delete_decision(StatusSequence(R.CP_DELETING), 'cp')
+    assert 'is being deleted' in err.value.msg
