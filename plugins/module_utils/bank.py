@@ -88,6 +88,20 @@ class Bank:
         self._put(key, data, checksum, exclusive, expire_after)
         return checksum
 
+    def claim(self, key: str, value: Any) -> str:
+        """Create an ownership marker (a named checkpoint, a delete, a fire
+        time): like an exclusive put, and of several concurrent callers at
+        most one succeeds; the others get Conflict. Returns the sha256."""
+        key = normalize_key(key)
+        data = to_bytes(value)
+        checksum = sha256_hex(data)
+        self._claim(key, data, checksum)
+        return checksum
+
+    def _claim(self, key: str, data: bytes, checksum: str) -> None:
+        """Backends whose exclusive create is atomic need nothing more."""
+        self._put(key, data, checksum, True, None)
+
     def get(self, key: str) -> bytes:
         """Read and verify an object."""
         key = normalize_key(key)
@@ -169,6 +183,9 @@ class BankSection:
 
     def put(self, key: str, value: Any, exclusive: bool = False) -> str:
         return self.bank.put(self._key(key), value, exclusive=exclusive)
+
+    def claim(self, key: str, value: Any) -> str:
+        return self.bank.claim(self._key(key), value)
 
     def get(self, key: str) -> bytes:
         return self.bank.get(self._key(key))

@@ -260,6 +260,10 @@ class EncryptedBank(Bank):
         return self.inner.put(key, self.seal(key, to_bytes(value)), exclusive=exclusive,
                               expire_after=expire_after)
 
+    def claim(self, key: str, value: Any) -> str:
+        key = normalize_key(key)
+        return self.inner.claim(key, self.seal(key, to_bytes(value)))
+
     def get(self, key: str) -> bytes:
         """Read, check the ciphertext's sha256, authenticate and decrypt."""
         key = normalize_key(key)
@@ -349,7 +353,7 @@ def open_bank(bank: Bank, key: bytes | None, label: str) -> Bank:
     record = {'format': FORMAT_VERSION, 'cipher': CIPHER, 'key_id': encrypted.key_id,
               'kdf': 'HKDF-SHA256', 'chunk_ids': 'HMAC-SHA256'}
     try:
-        bank.put(MARKER_KEY, json.dumps(record, sort_keys=True), exclusive=True)
+        bank.claim(MARKER_KEY, json.dumps(record, sort_keys=True))
     except Conflict:
         marker = read_marker(bank, label)
         if marker is None:

@@ -39,13 +39,16 @@ def _index_path(cid: str) -> str:
     return '/checkpoints/%s/index.json' % cid
 
 
-def _name_key(bank: Bank, plan_id: str, project_id: str, name: str) -> str:
-    """An encrypted bank names it by a keyed digest, so that object names do
-    not let anyone test guesses of checkpoint names."""
+def name_digest(bank: Bank, name: str) -> str:
+    """How a name appears in object names: an encrypted bank uses a keyed
+    digest, so that object names do not let anyone test guesses of names."""
     keyed = getattr(bank, 'chunk_digest', None)
     data = name.encode('utf-8')
-    digest = keyed(data) if keyed else hashlib.sha256(data).hexdigest()
-    return '/indices/by-name/%s/%s/%s' % (plan_id, project_id, digest)
+    return keyed(data) if keyed else hashlib.sha256(data).hexdigest()
+
+
+def _name_key(bank: Bank, plan_id: str, project_id: str, name: str) -> str:
+    return '/indices/by-name/%s/%s/%s' % (plan_id, project_id, name_digest(bank, name))
 
 
 class Checkpoint:
@@ -167,7 +170,7 @@ class CheckpointCollection:
         name_key = checkpoint.name_key()
         if name_key:
             try:
-                self.bank.put(name_key, checkpoint.id, exclusive=True)
+                self.bank.claim(name_key, checkpoint.id)
             except Conflict:
                 raise Conflict('A checkpoint named %r already exists for plan %s.'
                                % (checkpoint.extra_info['name'], plan['id']))

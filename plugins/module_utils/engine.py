@@ -23,7 +23,7 @@ from ansible_collections.karbor.protection.plugins.module_utils import resource 
 from ansible_collections.karbor.protection.plugins.module_utils import timeutil
 from ansible_collections.karbor.protection.plugins.module_utils.catalog import Catalog
 from ansible_collections.karbor.protection.plugins.module_utils.checkpoint import (
-    Checkpoint, CheckpointCollection)
+    Checkpoint, CheckpointCollection, name_digest)
 from ansible_collections.karbor.protection.plugins.module_utils.cloud import (
     CloudSession, wait_for)
 from ansible_collections.karbor.protection.plugins.module_utils.errors import (
@@ -45,6 +45,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.selection import
 DEFAULT_STATE_DIR = '~/.local/share/karbor-protection'
 READERS_PREFIX = '/checkpoint-readers/%s/'
 DELETE_CLAIM = '/checkpoint-deletes/%s'
+RESTORE_NAME_CLAIM = '/restore-names/%s/%s'  # project, name_digest of the name
 # How long a starting restore waits for a delete that marked the checkpoint
 # `deleting` to look for readers (one listing) and step back or go on.
 DELETE_DECISION_WAIT = 10.0
@@ -427,7 +428,7 @@ class ProtectionEngine:
         if checkpoint.status == R.CP_DELETED:
             # what a run that died at the very end left: indices and its claim
             collection.remove_indices(checkpoint)
-            self._drop_dead_claim(collection.bank, checkpoint.id)
+            self._drop_dead_claim(collection.bank, DELETE_CLAIM % checkpoint.id)
             return checkpoint
         self.check_deletable(checkpoint, collection.bank)
         roots = G.deserialize(checkpoint.resource_graph) if checkpoint.resource_graph else []
@@ -447,7 +448,8 @@ class ProtectionEngine:
         try:
             for res, operation in operations.items():
                 operation.precheck(contexts[res])
-            claim = self._claim_delete(collection.bank, checkpoint.id, lease.owner_id)
+            claim = self._take_claim(collection.bank, DELETE_CLAIM % checkpoint.id, lease.owner_id,
+                                     'Checkpoint %s is being deleted by another run.' % checkpoint.id)
             checkpoint = collection.get(checkpoint.id)  # as it is now that it is ours
             self.check_deletable(checkpoint, collection.bank)
             previous = checkpoint.status
@@ -494,9 +496,8 @@ class ProtectionEngine:
         return checkpoint
 
     @staticmethod
-    def _drop_dead_claim(bank, checkpoint_id: str) -> bool:
-        """Remove the delete claim of a run that died; True while a live run holds it."""
-        key = DELETE_CLAIM % checkpoint_id
+    def _drop_dead_claim(bank, key: str) -> bool:
+        """Remove a claim whose run died; True while a live run holds it."""
         try:
             holder = bank.get_text(key)
         except NotFound:
@@ -507,18 +508,18 @@ class ProtectionEngine:
         return False
 
     @classmethod
-    def _claim_delete(cls, bank, checkpoint_id: str, owner_id: str) -> str:
-        """One delete at a time per checkpoint (manual, retention, another
-        process): an exclusive claim, taken over only from a dead owner."""
-        key = DELETE_CLAIM % checkpoint_id
+    def _take_claim(cls, bank, key: str, owner_id: str, busy: str) -> str:
+        """One run at a time (a delete of a checkpoint, a named restore): a
+        claim holding the run's lease id, taken over only from a dead run;
+        ``busy`` is the Conflict's message while a live run holds it."""
         for _attempt in range(2):
             try:
-                bank.put(key, owner_id, exclusive=True)
+                bank.claim(key, owner_id)
                 return key
             except Conflict:
-                if cls._drop_dead_claim(bank, checkpoint_id):
+                if cls._drop_dead_claim(bank, key):
                     break  # a live run holds it
-        raise Conflict('Checkpoint %s is being deleted by another run.' % checkpoint_id)
+        raise Conflict(busy)
 
     # -- restores -----------------------------------------------------------------
     def verify_checkpoint(self, checkpoint: Checkpoint) -> int:
@@ -594,8 +595,18 @@ class ProtectionEngine:
         bank = collection.bank
         lease = Lease(bank, **provider.lease_windows()).acquire()
         reader_key = READERS_PREFIX % checkpoint.id + lease.owner_id
+        name_claim = None
         record = None
         try:
+            if name:
+                # two runs of one named restore at once must not both restore
+                name_claim = self._take_claim(
+                    bank, RESTORE_NAME_CLAIM % (self.project_id, name_digest(bank, name)),
+                    lease.owner_id, 'A restore named %r is running in another run; run again '
+                    'when it has finished.' % name)
+                previous = self.find_restore(name)
+                if previous and previous['status'] == R.RESTORE_SUCCESS:
+                    return dict(previous, _reused=True)  # finished while this run started
             bank.put(reader_key, {'since': timeutil.isoformat(timeutil.now())})
             self._wait_for_delete_decision(collection, checkpoint.id)
             record = self.catalog.restores.new(self.project_id, {
@@ -606,6 +617,8 @@ class ProtectionEngine:
             self._run_restore(provider, roots, checkpoint, record, parameters, lease)
         finally:
             bank.delete(reader_key)
+            if name_claim:
+                bank.delete(name_claim)
             lease.release()
         return record
 

@@ -95,7 +95,7 @@ def apply_retention(engine, provider_id: str, plan_id: str, max_backups: int | N
             if claims is not None:
                 key = _deletion_key(engine.project_id, checkpoint_id)
                 try:
-                    claims.put(key, {'since': timeutil.isoformat(now)}, exclusive=True)
+                    claims.claim(key, {'since': timeutil.isoformat(now)})
                 except Conflict:
                     key = None
                     result['skipped'].append({'id': checkpoint_id, 'reason': 'Another run is '

@@ -218,7 +218,7 @@ class Scheduler:
         claim.update(self.context)
         key = claim_key(operation['project_id'], operation['id'], fire)
         try:
-            self.bank.put(key, claim, exclusive=True)
+            self.bank.claim(key, claim)
         except Conflict:
             return None  # another runner has it
         claim['_key'] = key

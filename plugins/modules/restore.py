@@ -153,7 +153,8 @@ class RestoreModule(KarborModule):
         record = engine.restore(provider_id, self.params['checkpoint_id'],
                                 self.params['parameters'], self.params['restore_target'],
                                 self.params['name'])
-        result = {'changed': True, 'restore': public(record)}
+        # another run of this name may have finished while this one started
+        result = {'changed': not record.get('_reused'), 'restore': public(record)}
         if record['status'] != R.RESTORE_SUCCESS:
             reasons = '; '.join('%s: %s' % item for item in sorted(
                 record['resources_reason'].items()))

@@ -374,10 +374,7 @@ class Lab:
             except Exception:  # pylint: disable=broad-except
                 pass
         for volume in art.get('volumes', ()):
-            try:
-                conn.block_storage.delete_volume(volume, ignore_missing=True, force=True)
-            except Exception:  # pylint: disable=broad-except
-                pass
+            self._drop_volume(volume)
         for image in art.get('images', ()):
             conn.image.delete_image(image, ignore_missing=True)
         try:
@@ -391,12 +388,28 @@ class Lab:
         while time.monotonic() < deadline and any(
                 b.volume_id == self.volume.id for b in conn.block_storage.backups(details=True)):
             time.sleep(2)
-        try:
-            conn.block_storage.delete_volume(self.volume, ignore_missing=True, force=True)
-        except Exception:  # pylint: disable=broad-except
-            pass
+        self._drop_volume(self.volume.id)
         if self.image is not None:
             conn.image.delete_image(self.image, ignore_missing=True)
+
+    def _drop_volume(self, volume_id: str) -> None:
+        """A plain delete (a member may not force-delete; that is why the labs' volumes
+        used to stay behind), once the volume is no longer busy; force as the last try."""
+        block = self.conn.block_storage
+        try:
+            volume = block.find_volume(volume_id)
+            if volume is None:
+                return
+            block.wait_for_status(volume, 'available', failures=['error'], wait=60)
+        except Exception:  # pylint: disable=broad-except
+            pass
+        try:
+            block.delete_volume(volume_id, ignore_missing=True)
+        except Exception:  # pylint: disable=broad-except
+            try:
+                block.delete_volume(volume_id, ignore_missing=True, force=True)
+            except Exception:  # pylint: disable=broad-except
+                pass
 
 
 @pytest.fixture

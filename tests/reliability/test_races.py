@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 """Races between separate ansible-playbook processes started together on
 the OS Infra provider (Swift bank): two checkpoint runs on one plan (with
-and without one checkpoint name), and a checkpoint delete racing a restore
-of the same checkpoint. Each race is run a few times with different start
+and without one checkpoint name), two restores with one name, and a
+checkpoint delete racing a restore of the same checkpoint. Each race is run a few times with different start
 offsets; every round must end without corruption, with clear errors (no
 traceback) and without orphans."""
 from __future__ import annotations
@@ -88,6 +88,35 @@ def test_two_checkpoints_with_one_name(make_lab):  # noqa: F811 pylint: disable=
         assert len(lab.cloud_artifacts()['backups']) == round_ + 1, lab.cloud_artifacts()
     for checkpoint in lab.assert_consistent_catalog():
         lab.ok('delete', checkpoint_id=checkpoint.id)
+    lab.assert_nothing_left()
+
+
+def test_two_restores_with_one_name(make_lab):  # noqa: F811 pylint: disable=redefined-outer-name
+    lab = make_lab('r-rname')
+    lab.ok('plan')
+    cid = lab.ok('protect')['checkpoint']['id']
+    for round_ in range(CHECKPOINT_ROUNDS):
+        name = 'restore-%d' % round_
+        first, second = together(lab, ('restore', {'checkpoint_id': cid, 'restore_name': name}),
+                                 ('restore', {'checkpoint_id': cid, 'restore_name': name}),
+                                 OFFSETS[round_ % len(OFFSETS)])
+        made = [r for r in (first, second) if not r.get('failed')]
+        assert made, 'round %d: both named restores failed: %s / %s' % (
+            round_, first.get('msg'), second.get('msg'))
+        for result in (first, second):
+            if result.get('failed'):  # the loser saw the other run at work
+                assert clear_error(result), result['_output']
+                assert 'is running in another run' in result['msg'], result['msg']
+        assert len({r['restore']['id'] for r in made}) == 1, made
+        assert sum(1 for r in made if r.get('changed')) == 1, made
+        named = [r for r in lab.restore_records() if r.get('name') == name]
+        assert [r['status'] for r in named] == ['success'], named
+        restored = set(named[0]['new_resources'].values())
+        made_volumes = lab.cloud_artifacts()['volumes']
+        assert len(restored) == 1 and made_volumes == restored, (
+            'round %d: one restore, yet volumes %s (recorded %s)' % (round_, made_volumes, restored))
+        lab.delete_recorded_restores()
+    lab.ok('delete', checkpoint_id=cid)
     lab.assert_nothing_left()
 
 

@@ -411,3 +411,27 @@ def test_a_starting_restore_gives_up_on_a_delete_that_stays_deleting(monkeypatch
     with pytest.raises(Conflict) as err:
         ProtectionEngine._wait_for_delete_decision(StatusSequence(R.CP_DELETING), 'cp')
     assert 'is being deleted' in err.value.msg
+
+
+def test_one_named_restore_at_a_time_and_a_finished_one_is_not_repeated(engine):
+    from ansible_collections.karbor.protection.plugins.module_utils.checkpoint import name_digest
+    from ansible_collections.karbor.protection.plugins.module_utils.engine import (
+        RESTORE_NAME_CLAIM)
+    cp = engine.protect(make_plan(engine))
+    bank = cp.bank
+    claim = RESTORE_NAME_CLAIM % (engine.project_id, name_digest(bank, 'nightly'))
+    bank.put(lease_key('other-run'), {'expires_at': timeutil.wall_clock() + 60})
+    bank.put(claim, 'other-run')
+    with pytest.raises(Conflict, match="named 'nightly' is running in another run"):
+        engine.restore(NOOP_PROVIDER_ID, cp.id, name='nightly')
+    assert engine.list_restores() == []
+    bank.put(lease_key('other-run'), {'expires_at': timeutil.wall_clock() - 1})  # it died
+    first = engine.restore(NOOP_PROVIDER_ID, cp.id, name='nightly')
+    assert first['status'] == R.RESTORE_SUCCESS and not first.get('_reused')
+    assert not bank.exists(claim)
+    # as a run that checked for the name (in the module) before `first` finished: once it
+    # holds the claim, the engine finds the finished restore and does not run it again
+    again = engine.restore(NOOP_PROVIDER_ID, cp.id, name='nightly')
+    assert again['_reused'] and again['id'] == first['id']
+    assert [r['id'] for r in engine.list_restores()] == [first['id']]
+    assert not bank.exists(claim)
