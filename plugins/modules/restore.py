@@ -16,7 +16,9 @@ description:
     resource, and the id of each new resource.
   - Every bank object of the checkpoint is read back and its sha256 checked before anything
     is created; a damaged checkpoint fails with a clear message and changes nothing.
-  - With a I(name), a restore that already succeeded under that name is not run again.
+  - With a I(name), a restore that already succeeded under that name is not run again, and
+    only one run at a time restores under that name; another run started meanwhile fails
+    with a clear message (run it again when the first has finished).
 author:
   - karbor.protection developers (@karbor-protection)
 options:
