@@ -62,8 +62,9 @@ def create_when_idle(ctx: OperationContext, what: str, create: Callable,
             return ctx.cloud.call(what, create, **attrs)
         except KarborError as exc:
             remaining = deadline - time.monotonic()
-            if 'current status' not in str(exc) and 'status must be' not in str(exc):
-                raise
+            if exc.details.get('http_status') not in (400, None) or \
+                    ('current status' not in exc.msg and 'status must be' not in exc.msg):
+                raise  # not Cinder's "volume is busy" refusal
             if remaining <= 0:
                 raise
             ctx.check_lease()

@@ -132,9 +132,11 @@ class CloudSession:
         except KarborError:
             raise
         except Exception as exc:  # pylint: disable=broad-except
+            status = getattr(exc, 'status_code', None)
             if is_not_found(exc):
-                raise NotFound('%s: not found (%s).' % (what, describe_sdk_error(exc)))
-            raise KarborError('%s failed: %s' % (what, describe_sdk_error(exc)))
+                raise NotFound('%s: not found (%s).' % (what, describe_sdk_error(exc)),
+                               http_status=status)
+            raise KarborError('%s failed: %s' % (what, describe_sdk_error(exc)), http_status=status)
 
 
 def wait_for(what: str, fetch: Callable[[], Any], ready: Callable[[Any], bool],

@@ -15,10 +15,19 @@ BUSY = ('Invalid volume: Volume to be backed up must be available or in-use, but
         'status is "backing-up".')
 
 
+class HttpError(Exception):
+    """Carries status_code as openstacksdk's HttpException does."""
+
+    def __init__(self, message, status_code):
+        super().__init__(message)
+        self.status_code = status_code
+
+
 class Cinder:
     """Answers like Cinder: 400 while the volume is busy, a backup afterwards."""
 
-    def __init__(self, busy_polls, refusals=1, error=BUSY):
+    def __init__(self, busy_polls, refusals=1, error=BUSY, status=400):
+        self.status = status
         self.statuses = ['backing-up'] * busy_polls + ['available']
         self.refusals = refusals
         self.error = error
@@ -31,7 +40,7 @@ class Cinder:
     def create_backup(self, **attrs):
         if self.refusals:
             self.refusals -= 1
-            raise RuntimeError(self.error)
+            raise HttpError(self.error, self.status)
         self.created.append(attrs)
         return SimpleNamespace(id='backup-%d' % len(self.created))
 
@@ -67,6 +76,16 @@ def test_other_refusals_are_not_retried():
         cinder_plugin.create_when_idle(ctx, 'Backup of volume vol-1', cinder.create_backup,
                                        {'volume_id': 'vol-1'})
     assert 'Invalid backup container name' in err.value.msg and cinder.created == []
+
+
+def test_a_server_error_naming_a_status_is_not_taken_for_a_busy_volume():
+    cinder = Cinder(busy_polls=1, status=500)
+    ctx, _leases = context(cinder)
+    with pytest.raises(KarborError) as err:
+        cinder_plugin.create_when_idle(ctx, 'Backup of volume vol-1', cinder.create_backup,
+                                       {'volume_id': 'vol-1'})
+    assert 'current status' in err.value.msg and err.value.details['http_status'] == 500
+    assert cinder.created == []
 
 
 def test_a_volume_busy_past_the_timeout_fails_clearly():
