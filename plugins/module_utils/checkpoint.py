@@ -145,9 +145,10 @@ class CheckpointCollection:
                alongside: Callable[[], Any] | None = None) -> Checkpoint:
         """Write index.json (with ``fields``, e.g. the resource graph, in the
         same write) and the indices, all at once, with ``alongside`` (the
-        owner's lease) in the same round trip. A named checkpoint is claimed
-        first with an exclusive create, so two runs never make the same one.
-        If any write fails, what the others wrote is removed."""
+        owner's lease) in the same round trip. A named checkpoint's name is
+        claimed between its index.json and its indices, so two runs never
+        make the same one. If any write fails, what the others wrote is
+        removed."""
         moment = timeutil.now()
         data = {
             'version': INDEX_VERSION,
@@ -168,15 +169,34 @@ class CheckpointCollection:
         data.update(fields or {})
         checkpoint = Checkpoint(self.bank, data)
         name_key = checkpoint.name_key()
-        if name_key:
-            try:
-                self.bank.claim(name_key, checkpoint.id)
-            except Conflict:
-                raise Conflict('A checkpoint named %r already exists for plan %s.'
-                               % (checkpoint.extra_info['name'], plan['id']))
-        keys = checkpoint.index_keys()
-        writes = [(_index_path(checkpoint.id), data, True)]
-        writes += [(key, checkpoint.id, False) for key in keys]
+        index = [(_index_path(checkpoint.id), data, True)]
+        entries = [(key, checkpoint.id, False) for key in checkpoint.index_keys()]
+        if not name_key:
+            self._write_all(index + entries, alongside)
+            return checkpoint
+        # A named checkpoint's index.json is in the bank before its name is
+        # claimed, so a run that loses the name always finds the winner's.
+        self._write_all(index, alongside)
+        try:
+            self.bank.claim(name_key, checkpoint.id)
+        except Conflict:
+            self._remove(index)
+            raise Conflict('A checkpoint named %r already exists for plan %s.'
+                           % (checkpoint.extra_info['name'], plan['id']))
+        except BaseException:
+            self._remove(index)
+            raise
+        try:
+            self._write_all(entries)
+        except BaseException:
+            self.bank.delete(name_key)
+            self._remove(index)
+            raise
+        return checkpoint
+
+    def _write_all(self, writes: list[tuple[str, Any, bool]],
+                   alongside: Callable[[], Any] | None = None) -> None:
+        """All in one round trip; if any fails, what the others wrote is removed."""
         with concurrent.futures.ThreadPoolExecutor(len(writes) + 1) as pool:
             futures = [pool.submit(self.bank.put, key, value, exclusive)
                        for key, value, exclusive in writes]
@@ -184,15 +204,15 @@ class CheckpointCollection:
                 futures.append(pool.submit(alongside))
             errors = [f.exception() for f in futures if f.exception() is not None]
         if errors:
-            for key, _value, _exclusive in writes:
-                try:
-                    self.bank.delete(key)
-                except Exception:  # pylint: disable=broad-except
-                    pass  # an entry whose index.json is gone is skipped and removed by list()
-            if name_key:
-                self.bank.delete(name_key)
+            self._remove(writes)
             raise errors[0]
-        return checkpoint
+
+    def _remove(self, writes: list[tuple[str, Any, bool]]) -> None:
+        for key, _value, _exclusive in writes:
+            try:
+                self.bank.delete(key)
+            except Exception:  # pylint: disable=broad-except
+                pass  # an entry whose index.json is gone is skipped and removed by list()
 
     def get(self, checkpoint_id: str, project_id: str | None = None,
             include_deleted: bool = True) -> Checkpoint:

@@ -370,10 +370,16 @@ class ProtectionEngine:
         except Exception as exc:  # pylint: disable=broad-except
             status, error = R.CP_ERROR, 'Unexpected %s: %s' % (type(exc).__name__, exc)
         finally:
-            index.finish(status, error)
-            fault_point('protect.index')
+            # The lease may go with the final index write while the checkpoint
+            # is well inside the grace in which no reader reaps it (leaseless
+            # or not); older ones keep it until the index says how they ended.
+            age = (timeutil.now() - checkpoint.created).total_seconds()
+            early = age < lease.expire_window / 2
             with concurrent.futures.ThreadPoolExecutor(1) as pool:
-                released = pool.submit(lease.release)
+                released = pool.submit(lease.release) if early else None
+                index.finish(status, error)
+                fault_point('protect.index')
+                released = released or pool.submit(lease.release)
                 self._finish_log(log, status, error)
                 released.result()
 

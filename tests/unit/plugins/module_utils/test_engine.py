@@ -435,3 +435,68 @@ def test_one_named_restore_at_a_time_and_a_finished_one_is_not_repeated(engine):
     assert again['_reused'] and again['id'] == first['id']
     assert [r['id'] for r in engine.list_restores()] == [first['id']]
     assert not bank.exists(claim)
+
+
+@pytest.mark.parametrize('age, lease_first', [(0, True), (100, False)])
+def test_lease_goes_with_the_final_index_only_while_the_checkpoint_is_young(
+        engine, monkeypatch, age, lease_first):
+    """A leaseless protecting checkpoint is reaped only once older than the lease's expire
+    window (120 s): a young one may drop its lease beside the final index write; an old one
+    keeps it until the index says how it ended."""
+    import threading
+    import time as _time
+    from ansible_collections.karbor.protection.plugins.module_utils import engine as engine_mod
+    from ansible_collections.karbor.protection.plugins.module_utils.local_bank import LocalBank
+    plan = make_plan(engine)
+    real_now = timeutil.now
+    started = threading.Event()
+    order = []
+    real_put, real_delete = LocalBank.put, LocalBank.delete
+
+    def put(self, key, value, *args, **kwargs):
+        final = key.endswith('/index.json') and started.is_set()
+        if final:
+            _time.sleep(0.3)  # a slow final write: does the lease wait for it?
+        result = real_put(self, key, value, *args, **kwargs)
+        if final:
+            order.append('index')
+        return result
+
+    def delete(self, key):
+        if key.startswith('/leases/'):
+            order.append('lease')
+        return real_delete(self, key)
+
+    def now():
+        return real_now() + datetime.timedelta(seconds=age if started.is_set() else 0)
+
+    def on_main(*_args):
+        started.set()
+    monkeypatch.setattr(LocalBank, 'put', put)
+    monkeypatch.setattr(LocalBank, 'delete', delete)
+    monkeypatch.setattr(engine_mod.timeutil, 'now', now)
+    monkeypatch.setattr(engine_mod.FlowExecutor, 'run', lambda self, *a, **k: on_main())
+    cp = engine.protect(plan)
+    assert cp.status == R.CP_AVAILABLE
+    assert order == (['lease', 'index'] if lease_first else ['index', 'lease'])
+
+
+def test_a_named_checkpoint_is_in_the_bank_before_its_name_is_claimed(engine, monkeypatch):
+    """The run that loses a name looks the winner up by it: the winner's index.json must
+    already be there; the loser leaves nothing."""
+    from ansible_collections.karbor.protection.plugins.module_utils.local_bank import LocalBank
+    plan = make_plan(engine)
+    winner = engine.protect(plan, {'name': 'nightly'})
+    real_claim = LocalBank.claim
+    seen = []
+
+    def claim(self, key, value):
+        seen.append(self.exists('/checkpoints/%s/index.json' % value))
+        return real_claim(self, key, value)
+    monkeypatch.setattr(LocalBank, 'claim', claim)
+    before = sorted(winner.bank.list('/'))
+    with pytest.raises(Conflict, match="named 'nightly' already exists"):
+        engine.protect(plan, {'name': 'nightly'})
+    assert seen == [True]  # the loser's own index.json was written before its claim...
+    assert sorted(winner.bank.list('/')) == before  # ...and removed with its lease
+    assert engine.find_named_checkpoint(plan, 'nightly').id == winner.id
