@@ -158,6 +158,7 @@ class ChunkUploader:
     def _upload(self, refs: concurrent.futures.Future, digest_of: concurrent.futures.Future,
                 data: bytes) -> None:
         try:
+            refs.result()  # never touch a chunk before its reference is in the bank
             digest = digest_of.result()
             with self.cond:
                 first = self.probe is None and not self.probing
@@ -167,9 +168,6 @@ class ChunkUploader:
                     self.cond.wait(1.0)  # the first chunk's lookup decides for the rest
                 probe = True if first else self.probe
             if first:
-                # The lookup goes beside the batch's reference write: a chunk
-                # found here is reused, and every reused chunk is looked up
-                # again once all references are in (see _copy).
                 there = True
                 try:
                     there = self.store.exists(digest)
@@ -177,10 +175,8 @@ class ChunkUploader:
                     with self.cond:
                         self.probe = there  # the bank lacked it: the next are likely new too
                         self.cond.notify_all()
-                refs.result()  # never write a chunk before its reference is in the bank
                 uploaded = 0 if there else self.store.store(data, digest, probe=False)
             else:
-                refs.result()
                 uploaded = self.store.store(data, digest, probe=probe)
                 if probe and uploaded:
                     self.probe = False
