@@ -13,10 +13,12 @@ leaves a checkpoint that a later run marks ``error`` and can delete.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import hashlib
 import os
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ansible_collections.karbor.protection.plugins.module_utils import graph as G
 from ansible_collections.karbor.protection.plugins.module_utils import resource as R
@@ -125,6 +127,23 @@ class ProtectionEngine:
     def checkpoints(self, provider: Provider) -> CheckpointCollection:
         return CheckpointCollection(self.bank(provider), provider.id,
                                     lease_grace=provider.lease_windows()['expire_window'])
+
+    @contextlib.contextmanager
+    def name_lock(self, kind: str, name: str) -> Iterator[None]:
+        """One run at a time finds-or-creates a named catalog record (two runs
+        of one new plan at once would make two plans). A lock file beside the
+        local catalog; the kernel releases it if the run dies."""
+        import fcntl  # pylint: disable=import-outside-toplevel
+        folder = os.path.join(self.state_dir, 'catalog-locks')
+        os.makedirs(folder, exist_ok=True)
+        digest = hashlib.sha256(('%s\0%s\0%s' % (kind, self.project_id, name))
+                                .encode('utf-8')).hexdigest()
+        with open(os.path.join(folder, digest), 'a', encoding='utf-8') as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     # -- plans -----------------------------------------------------------------
     def resolve_resources(self, provider: Provider, resources: list[dict]) -> list[dict]:

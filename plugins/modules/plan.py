@@ -239,6 +239,11 @@ class PlanModule(KarborModule):
         return changes
 
     def run(self):
+        # two runs that would create one new plan at once must not make two
+        with self.engine.name_lock('plans', self.params['name'] or self.params['id'] or ''):
+            return self._run()
+
+    def _run(self):
         engine = self.engine
         plan = engine.find_plan(self.params['id'] or self.params['name'])
         if plan is None and self.params['id']:

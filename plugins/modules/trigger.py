@@ -269,6 +269,11 @@ class TriggerModule(KarborModule):
         return result
 
     def run(self):
+        # two runs that would create one new trigger at once must not make two
+        with self.engine.name_lock('triggers', self.params['name'] or self.params['id'] or ''):
+            return self._run()
+
+    def _run(self):
         if self.params['next_count'] < 0:
             raise InvalidInput('next_count must be 0 or more.')
         engine = self.engine

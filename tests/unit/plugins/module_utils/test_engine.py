@@ -500,3 +500,28 @@ def test_a_named_checkpoint_is_in_the_bank_before_its_name_is_claimed(engine, mo
     assert seen == [True]  # the loser's own index.json was written before its claim...
     assert sorted(winner.bank.list('/')) == before  # ...and removed with its lease
     assert engine.find_named_checkpoint(plan, 'nightly').id == winner.id
+
+
+def test_name_lock_makes_find_or_create_one_at_a_time(engine):
+    """What the plan, trigger and scheduled_operation modules do under the lock: two runs of
+    one new plan started together make one plan."""
+    import threading
+    import time as _time
+    barrier = threading.Barrier(2)
+    made = []
+
+    def run():
+        barrier.wait()
+        with engine.name_lock('plans', 'nightly'):
+            if engine.find_plan('nightly') is None:
+                _time.sleep(0.2)  # a slow create: the other run must wait, not look
+                made.append(make_plan(engine, name='nightly')['id'])
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(made) == 1 and engine.find_plan('nightly')['id'] == made[0]
+    with engine.name_lock('plans', 'other'):  # other names are not held up
+        with engine.name_lock('triggers', 'nightly'):
+            pass
