@@ -516,7 +516,7 @@ def test_name_lock_makes_find_or_create_one_at_a_time(engine):
             if engine.find_plan('nightly') is None:
                 _time.sleep(0.2)  # a slow create: the other run must wait, not look
                 made.append(make_plan(engine, name='nightly')['id'])
-    threads = [threading.Thread(target=run) for _ in range(2)]
+    threads = [threading.Thread(target=run) for _run in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
