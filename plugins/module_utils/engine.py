@@ -132,18 +132,28 @@ class ProtectionEngine:
     def name_lock(self, kind: str, name: str) -> Iterator[None]:
         """One run at a time finds-or-creates a named catalog record (two runs
         of one new plan at once would make two plans). A lock file beside the
-        local catalog; the kernel releases it if the run dies."""
+        local catalog, removed by its holder; the kernel releases it if the
+        run dies (that run's file stays, and is reused)."""
         import fcntl  # pylint: disable=import-outside-toplevel
         folder = os.path.join(self.state_dir, 'catalog-locks')
         os.makedirs(folder, exist_ok=True)
         digest = hashlib.sha256(('%s\0%s\0%s' % (kind, self.project_id, name))
                                 .encode('utf-8')).hexdigest()
-        with open(os.path.join(folder, digest), 'a', encoding='utf-8') as handle:
+        path = os.path.join(folder, digest)
+        while True:
+            handle = open(path, 'a', encoding='utf-8')  # pylint: disable=consider-using-with
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                    break  # still the file at that path: ours
+            except FileNotFoundError:
+                pass
+            handle.close()  # its holder removed it while we waited: take the new one
+        try:
+            yield
+        finally:
+            os.unlink(path)  # while held, so no lock file is left behind
+            handle.close()
 
     # -- plans -----------------------------------------------------------------
     def resolve_resources(self, provider: Provider, resources: list[dict]) -> list[dict]:

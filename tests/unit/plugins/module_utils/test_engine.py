@@ -525,3 +525,4 @@ def test_name_lock_makes_find_or_create_one_at_a_time(engine):
     with engine.name_lock('plans', 'other'):  # other names are not held up
         with engine.name_lock('triggers', 'nightly'):
             pass
+    assert os.listdir(os.path.join(engine.state_dir, 'catalog-locks')) == []  # none left
