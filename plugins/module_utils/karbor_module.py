@@ -73,6 +73,9 @@ class KarborModule:
     default_timeout: int | None = None
     #: options naming an object the module creates; checked by check_name() before run()
     name_options: tuple[str, ...] = ()
+    #: catalog kind ('plans', ...) of the named record the module finds or creates: run() is
+    #: then called under the engine's name lock, so two runs of one new name make one record
+    catalog_kind: str | None = None
 
     def __init__(self) -> None:
         spec = openstack_argument_spec()
@@ -105,7 +108,12 @@ class KarborModule:
         try:
             for option in self.name_options:
                 check_name(self.params.get(option), option)
-            result = self.run() or {}
+            if self.catalog_kind:
+                with self.engine.name_lock(self.catalog_kind,
+                                           self.params.get('name') or self.params.get('id') or ''):
+                    result = self.run() or {}
+            else:
+                result = self.run() or {}
         except FlowError as exc:
             self.module.fail_json(msg=exc.msg, failures=exc.failures)
         except KarborError as exc:

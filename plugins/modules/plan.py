@@ -193,6 +193,7 @@ def _resource_differs(current, wanted):
 
 class PlanModule(KarborModule):
     name_options = ('name',)
+    catalog_kind = 'plans'
     argument_spec = dict(
         name=dict(type='str'),
         id=dict(type='str'),
@@ -239,11 +240,6 @@ class PlanModule(KarborModule):
         return changes
 
     def run(self):
-        # two runs that would create one new plan at once must not make two
-        with self.engine.name_lock('plans', self.params['name'] or self.params['id'] or ''):
-            return self._run()
-
-    def _run(self):
         engine = self.engine
         plan = engine.find_plan(self.params['id'] or self.params['name'])
         if plan is None and self.params['id']:

@@ -167,6 +167,7 @@ COMPARED = ('name', 'description', 'operation_type', 'trigger_id', 'operation_de
 
 class ScheduledOperationModule(KarborModule):
     name_options = ('name',)
+    catalog_kind = 'scheduled_operations'
     argument_spec = dict(
         name=dict(type='str'),
         id=dict(type='str'),
@@ -210,11 +211,6 @@ class ScheduledOperationModule(KarborModule):
         return validate_operation(self.engine, fields)
 
     def run(self):
-        # two runs that would create one new scheduled operation at once must not make two
-        with self.engine.name_lock('scheduled_operations', self.params['name'] or self.params['id'] or ''):
-            return self._run()
-
-    def _run(self):
         engine = self.engine
         p = self.params
         record = find_operation(engine, p['id'] or p['name'])

@@ -219,6 +219,7 @@ def config_value(params, name, env, default):
 
 class TriggerModule(KarborModule):
     name_options = ('name',)
+    catalog_kind = 'triggers'
     argument_spec = dict(
         name=dict(type='str'),
         id=dict(type='str'),
@@ -269,11 +270,6 @@ class TriggerModule(KarborModule):
         return result
 
     def run(self):
-        # two runs that would create one new trigger at once must not make two
-        with self.engine.name_lock('triggers', self.params['name'] or self.params['id'] or ''):
-            return self._run()
-
-    def _run(self):
         if self.params['next_count'] < 0:
             raise InvalidInput('next_count must be 0 or more.')
         engine = self.engine
