@@ -45,6 +45,30 @@ def machine() -> str:
     return '%d cores, load average %.2f' % (os.cpu_count() or 0, os.getloadavg()[0])
 
 
+class MachineCPU:
+    """Share of all the machine's cores busy between start() and stop() (from
+    /proc/stat): near 1.0 means the run was bound by CPU, not by I/O, and
+    every extra CPU second of the client slowed the cloud's servers too."""
+
+    @staticmethod
+    def _sample() -> tuple[int, int]:
+        try:
+            with open('/proc/stat', encoding='ascii') as handle:
+                fields = [int(v) for v in handle.readline().split()[1:]]
+        except (OSError, ValueError):
+            return 0, 0
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields) - idle, sum(fields)
+
+    def __init__(self) -> None:
+        self.begin = self._sample()
+
+    def busy(self) -> float:
+        busy, total = self._sample()
+        spent = total - self.begin[1]
+        return (busy - self.begin[0]) / spent if spent > 0 else float('nan')
+
+
 def timed(func: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     value = func()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import hashlib
 import io
 import os
 import shutil
@@ -45,15 +46,17 @@ from ansible_collections.karbor.protection.plugins.module_utils.glance_plugin im
 MIB = 1024 * 1024
 
 
-def baseline(conn, swift, image_id, container, chunk, workers):
-    """Download from Glance, PUT each chunk to Swift with a bounded pool."""
+def baseline(conn, swift, image_id, container, chunk, workers, hashed=False):
+    """Download from Glance, PUT each chunk to Swift with a bounded pool.
+    ``hashed``: also take each chunk's sha256 before its PUT (the least any
+    content-addressed copy must do: the ceiling for the plugin)."""
     slots = threading.Semaphore(workers + 1)
     errors = []
 
     def put(index, data):
         try:
-            swift().put_object(container, 'chunk-%06d' % index, contents=data,
-                               content_length=len(data))
+            name = hashlib.sha256(data).hexdigest() if hashed else 'chunk-%06d' % index
+            swift().put_object(container, name, contents=data, content_length=len(data))
         except Exception as exc:  # pylint: disable=broad-except
             errors.append(exc)
         finally:
@@ -68,6 +71,57 @@ def baseline(conn, swift, image_id, container, chunk, workers):
     if errors:
         raise errors[0]
     return time.monotonic() - start
+
+
+class Timeline:
+    """Start and end of every bank primitive and cloud call of one protect,
+    relative to its start (``--timeline``): where the time before the first
+    upload and after the last one goes."""
+
+    def __init__(self):
+        self.events = []
+        self.start = None
+        self.lock = threading.Lock()
+
+    def wrap(self, owner, name, label):
+        real = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            began = time.monotonic()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                if self.start is not None:
+                    what = label(args, kwargs)
+                    with self.lock:
+                        self.events.append((began - self.start, time.monotonic() - self.start,
+                                            threading.current_thread().name, what))
+        setattr(owner, name, timed)
+
+    def install(self):
+        from ansible_collections.karbor.protection.plugins.module_utils.swift_bank import (
+            SwiftBank)
+        for name in ('_put', '_get', '_exists', '_delete', '_list', '_claim'):
+            self.wrap(SwiftBank, name,
+                      lambda a, k, n=name: '%s %s%s' % (n[1:], a[1], ' (%d B)' % len(a[2]) if n in (
+                          '_put', '_claim') else ''))
+        self.wrap(CloudSession, 'call', lambda a, k: 'cloud: %s' % a[1])
+
+    def begin(self):
+        self.events, self.start = [], time.monotonic()
+
+    def show(self, total):
+        self.start = None
+        print('timeline of the last protect (ms from its start; %.0f ms in all):' % (total * 1e3))
+        uploads = sorted(e for e in self.events if e[3].startswith('put /chunks/'))
+        for began, ended, thread, what in sorted(self.events):
+            if what.startswith('put /chunks/') and uploads and \
+                    began not in (uploads[0][0], uploads[-1][0]):
+                continue
+            print('  %7.1f %7.1f  %-18s %s' % (began * 1e3, ended * 1e3, thread[:18], what))
+        if uploads:
+            print('  (%d chunk uploads from %.0f to %.0f ms; first and last shown)' % (
+                len(uploads), uploads[0][0] * 1e3, max(e[1] for e in uploads) * 1e3))
 
 
 def time_plugin(record):
@@ -99,6 +153,11 @@ def main():
     parser.add_argument('--chunk-mib', type=int, default=8)
     parser.add_argument('--concurrency', type=int, default=8)
     parser.add_argument('--repeat', type=int, default=5)
+    parser.add_argument('--timeline', action='store_true',
+                        help='print every bank and cloud call of the last protect')
+    parser.add_argument('--hashed-baseline', action='store_true',
+                        help='also time the baseline with a sha256 of each chunk (the ceiling '
+                             'for any content-addressed copy on this machine)')
     args = parser.parse_args()
     chunk = args.chunk_mib * MIB
     size = args.size_mib * MIB
@@ -116,7 +175,12 @@ def main():
     base_times, protect_times, fractions, plugin_times = [], [], [], []
     on_main_times = []
     base_cpu, protect_cpu = [], []  # this process's CPU seconds (all threads)
+    base_busy, protect_busy = [], []  # share of the machine's cores busy meanwhile
+    hashed_times = []
     time_plugin(on_main_times)
+    timeline = Timeline() if args.timeline else None
+    if timeline:
+        timeline.install()
     try:
         image.upload(conn.image, data=io.BytesIO(os.urandom(size)), size=size)
         conn.image.wait_for_status(image, 'active', failures=['killed'], wait=600)
@@ -131,20 +195,33 @@ def main():
         for round_no in range(args.repeat):
             # Alternate which goes first, so a load change on the shared cores
             # does not always favour the same side; ratios are taken per round.
-            if round_no % 2:
-                start, cpu = time.monotonic(), time.process_time()
-                first = engine.protect(plan)
+            def run_protect():
+                start, cpu, meter = time.monotonic(), time.process_time(), bench_util.MachineCPU()
+                if timeline:
+                    timeline.begin()
+                done = engine.protect(plan)
                 protect_times.append(time.monotonic() - start)
+                if timeline and round_no == args.repeat - 1:
+                    timeline.show(protect_times[-1])
+                elif timeline:
+                    timeline.start = None
                 protect_cpu.append(time.process_time() - cpu)
-            cpu = time.process_time()
+                protect_busy.append(meter.busy())
+                return done
+
+            if round_no % 2:
+                first = run_protect()
+            cpu, meter = time.process_time(), bench_util.MachineCPU()
             base_times.append(baseline(conn, swift, image.id, scratch, chunk, args.concurrency))
             base_cpu.append(time.process_time() - cpu)
+            base_busy.append(meter.busy())
             bench_util.empty_container(swift, scratch)
             if not round_no % 2:
-                start, cpu = time.monotonic(), time.process_time()
-                first = engine.protect(plan)
-                protect_times.append(time.monotonic() - start)
-                protect_cpu.append(time.process_time() - cpu)
+                first = run_protect()
+            if args.hashed_baseline:
+                hashed_times.append(baseline(conn, swift, image.id, scratch, chunk,
+                                             args.concurrency, hashed=True))
+                bench_util.empty_container(swift, scratch)
             plugin_times.append(on_main_times[-1])
             if first.status != 'available':
                 sys.exit('protect failed: %s' % first.data.get('error'))
@@ -183,6 +260,14 @@ def main():
     print('client CPU seconds (medians): baseline %.2f, protect %.2f (the test cloud shares '
           'these cores, so extra client CPU slows both sides\' servers)'
           % (statistics.median(base_cpu), statistics.median(protect_cpu)))
+    print('machine CPU busy (medians, all %d cores): baseline %.0f%%, protect %.0f%%'
+          % (os.cpu_count() or 0, 100 * statistics.median(base_busy),
+             100 * statistics.median(protect_busy)))
+    if hashed_times:
+        hashed = [b / h for b, h in zip(base_times, hashed_times)]
+        print('hashed_baseline_ratio=%.2f (the baseline plus a sha256 of each chunk, per round %s: '
+              'the ceiling for a content-addressed copy here)'
+              % (statistics.median(hashed), ' '.join('%.2f' % r for r in hashed)))
 
 
 if __name__ == '__main__':

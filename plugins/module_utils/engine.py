@@ -37,7 +37,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.local_bank impor
 from ansible_collections.karbor.protection.plugins.module_utils.protectables import (
     ProtectableRegistry)
 from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
-    OperationContext, Progress)
+    Operation, OperationContext, Progress)
 from ansible_collections.karbor.protection.plugins.module_utils.provider import (
     Provider, ProviderRegistry)
 from ansible_collections.karbor.protection.plugins.module_utils.resource import Resource
@@ -300,6 +300,9 @@ class ProtectionEngine:
         lease = Lease(bank, **provider.lease_windows())
         extra = {'created_by': 'manual'}
         extra.update(extra_info or {})
+        operations = self._operations('protect', provider, roots)
+        if wait:  # (a detached run forks: threads reading ahead would not follow it)
+            self._read_ahead(provider, plan, operations, bank)
         try:
             # The lease goes out with the checkpoint's first writes (one round
             # trip); a reader never reaps a checkpoint younger than the lease
@@ -310,16 +313,24 @@ class ProtectionEngine:
                 alongside=lease.acquire)
         except BaseException:
             lease.release()
+            self._drop_read_ahead(operations)
             raise
-        log = self.catalog.operation_logs.new(self.project_id, {
-            'operation_type': 'protect', 'checkpoint_id': checkpoint.id, 'plan_id': plan['id'],
-            'provider_id': provider.id, 'restore_id': None,
-            'scheduled_operation_id': extra.get('scheduled_operation_id'),
-            'status': R.CP_PROTECTING, 'started_at': checkpoint.data['created_at'],
-            'ended_at': None, 'error_info': None, 'extra_info': extra})
+        try:
+            log = self.catalog.operation_logs.new(self.project_id, {
+                'operation_type': 'protect', 'checkpoint_id': checkpoint.id,
+                'plan_id': plan['id'], 'provider_id': provider.id, 'restore_id': None,
+                'scheduled_operation_id': extra.get('scheduled_operation_id'),
+                'status': R.CP_PROTECTING, 'started_at': checkpoint.data['created_at'],
+                'ended_at': None, 'error_info': None, 'extra_info': extra})
+        except BaseException:
+            self._drop_read_ahead(operations)
+            raise
 
         def work() -> None:
-            self._run_protect(provider, plan, roots, checkpoint, lease, log)
+            try:
+                self._run_protect(provider, plan, roots, checkpoint, lease, log, operations)
+            finally:
+                self._drop_read_ahead(operations)
 
         if wait:
             work()
@@ -338,19 +349,45 @@ class ProtectionEngine:
             work()
         return child
 
+    @staticmethod
+    def _operations(operation: str, provider: Provider,
+                    roots: list[G.GraphNode]) -> dict[Resource, Operation]:
+        return {node.value: provider.plugin_for(node.value.type).operation_for(
+            operation, node.value) for node in G.iter_nodes(roots)}
+
+    def _read_ahead(self, provider: Provider, plan: dict,
+                    operations: dict[Resource, Operation], bank) -> None:
+        """Let plugins start reading while the checkpoint's first writes are
+        in flight (their contexts have no checkpoint: they cannot write)."""
+        parameters = plan.get('parameters') or {}
+        for res, op in operations.items():
+            if type(op).read_ahead is Operation.read_ahead:
+                continue
+            plugin = provider.plugin_for(res.type)
+            op.read_ahead(OperationContext(
+                operation='protect', resource=res,
+                parameters=merged_parameters(parameters, res.type, res.id), checkpoint=None,
+                section=None, cloud=self.cloud, new_resources={}, progress=Progress(),
+                timeout=self.timeout, config=plugin.config), bank)
+
+    @staticmethod
+    def _drop_read_ahead(operations: dict[Resource, Operation]) -> None:
+        for op in operations.values():
+            op.drop_read_ahead()
+
     def _flow_contexts(self, operation: str, provider: Provider, roots: list[G.GraphNode],
                        checkpoint: Checkpoint, parameters: dict, progress: Progress,
                        lease: Lease, set_status: Callable[[Resource, str, str | None], None],
                        restore: dict | None = None,
                        on_new_resource: Callable[[], None] | None = None,
-                       lock: Any = None):
+                       lock: Any = None, operations: dict[Resource, Operation] | None = None):
         new_resources: dict[str, str] = {}
         lock = lock or threading.Lock()
-        contexts, operations = {}, {}
+        contexts = {}
+        operations = operations or self._operations(operation, provider, roots)
         for node in G.iter_nodes(roots):
             res = node.value
             plugin = provider.plugin_for(res.type)
-            operations[res] = plugin.operation_for(operation, res)
             contexts[res] = OperationContext(
                 operation=operation, resource=res,
                 parameters=merged_parameters(parameters or {}, res.type, res.id),
@@ -363,7 +400,8 @@ class ProtectionEngine:
         return contexts, operations, new_resources
 
     def _run_protect(self, provider: Provider, plan: dict, roots: list[G.GraphNode],
-                     checkpoint: Checkpoint, lease: Lease, log: dict) -> None:
+                     checkpoint: Checkpoint, lease: Lease, log: dict,
+                     operations: dict[Resource, Operation]) -> None:
         progress = Progress()
         all_resources = G.resources(roots)
         progress.add(resources_total=len(all_resources))
@@ -374,7 +412,7 @@ class ProtectionEngine:
 
         contexts, operations, _new = self._flow_contexts(
             'protect', provider, roots, checkpoint, plan.get('parameters') or {}, progress,
-            lease, set_status)
+            lease, set_status, operations=operations)
 
         def run_hook(res: Resource, hook: str, operation) -> None:
             lease.check_valid()

@@ -133,13 +133,17 @@ class ChunkUploader:
     Whether a chunk is looked up before it is written adapts: the first
     chunk is looked up (the others wait for the answer); once a lookup
     misses, new chunks are written directly (exclusively) until a write finds
-    the chunk already there.
+    the chunk already there. ``found`` holds lookups made before the
+    reference was written (a read ahead): a chunk found there is only
+    trusted until the end-of-run check of reused chunks, as any reused one.
     """
 
     def __init__(self, store: ChunkStore, owner: str, workers: int, progress,
                  check: Callable[[], None] = lambda: None, deadline: float | None = None,
-                 what: str = 'image', memory_chunks: int | None = None) -> None:
+                 what: str = 'image', memory_chunks: int | None = None,
+                 found: dict[str, bool] | None = None) -> None:
         self.store = store
+        self.found = dict(found or {})
         self.memory_chunks = max(2, memory_chunks or workers + 2)
         self.owner = owner
         self.workers = workers
@@ -170,7 +174,8 @@ class ChunkUploader:
             if first:
                 there = True
                 try:
-                    there = self.store.exists(digest)
+                    there = self.found[digest] if digest in self.found else \
+                        self.store.exists(digest)
                 finally:
                     with self.cond:
                         self.probe = there  # the bank lacked it: the next are likely new too
@@ -199,8 +204,12 @@ class ChunkUploader:
             raise ResourceTimeout('Timed out copying %s into the bank; raise the timeout option.'
                                   % self.what)
 
-    def run(self, chunks: Iterator[bytes]) -> tuple[list[str], int]:
-        """Returns (digests in order, total bytes)."""
+    def run(self, chunks: Iterator[bytes | tuple[bytes, str]],
+            all_read: Callable[[list[str], int], None] | None = None) -> tuple[list[str], int]:
+        """Returns (digests in order, total bytes). ``chunks`` yields bytes,
+        or (bytes, digest) when the digest is known. ``all_read(digests,
+        total)`` is called once every chunk is read and hashed, while the last
+        uploads may still run."""
         digests: list[str] = []
         pending: list[tuple[str, bytes]] = []
         total = 0
@@ -233,15 +242,21 @@ class ChunkUploader:
                 concurrent.futures.ThreadPoolExecutor(max_workers=2,
                                                       thread_name_prefix='karbor-hash') as hasher:
             try:
-                for data in chunks:
+                for item in chunks:
                     self.check()
                     self._check_time()
-                    # sha256, or keyed HMAC if encrypted
-                    digest = hasher.submit(self.store.digest, data)
+                    if isinstance(item, tuple):
+                        data = item[0]
+                        digest = concurrent.futures.Future()
+                        digest.set_result(item[1])
+                    else:
+                        data = item
+                        # sha256, or keyed HMAC if encrypted
+                        digest = hasher.submit(self.store.digest, data)
                     digests.append(digest)
                     total += len(data)
                     pending.append((digest, data))
-                    del data
+                    del data, item
                     while True:  # flush when due, and wait until the next chunk fits
                         with self.cond:
                             if self.errors:
@@ -260,6 +275,8 @@ class ChunkUploader:
                         self._check_time()
                 if pending and not self.errors:
                     flush(pool)
+                if all_read is not None and not self.errors:
+                    all_read([d.result() for d in digests], total)
             finally:
                 pending.clear()
                 with self.cond:
@@ -410,8 +427,101 @@ def saved_image_metadata(document: dict) -> dict:
             'properties': properties}
 
 
+class ImageReadAhead:
+    """Reads an image's record and first chunks while the engine writes the
+    checkpoint, so the uploads can start as soon as the checkpoint is in the
+    bank. Holds at most ``limit`` chunks, named, and whether the first one is
+    in the bank already; the chunks it has not read are read by whoever
+    takes it, from the same download."""
+
+    def __init__(self, ctx: OperationContext, image_id: str, chunk_size: int,
+                 limit: int, store: ChunkStore) -> None:
+        self.ctx = ctx
+        self.image_id = image_id
+        self.chunk_size = chunk_size
+        self.limit = max(0, limit)
+        self.store = store
+        self.document: dict | None = None
+        self.response = None
+        self.chunks: Iterator[bytes] | None = None
+        self.prefix: list[tuple[bytes, str]] = []
+        self.found: dict[str, bool] = {}  # looked up before any reference: see ChunkUploader
+        self.error: BaseException | None = None
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._read, name='karbor-read-ahead', daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        opener = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix='karbor-open')
+        try:
+            opened = opener.submit(open_image_data, self.ctx, self.image_id)
+            try:
+                self.document = image_document(self.ctx, self.image_id)
+            finally:
+                self.response = opened.result()
+            if self.document.get('status') != 'active':
+                return  # on_main waits for it and opens the download again
+            self.chunks = fixed_chunks(self.response.iter_content(READ_BLOCK), self.chunk_size)
+            looked_up = None
+            while len(self.prefix) < self.limit and not self.stop.is_set():
+                data = next(self.chunks, None)
+                if data is None:
+                    break
+                digest = self.store.digest(data)
+                self.prefix.append((data, digest))
+                if looked_up is None:
+                    looked_up = opener.submit(self.store.exists, digest)
+                    looked_up.add_done_callback(
+                        lambda f, d=digest: f.exception() or self.found.update({d: f.result()}))
+        except BaseException as exc:  # pylint: disable=broad-except
+            self.error = exc  # on_main starts over and reports what fails then
+        finally:
+            opener.shutdown(wait=False)
+
+    def take(self) -> tuple[dict, Any, Iterator[bytes | tuple[bytes, str]]] | None:
+        """(image record, open response, every chunk from the first: the
+        ones read ahead as (bytes, digest)), or None when the read ahead
+        found nothing usable (it is then closed)."""
+        self.stop.set()
+        self.thread.join()
+        if self.error is not None or self.chunks is None:
+            self.close()
+            return None
+        prefix, chunks = self.prefix, self.chunks
+
+        def every_chunk() -> Iterator[bytes | tuple[bytes, str]]:
+            while prefix:
+                yield prefix.pop(0)  # not kept once handed over
+            yield from chunks
+        return self.document or {}, self.response, every_chunk()
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.response is not None:
+            self.response.close()  # also ends a read that is blocked
+        self.thread.join(timeout=30)
+        self.prefix = []
+
+
 # -- operations -----------------------------------------------------------------------
 class GlanceProtect(Operation):
+    def __init__(self) -> None:
+        self.early: ImageReadAhead | None = None
+
+    def read_ahead(self, ctx: OperationContext, bank) -> None:
+        settings = plugin_settings(ctx.config)
+        if (ctx.resource.extra_info or {}).get('server_id') and settings.snapshot_servers:
+            return  # its data is a snapshot, taken once the checkpoint exists
+        # as many chunks as the uploads will hold at once, so no more memory is used
+        self.early = ImageReadAhead(ctx, ctx.resource.id, settings.chunk_size,
+                                    min(settings.memory_chunks - 1, 2 * settings.workers),
+                                    ChunkStore(bank, settings.workers))
+
+    def drop_read_ahead(self) -> None:
+        early, self.early = self.early, None
+        if early is not None:
+            early.close()
+
     def on_main(self, ctx: OperationContext) -> None:
         settings = plugin_settings(ctx.config)
         deadline = time.monotonic() + ctx.timeout
@@ -423,6 +533,7 @@ class GlanceProtect(Operation):
         if ctx.parameters.get('backup_name'):
             meta['backup_name'] = ctx.parameters['backup_name']
         snapshot_id = None
+        written: list[tuple[dict, concurrent.futures.Future]] = []  # early metadata writes
         try:
             source_id = ctx.resource.id
             if server_id and settings.snapshot_servers:
@@ -430,26 +541,33 @@ class GlanceProtect(Operation):
                 source_id = snapshot_id
             # (A plain image needs no early record: its chunk references are
             # found from the checkpoint and resource ids alone.)
-            # The download is asked for while the image record is read: one
-            # round trip instead of two before the first byte.
-            opener = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix='karbor-open')
-            opened = opener.submit(open_image_data, ctx, source_id)
-            opener.shutdown(wait=False)
-            try:
-                document = wait_for(
-                    'image %s' % source_id, lambda: image_document(ctx, source_id),
-                    lambda d: d.get('status') == 'active',
-                    lambda d: 'image is %s' % d.get('status') if d.get('status') in (
-                        'killed', 'deleted', 'deactivated', 'pending_delete') else None,
-                    max(1.0, deadline - time.monotonic()))
-            except BaseException:
-                opened.add_done_callback(close_response)
-                raise
+            early, found = None, {}
+            if self.early is not None:  # (never for a server's snapshot)
+                early, found, self.early = self.early.take(), self.early.found, None
+            if early is not None:
+                document, response, chunks = early
+                opened = None
+            else:
+                document, opened = self._open(ctx, source_id, deadline)
+                response = chunks = None
             meta['image_metadata'] = saved_image_metadata(document)
             expected = document.get('size')
             ctx.progress.add(bytes_total=expected or 0)
             store = ChunkStore(ctx.checkpoint.bank, settings.workers)
-            digests, total = self._copy(ctx, store, source_id, owner, settings, deadline, opened)
+
+            def all_read(digests: list[str], total: int) -> None:
+                # The chunk list goes to the bank while the last chunks upload
+                # (the checkpoint only becomes available after this run ends).
+                if expected is None or total == expected:
+                    final = dict(meta, chunks=digests, size=total,
+                                 sha256_tree=tree_digest(digests), state='available')
+                    written.append((final, writer.submit(ctx.section.put, 'metadata', final)))
+            with concurrent.futures.ThreadPoolExecutor(
+                    1, thread_name_prefix='karbor-meta') as writer:
+                digests, total = self._copy(ctx, store, source_id, owner, settings, deadline,
+                                            opened, response, chunks, all_read, found)
+                for _final, future in written:
+                    future.result()
             if expected is not None and total != expected:
                 raise KarborError('Image %s streamed %d bytes but Glance reports %d; the download '
                                   'was cut short.' % (source_id, total, expected))
@@ -465,7 +583,28 @@ class GlanceProtect(Operation):
                     meta['snapshot_deleted'] = True
                 except KarborError:
                     pass  # stays recorded; deleting the checkpoint removes it
-            ctx.section.put('metadata', meta)
+            if not written or written[-1][0] != meta:  # (an early write is done by now)
+                ctx.section.put('metadata', meta)
+
+    @staticmethod
+    def _open(ctx: OperationContext, source_id: str,
+              deadline: float) -> tuple[dict, concurrent.futures.Future]:
+        """The image record once active, and its download asked for meanwhile
+        (one round trip instead of two before the first byte)."""
+        opener = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix='karbor-open')
+        opened = opener.submit(open_image_data, ctx, source_id)
+        opener.shutdown(wait=False)
+        try:
+            document = wait_for(
+                'image %s' % source_id, lambda: image_document(ctx, source_id),
+                lambda d: d.get('status') == 'active',
+                lambda d: 'image is %s' % d.get('status') if d.get('status') in (
+                    'killed', 'deleted', 'deactivated', 'pending_delete') else None,
+                max(1.0, deadline - time.monotonic()))
+        except BaseException:
+            opened.add_done_callback(close_response)
+            raise
+        return document, opened
 
     @staticmethod
     def _snapshot_server(ctx: OperationContext, meta: dict, server_id: str,
@@ -492,20 +631,26 @@ class GlanceProtect(Operation):
     @staticmethod
     def _copy(ctx: OperationContext, store: ChunkStore, source_id: str, owner: str,
               settings: Settings, deadline: float,
-              opened: concurrent.futures.Future | None = None) -> tuple[list[str], int]:
+              opened: concurrent.futures.Future | None = None, response=None,
+              chunks: Iterator[bytes | tuple[bytes, str]] | None = None,
+              all_read: Callable[[list[str], int], None] | None = None,
+              found: dict[str, bool] | None = None) -> tuple[list[str], int]:
+        """``response``, ``chunks`` and ``found``: a download already under way
+        (read ahead; see ChunkUploader)."""
         size = settings.chunk_size
-        response = None
-        if opened is not None:
+        if response is None and opened is not None:
             try:
                 response = opened.result()
             except KarborError:
                 pass  # asked before the image was active: ask again now that it is
         if response is None:
             response = open_image_data(ctx, source_id)
+        if chunks is None:
+            chunks = fixed_chunks(response.iter_content(READ_BLOCK), size)
         uploader = ChunkUploader(store, owner, settings.workers, ctx.progress, ctx.check_lease,
-                                 deadline, 'image %s' % source_id, settings.memory_chunks)
+                                 deadline, 'image %s' % source_id, settings.memory_chunks, found)
         try:
-            digests, total = uploader.run(fixed_chunks(response.iter_content(READ_BLOCK), size))
+            digests, total = uploader.run(chunks, all_read)
         finally:
             response.close()
         # A chunk found in the bank may have been deleted since by a delete of

@@ -40,6 +40,18 @@ class Operation:
     def precheck(self, ctx: 'OperationContext') -> None:
         """Refuse the operation before anything changes (raise KarborError)."""
 
+    def read_ahead(self, ctx: 'OperationContext', bank: Any) -> None:
+        """Optional: start reading what on_main will move while the engine
+        writes the checkpoint (protect only, before any hook). ``ctx`` has no
+        checkpoint yet and ``bank`` is where it will be: read from the cloud
+        and the bank, never write anywhere; keep what was read for on_main,
+        bounded as on_main's own reading is."""
+
+    def drop_read_ahead(self) -> None:
+        """Free what read_ahead holds and on_main did not take (the engine
+        calls it once the flow is over, or when the checkpoint could not be
+        written)."""
+
     def defines(self, hook: str) -> bool:
         return getattr(type(self), hook) is not getattr(Operation, hook)
 

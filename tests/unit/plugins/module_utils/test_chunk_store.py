@@ -320,3 +320,158 @@ def test_saved_image_metadata_keeps_properties_but_not_glance_state():
     assert saved['properties'] == {'disk_format': 'qcow2', 'container_format': 'bare',
                                    'min_disk': 1, 'min_ram': 64, 'tags': ['t'],
                                    'hw_disk_bus': 'scsi', 'custom': 'x'}
+
+
+class LookupCountingStore(ChunkStore):
+    def __init__(self, bank):
+        super().__init__(bank, workers=4)
+        self.looked_up = []
+        self.hashed = 0
+        real_digest = self.digest
+
+        def digest(data):
+            self.hashed += 1
+            return real_digest(data)
+        self.digest = digest
+
+    def exists(self, digest):
+        self.looked_up.append(digest)
+        return super().exists(digest)
+
+
+def test_uploader_trusts_digests_and_lookups_made_ahead_only_until_the_end_check(bank):
+    """A read ahead hands over chunks already named, and whether the first was in the bank
+    (looked up before any reference existed): neither is done again, and the chunk found is
+    listed as reused, so the end-of-run check still verifies it."""
+    store = LookupCountingStore(bank)
+    first, second, third = os.urandom(1000), os.urandom(1000), os.urandom(1000)
+    store.store(first)  # another checkpoint's chunk
+    store.hashed, store.looked_up = 0, []
+    owner = owner_name('cp1', 'img')
+    uploader = ChunkUploader(store, owner, 4, Progress(), found={sha(first): True})
+    read = []
+
+    def chunks():
+        yield first, sha(first)
+        yield second, sha(second)
+        read.append('third')
+        yield third
+
+    def all_read(digests, total):
+        read.append((digests, total))
+    digests, total = uploader.run(chunks(), all_read)
+    assert digests == [sha(first), sha(second), sha(third)] and total == 3000
+    assert read == ['third', (digests, 3000)]
+    assert store.hashed == 1  # only the chunk that came without its name
+    assert sha(first) not in store.looked_up
+    assert uploader.reused == [sha(first)]
+    assert set(store.owner_refs(owner)) == set(digests)
+    assert [store.get(d) for d in digests] == [first, second, third]
+
+
+class FakeImageResponse:
+    status_code = 200
+
+    def __init__(self, data=b'', document=None):
+        self.data = data
+        self.document = document
+        self.closed = False
+
+    def iter_content(self, block):
+        for start in range(0, len(self.data), block):
+            if self.closed:
+                raise ValueError('read from a closed download')
+            yield self.data[start:start + block]
+
+    def json(self):
+        return self.document
+
+    def close(self):
+        self.closed = True
+
+
+class FakeGlanceCloud:
+    """Just the two raw Glance requests the image plugin makes."""
+
+    def __init__(self, image_id, data):
+        self.image_id = image_id
+        self.data = data
+        self.downloads = []
+        self.conn = self
+        self.image = self
+
+    def call(self, _what, func, *args, **kwargs):
+        return func(*args, **kwargs)
+
+    def get(self, path, stream=False):
+        if path.endswith('/file'):
+            self.downloads.append(FakeImageResponse(self.data))
+            return self.downloads[-1]
+        return FakeImageResponse(document={
+            'id': self.image_id, 'status': 'active', 'size': len(self.data),
+            'disk_format': 'raw', 'container_format': 'bare'})
+
+
+@pytest.mark.parametrize('fail_last_upload', [False, True])
+def test_image_protect_takes_its_read_ahead_and_records_the_outcome_last(
+        bank, monkeypatch, fail_last_upload):
+    """The engine's read ahead is used by on_main (one download); the chunk list goes to the
+    bank before the last uploads end, and the metadata left is the outcome: written once when
+    all went well, 'error' when an upload failed after the list was written."""
+    from types import SimpleNamespace
+    from ansible_collections.karbor.protection.plugins.module_utils import glance_plugin
+    from ansible_collections.karbor.protection.plugins.module_utils import resource as R
+    from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
+        OperationContext)
+    from ansible_collections.karbor.protection.plugins.module_utils.resource import Resource
+    monkeypatch.setattr(glance_plugin, 'raise_for_response', lambda response: None)
+    image_id = '44444444-0000-0000-0000-000000000004'
+    data = os.urandom(5 * 1024 * 1024 + 3)
+    cloud = FakeGlanceCloud(image_id, data)
+    config = {'image_backup_plugin': {'backup_image_object_size': str(1024 * 1024),
+                                      'upload_concurrency': '2'}}
+    resource = Resource(R.IMAGE, image_id, 'img')
+    operation = GlanceImagePlugin(config).get_protect_operation(resource)
+    operation.read_ahead(OperationContext(
+        operation='protect', resource=resource, parameters={}, checkpoint=None, section=None,
+        cloud=cloud, new_resources={}, progress=Progress(), config=config), bank)
+    section = bank.section('/checkpoints/cp1/resource-data/%s' % image_id)
+    writes = []
+    real_put, real_store = section.put, ChunkStore.store
+    stored = []
+
+    def put(key, value, *args, **kwargs):
+        writes.append(dict(value) if isinstance(value, dict) else value)
+        return real_put(key, value, *args, **kwargs)
+
+    def store(self, chunk, digest=None, probe=True):
+        stored.append(digest)
+        if fail_last_upload and len(stored) == 6:
+            for _wait in range(500):  # fail once the list is written (or after 5 s)
+                if any(w.get('state') == 'available' for w in writes):
+                    break
+                threading.Event().wait(0.01)
+            raise KarborError('bank is full')
+        return real_store(self, chunk, digest, probe)
+    monkeypatch.setattr(section, 'put', put)
+    monkeypatch.setattr(ChunkStore, 'store', store)
+    ctx = OperationContext(
+        operation='protect', resource=resource, parameters={},
+        checkpoint=SimpleNamespace(id='cp1', bank=bank), section=section, cloud=cloud,
+        new_resources={}, progress=Progress(), config=config)
+    if fail_last_upload:
+        with pytest.raises(KarborError, match='bank is full'):
+            operation.on_main(ctx)
+    else:
+        operation.on_main(ctx)
+    operation.drop_read_ahead()
+    assert len(cloud.downloads) == 1 and cloud.downloads[0].closed
+    saved = section.get_json('metadata')
+    if fail_last_upload:
+        assert [w['state'] for w in writes] == ['available', 'error']
+        assert saved['state'] == 'error'
+    else:
+        assert [w['state'] for w in writes] == ['available']
+        assert saved['state'] == 'available' and saved['size'] == len(data)
+        store_ = ChunkStore(bank)
+        assert b''.join(store_.get(d) for d in saved['chunks']) == data

@@ -526,3 +526,42 @@ def test_name_lock_makes_find_or_create_one_at_a_time(engine):
         with engine.name_lock('triggers', 'nightly'):
             pass
     assert os.listdir(os.path.join(engine.state_dir, 'catalog-locks')) == []  # none left
+
+
+def test_plugins_read_ahead_while_the_checkpoint_is_written_never_after_a_failure(
+        engine, monkeypatch):
+    """An operation may start reading before its checkpoint is in the bank (it is given no
+    checkpoint to write to); on_main gets the same operation, and what it read ahead is
+    freed after the flow, or at once when the checkpoint could not be written."""
+    from ansible_collections.karbor.protection.plugins.module_utils import noop_plugin
+    events = []
+
+    class ReadingAhead(noop_plugin._NoopProtect):
+        def read_ahead(self, ctx, bank):
+            assert ctx.checkpoint is None and ctx.section is None and ctx.cloud is not None
+            self.early = ctx.resource.id
+            events.append(('read_ahead', ctx.resource.id,
+                           [k for k in bank.list('/checkpoints/') if k.endswith('index.json')]))
+
+        def on_main(self, ctx):
+            events.append(('on_main', self.early, ctx.checkpoint.bank.exists(
+                '/checkpoints/%s/index.json' % ctx.checkpoint.id)))
+            super().on_main(ctx)
+
+        def drop_read_ahead(self):
+            events.append(('drop', self.early))
+
+    monkeypatch.setattr(noop_plugin.NoopProtectionPlugin, 'get_protect_operation',
+                        lambda self, resource: ReadingAhead())
+    plan = make_plan(engine)
+    cp = engine.protect(plan, {'name': 'nightly'})
+    assert cp.status == R.CP_AVAILABLE
+    ids = sorted([SERVER.id, VOLUME.id])
+    assert sorted(e[1] for e in events if e[0] == 'read_ahead') == ids
+    assert all(e[2] == [] for e in events if e[0] == 'read_ahead')  # nothing written yet
+    assert sorted((e[1], e[2]) for e in events if e[0] == 'on_main') == [(i, True) for i in ids]
+    assert [e[0] for e in events[-2:]] == ['drop', 'drop']
+    events.clear()
+    with pytest.raises(Conflict):
+        engine.protect(plan, {'name': 'nightly'})  # the name is taken: nothing runs
+    assert sorted(e[0] for e in events) == ['drop', 'drop', 'read_ahead', 'read_ahead']
