@@ -152,7 +152,8 @@ class ChunkUploader:
         self.deadline = deadline
         self.what = what
         self.seq = 0
-        self.probe: bool | None = None  # look chunks up first? decided by the first chunk
+        # look chunks up first? decided by the first chunk, or by the one looked up ahead
+        self.probe: bool | None = any(self.found.values()) if self.found else None
         self.probing = False
         self.cond = threading.Condition()
         self.inflight = 0
@@ -171,11 +172,12 @@ class ChunkUploader:
                 while self.probe is None and not first:
                     self.cond.wait(1.0)  # the first chunk's lookup decides for the rest
                 probe = True if first else self.probe
-            if first:
+            if digest in self.found:  # looked up ahead
+                uploaded = 0 if self.found[digest] else self.store.store(data, digest, probe=False)
+            elif first:
                 there = True
                 try:
-                    there = self.found[digest] if digest in self.found else \
-                        self.store.exists(digest)
+                    there = self.store.exists(digest)
                 finally:
                     with self.cond:
                         self.probe = there  # the bank lacked it: the next are likely new too
@@ -448,6 +450,8 @@ class ImageReadAhead:
         self.found: dict[str, bool] = {}  # looked up before any reference: see ChunkUploader
         self.error: BaseException | None = None
         self.stop = threading.Event()
+        self.opened = threading.Event()  # record and download there (or failed)
+        self.lock = threading.Lock()
         self.thread = threading.Thread(target=self._read, name='karbor-read-ahead', daemon=True)
         self.thread.start()
 
@@ -461,37 +465,50 @@ class ImageReadAhead:
                 self.response = opened.result()
             if self.document.get('status') != 'active':
                 return  # on_main waits for it and opens the download again
-            self.chunks = fixed_chunks(self.response.iter_content(READ_BLOCK), self.chunk_size)
+            chunks = fixed_chunks(self.response.iter_content(READ_BLOCK), self.chunk_size)
+            self.chunks = chunks
+            self.opened.set()
             looked_up = None
             while len(self.prefix) < self.limit and not self.stop.is_set():
-                data = next(self.chunks, None)
+                data = next(chunks, None)
                 if data is None:
                     break
                 digest = self.store.digest(data)
-                self.prefix.append((data, digest))
+                with self.lock:
+                    self.prefix.append((data, digest))
                 if looked_up is None:
                     looked_up = opener.submit(self.store.exists, digest)
                     looked_up.add_done_callback(
                         lambda f, d=digest: f.exception() or self.found.update({d: f.result()}))
         except BaseException as exc:  # pylint: disable=broad-except
-            self.error = exc  # on_main starts over and reports what fails then
+            self.error = exc  # before take(): on_main starts over; after: the copy fails
         finally:
+            self.opened.set()
             opener.shutdown(wait=False)
 
     def take(self) -> tuple[dict, Any, Iterator[bytes | tuple[bytes, str]]] | None:
         """(image record, open response, every chunk from the first: the
         ones read ahead as (bytes, digest)), or None when the read ahead
         found nothing usable (it is then closed)."""
-        self.stop.set()
-        self.thread.join()
+        self.stop.set()  # the chunk being read is still added, then the thread ends
+        self.opened.wait()
         if self.error is not None or self.chunks is None:
             self.close()
             return None
-        prefix, chunks = self.prefix, self.chunks
+        chunks = self.chunks
 
         def every_chunk() -> Iterator[bytes | tuple[bytes, str]]:
-            while prefix:
-                yield prefix.pop(0)  # not kept once handed over
+            while True:  # the chunks read ahead first, without waiting for the last one
+                with self.lock:
+                    item = self.prefix.pop(0) if self.prefix else None  # not kept once given
+                if item is not None:
+                    yield item
+                elif self.thread.is_alive():
+                    self.thread.join()
+                else:
+                    break
+            if self.error is not None:
+                raise self.error
             yield from chunks
         return self.document or {}, self.response, every_chunk()
 
@@ -500,7 +517,8 @@ class ImageReadAhead:
         if self.response is not None:
             self.response.close()  # also ends a read that is blocked
         self.thread.join(timeout=30)
-        self.prefix = []
+        with self.lock:
+            self.prefix = []
 
 
 # -- operations -----------------------------------------------------------------------
