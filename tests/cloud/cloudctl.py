@@ -14,6 +14,7 @@ files (drivers/karbor_sparse_backup.py); on a running cloud, only those two.
 Each service runs in its own session (setsid), so stopping its process group
 stops its children too.
 """
+import getpass
 import os
 import shutil
 import signal
@@ -39,6 +40,9 @@ STOP_ORDER = [['nova-compute', 'nova-scheduler', 'nova-conductor', 'nova-api', '
                'keystone'], ['rabbitmq'], ['epmd', 'mysqld']]
 # opt-in availability zone 'bench' (cinder_bench); stopped first, not part of "all running"
 BENCH_AZ = os.environ.get('KARBOR_CLOUD_BENCH_AZ', '') not in ('', '0')
+SWIFT_WORKERS = int(os.environ.get('KARBOR_CLOUD_SWIFT_WORKERS') or 0)
+# forked Swift workers drop privileges to a user: this one
+SWIFT_USER = 'user = %s\n' % getpass.getuser() if SWIFT_WORKERS else ''
 BENCH_SERVICES = ['cinder-backup-bench', 'cinder-volume-bench']
 T0 = time.time()
 
@@ -371,8 +375,8 @@ def swift():
 [DEFAULT]
 bind_ip = 127.0.0.1
 bind_port = {p}
-workers = 0
-devices = {d}/swift/node
+workers = {w}
+{u}devices = {d}/swift/node
 mount_check = false
 disable_fallocate = true
 swift_dir = {c}
@@ -390,7 +394,8 @@ recon_cache_path = {d}/swift/recon
 [{k}-auditor]
 [{k}-updater]
 [object-expirer]
-""".format(p=port, d=DATA, c=conf_dir, k=kind))
+""".format(p=port, d=DATA, c=conf_dir, k=kind, w=SWIFT_WORKERS if kind == 'object' else 0,
+           u=SWIFT_USER if kind == 'object' else ''))
         if not os.path.exists(os.path.join(conf_dir, '%s.ring.gz' % kind)):
             builder = os.path.join(VENV, 'bin', 'swift-ring-builder')
             ring = os.path.join(conf_dir, '%s.builder' % kind)
@@ -407,8 +412,8 @@ recon_cache_path = {d}/swift/recon
 [DEFAULT]
 bind_ip = 127.0.0.1
 bind_port = 8080
-workers = 0
-swift_dir = {c}
+workers = {w}
+{u}swift_dir = {c}
 log_name = proxy-server
 [pipeline:main]
 pipeline = {pipeline} proxy-logging proxy-server
@@ -426,7 +431,8 @@ use = egg:swift#keystoneauth
 operator_roles = admin, member, swiftoperator
 reseller_admin_role = ResellerAdmin
 {simple}
-""".format(c=conf_dir, pipeline=' '.join(filters), auth=auth_block('swift'), simple=simple))
+""".format(c=conf_dir, pipeline=' '.join(filters), auth=auth_block('swift'), simple=simple,
+           w=SWIFT_WORKERS, u=SWIFT_USER))
     for kind in ('object', 'container', 'account', 'proxy'):
         start('swift-' + kind, os.path.join(VENV, 'bin', 'swift-%s-server' % kind),
               os.path.join(conf_dir, '%s-server.conf' % kind), '-v')
