@@ -301,9 +301,9 @@ class ProtectionEngine:
         extra = {'created_by': 'manual'}
         extra.update(extra_info or {})
         operations = self._operations('protect', provider, roots)
-        if wait:  # (a detached run forks: threads reading ahead would not follow it)
-            self._read_ahead(provider, plan, operations, bank)
         try:
+            if wait:  # (a detached run forks: threads reading ahead would not follow it)
+                self._read_ahead(provider, plan, operations, bank)
             # The lease goes out with the checkpoint's first writes (one round
             # trip); a reader never reaps a checkpoint younger than the lease
             # window, so it cannot be taken for a zombie in between.

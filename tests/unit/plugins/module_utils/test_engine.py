@@ -565,3 +565,30 @@ def test_plugins_read_ahead_while_the_checkpoint_is_written_never_after_a_failur
     with pytest.raises(Conflict):
         engine.protect(plan, {'name': 'nightly'})  # the name is taken: nothing runs
     assert sorted(e[0] for e in events) == ['drop', 'drop', 'read_ahead', 'read_ahead']
+
+
+def test_a_failing_read_ahead_changes_nothing_and_frees_the_others(engine, monkeypatch):
+    """A plugin that refuses its settings while reading ahead stops the protect before the
+    bank is touched; what other resources read ahead is freed."""
+    from ansible_collections.karbor.protection.plugins.module_utils import noop_plugin
+    events = []
+
+    class Refusing(noop_plugin._NoopProtect):
+        def read_ahead(self, ctx, bank):
+            events.append(('read_ahead', ctx.resource.id))
+            if len(events) == 2:
+                raise InvalidInput('[image_backup_plugin] upload_concurrency must be an integer')
+
+        def drop_read_ahead(self):
+            events.append(('drop', None))
+
+    monkeypatch.setattr(noop_plugin.NoopProtectionPlugin, 'get_protect_operation',
+                        lambda self, resource: Refusing())
+    plan = make_plan(engine)
+    bank = engine.checkpoints(engine.provider(plan['provider_id'])).bank
+    before = sorted(bank.list('/'))
+    with pytest.raises(InvalidInput, match='upload_concurrency'):
+        engine.protect(plan)
+    assert sorted(bank.list('/')) == before
+    assert [e[0] for e in events] == ['read_ahead', 'read_ahead', 'drop', 'drop']
+    assert engine.list_checkpoints(plan['provider_id']) == []
