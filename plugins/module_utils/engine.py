@@ -361,7 +361,7 @@ class ProtectionEngine:
         in flight (their contexts have no checkpoint: they cannot write)."""
         parameters = plan.get('parameters') or {}
         for res, op in operations.items():
-            if type(op).read_ahead is Operation.read_ahead:
+            if not op.defines('read_ahead'):
                 continue
             plugin = provider.plugin_for(res.type)
             op.read_ahead(OperationContext(
