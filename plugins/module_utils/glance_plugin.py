@@ -564,10 +564,9 @@ class GlanceProtect(Operation):
                 early, found, self.early = self.early.take(), self.early.found, None
             if early is not None:
                 document, response, chunks = early
-                opened = None
             else:
-                document, opened = self._open(ctx, source_id, deadline)
-                response = chunks = None
+                document, response = self._open(ctx, source_id, deadline)
+                chunks = None
             meta['image_metadata'] = saved_image_metadata(document)
             expected = document.get('size')
             ctx.progress.add(bytes_total=expected or 0)
@@ -583,7 +582,7 @@ class GlanceProtect(Operation):
             with concurrent.futures.ThreadPoolExecutor(
                     1, thread_name_prefix='karbor-meta') as writer:
                 digests, total = self._copy(ctx, store, source_id, owner, settings, deadline,
-                                            opened, response, chunks, all_read, found)
+                                            response, chunks, all_read, found)
                 for _final, future in written:
                     future.result()
             if expected is not None and total != expected:
@@ -605,10 +604,9 @@ class GlanceProtect(Operation):
                 ctx.section.put('metadata', meta)
 
     @staticmethod
-    def _open(ctx: OperationContext, source_id: str,
-              deadline: float) -> tuple[dict, concurrent.futures.Future]:
-        """The image record once active, and its download asked for meanwhile
-        (one round trip instead of two before the first byte)."""
+    def _open(ctx: OperationContext, source_id: str, deadline: float) -> tuple[dict, Any]:
+        """The image record once active, and its download (asked for meanwhile:
+        one round trip instead of two before the first byte)."""
         opener = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix='karbor-open')
         opened = opener.submit(open_image_data, ctx, source_id)
         opener.shutdown(wait=False)
@@ -622,7 +620,11 @@ class GlanceProtect(Operation):
         except BaseException:
             opened.add_done_callback(close_response)
             raise
-        return document, opened
+        try:
+            return document, opened.result()
+        except KarborError:
+            # asked before the image was active: ask again now that it is
+            return document, open_image_data(ctx, source_id)
 
     @staticmethod
     def _snapshot_server(ctx: OperationContext, meta: dict, server_id: str,
@@ -648,21 +650,14 @@ class GlanceProtect(Operation):
 
     @staticmethod
     def _copy(ctx: OperationContext, store: ChunkStore, source_id: str, owner: str,
-              settings: Settings, deadline: float,
-              opened: concurrent.futures.Future | None = None, response=None,
+              settings: Settings, deadline: float, response,
               chunks: Iterator[bytes | tuple[bytes, str]] | None = None,
               all_read: Callable[[list[str], int], None] | None = None,
               found: dict[str, bool] | None = None) -> tuple[list[str], int]:
-        """``response``, ``chunks`` and ``found``: a download already under way
-        (read ahead; see ChunkUploader)."""
+        """Copies the open download ``response`` (closed when done); ``chunks``
+        and ``found`` when it is already under way (read ahead; see
+        ChunkUploader)."""
         size = settings.chunk_size
-        if response is None and opened is not None:
-            try:
-                response = opened.result()
-            except KarborError:
-                pass  # asked before the image was active: ask again now that it is
-        if response is None:
-            response = open_image_data(ctx, source_id)
         if chunks is None:
             chunks = fixed_chunks(response.iter_content(READ_BLOCK), size)
         uploader = ChunkUploader(store, owner, settings.workers, ctx.progress, ctx.check_lease,
