@@ -9,6 +9,7 @@ so ``module_defaults`` written for openstack.cloud work here too.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
@@ -108,11 +109,10 @@ class KarborModule:
         try:
             for option in self.name_options:
                 check_name(self.params.get(option), option)
-            if self.catalog_kind:
-                with self.engine.name_lock(self.catalog_kind,
-                                           self.params.get('name') or self.params.get('id') or ''):
-                    result = self.run() or {}
-            else:
+            lock = self.engine.name_lock(
+                self.catalog_kind, self.params.get('name') or self.params.get('id') or '') \
+                if self.catalog_kind else contextlib.nullcontext()
+            with lock:
                 result = self.run() or {}
         except FlowError as exc:
             self.module.fail_json(msg=exc.msg, failures=exc.failures)
