@@ -69,6 +69,39 @@ class MachineCPU:
         return (busy - self.begin[0]) / spent if spent > 0 else float('nan')
 
 
+class ProcessCPU:
+    """CPU seconds each process spent between construction and ``top()``
+    (from /proc/<pid>/stat): which server bounds a run on a shared machine."""
+
+    TICK = os.sysconf('SC_CLK_TCK') if hasattr(os, 'sysconf') else 100
+
+    @classmethod
+    def _sample(cls) -> dict[int, tuple[str, float]]:
+        found = {}
+        for pid in os.listdir('/proc') if os.path.isdir('/proc') else ():
+            if not pid.isdigit():
+                continue
+            try:
+                with open('/proc/%s/stat' % pid, encoding='ascii', errors='replace') as handle:
+                    fields = handle.read().rsplit(')', 1)[1].split()
+                with open('/proc/%s/cmdline' % pid, 'rb') as handle:
+                    argv = handle.read().split(b'\0')
+            except OSError:
+                continue
+            name = ' '.join(os.path.basename(a.decode('utf-8', 'replace')) for a in argv[:3] if a)
+            found[int(pid)] = (name[:60], (int(fields[11]) + int(fields[12])) / cls.TICK)
+        return found
+
+    def __init__(self) -> None:
+        self.begin = self._sample()
+
+    def top(self, count: int = 6) -> list[tuple[str, float]]:
+        spent: dict[str, float] = {}
+        for pid, (name, cpu) in self._sample().items():
+            spent[name] = spent.get(name, 0.0) + cpu - self.begin.get(pid, (name, 0.0))[1]
+        return sorted(spent.items(), key=lambda item: -item[1])[:count]
+
+
 def timed(func: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     value = func()

@@ -137,6 +137,11 @@ def time_plugin(record):
     glance_plugin.GlanceProtect.on_main = on_main
 
 
+def show_processes(what, procs):
+    print('CPU seconds of the busiest processes during the %s: %s' % (
+        what, ', '.join('%s %.2f' % (name, cpu) for name, cpu in procs.top(8))))
+
+
 def write_provider(folder, provider_id, container, chunk, workers):
     with open(os.path.join(folder, provider_id + '.conf'), 'w', encoding='utf-8') as handle:
         handle.write('[provider]\nid = %s\nname = image-bench\nbank = karbor-swift-bank-plugin\n'
@@ -158,6 +163,9 @@ def main():
     parser.add_argument('--hashed-baseline', action='store_true',
                         help='also time the baseline with a sha256 of each chunk (the ceiling '
                              'for any content-addressed copy on this machine)')
+    parser.add_argument('--processes', action='store_true',
+                        help='print the CPU seconds of the busiest processes during the '
+                             'baseline and the protect of the last round')
     args = parser.parse_args()
     chunk = args.chunk_mib * MIB
     size = args.size_mib * MIB
@@ -197,6 +205,7 @@ def main():
             # does not always favour the same side; ratios are taken per round.
             def run_protect():
                 start, cpu, meter = time.monotonic(), time.process_time(), bench_util.MachineCPU()
+                procs = bench_util.ProcessCPU()
                 if timeline:
                     timeline.begin()
                 done = engine.protect(plan)
@@ -207,14 +216,19 @@ def main():
                     timeline.start = None
                 protect_cpu.append(time.process_time() - cpu)
                 protect_busy.append(meter.busy())
+                if args.processes and round_no == args.repeat - 1:
+                    show_processes('protect', procs)
                 return done
 
             if round_no % 2:
                 first = run_protect()
             cpu, meter = time.process_time(), bench_util.MachineCPU()
+            procs = bench_util.ProcessCPU()
             base_times.append(baseline(conn, swift, image.id, scratch, chunk, args.concurrency))
             base_cpu.append(time.process_time() - cpu)
             base_busy.append(meter.busy())
+            if args.processes and round_no == args.repeat - 1:
+                show_processes('baseline', procs)
             bench_util.empty_container(swift, scratch)
             if not round_no % 2:
                 first = run_protect()
