@@ -247,7 +247,11 @@ class ChunkUploader:
                 for item in chunks:
                     self.check()
                     self._check_time()
-                    if isinstance(item, tuple):
+                    # Chunks read ahead are in memory already: one reference
+                    # list for as many as a batch holds, not a flush per chunk
+                    # to feed idle uploads (the next one comes at once).
+                    ahead = isinstance(item, tuple)
+                    if ahead:
                         data = item[0]
                         digest = concurrent.futures.Future()
                         digest.set_result(item[1])
@@ -265,8 +269,8 @@ class ChunkUploader:
                                 raise self.errors[0]
                             inflight = self.inflight
                             room = inflight + len(pending) < capacity
-                        if pending and (len(pending) >= batch or inflight < low or
-                                        (not room and inflight < self.workers)):
+                        if pending and (len(pending) >= batch or (inflight < low and not ahead)
+                                        or (not room and inflight < self.workers)):
                             flush(pool)
                             continue
                         if room:

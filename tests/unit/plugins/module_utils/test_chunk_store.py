@@ -369,6 +369,26 @@ def test_uploader_trusts_digests_and_lookups_made_ahead_only_until_the_end_check
     assert [store.get(d) for d in digests] == [first, second, third]
 
 
+def test_uploader_references_chunks_read_ahead_in_one_list(bank):
+    """Chunks handed over already read are batched into one reference list
+    (a list per chunk would keep the first uploads waiting on small writes)."""
+    store = ChunkStore(bank, workers=8)
+    owner = owner_name('cp1', 'img')
+    ahead = [os.urandom(1000) for _ in range(8)]
+    rest = [os.urandom(1000) for _ in range(3)]
+
+    def chunks():
+        for data in ahead:
+            yield data, sha(data)
+        yield from rest
+
+    uploader = ChunkUploader(store, owner, 8, Progress(), memory_chunks=18, found={})
+    digests, _total = uploader.run(chunks())
+    lists = [bank.get_json(key)['chunks'] for key in store.ref_keys(owner)]
+    assert lists[0] == [sha(d) for d in ahead]
+    assert [d for chunk_list in lists for d in chunk_list] == digests
+
+
 class FakeImageResponse:
     status_code = 200
 
