@@ -3,7 +3,7 @@
   cloudctl.py up            install what is missing, configure, start what is not running
   cloudctl.py down [purge]  stop every service (purge: also wipe data, keep the venv)
 
-Services: MariaDB and RabbitMQ (Debian packages, private instances), Keystone,
+Services: MariaDB, RabbitMQ and memcached (Debian packages, private instances), Keystone,
 Glance, Cinder API, Placement and Nova API under gunicorn, Swift all-in-one,
 cinder scheduler/volume/backup (sparse-file volumes, Swift backups), Nova
 conductor/scheduler/compute (fake driver with real snapshots) and a Neutron
@@ -18,6 +18,7 @@ import getpass
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -31,13 +32,14 @@ VENV, ETC, DATA, LOG, RUN, BIN = (os.path.join(BASE, d) for d in
 PYTHON = os.environ.get('KARBOR_CLOUD_PYTHON') or shutil.which('python3.11') or sys.executable
 PACKAGES = ['keystone==29.*', 'glance==32.*', 'cinder==28.*', 'nova==33.*',
             'openstack-placement==15.*', 'swift==2.38.*', 'openstacksdk', 'gunicorn', 'PyMySQL']
-DEBIAN = ['mariadb-server', 'rabbitmq-server']
+DEBIAN = ['mariadb-server', 'rabbitmq-server', 'memcached']
 DB = 'mysql+pymysql://openstack:%s@127.0.0.1:3306' % PASSWORD
 MQ = 'rabbit://guest:guest@127.0.0.1:5672/'
+MEMCACHED = '127.0.0.1:11211'
 STOP_ORDER = [['nova-compute', 'nova-scheduler', 'nova-conductor', 'nova-api', 'neutron',
                'cinder-backup', 'cinder-volume', 'cinder-scheduler', 'cinder-api', 'placement',
                'glance', 'swift-proxy', 'swift-object', 'swift-container', 'swift-account',
-               'keystone'], ['rabbitmq'], ['epmd', 'mysqld']]
+               'keystone'], ['rabbitmq', 'memcached'], ['epmd', 'mysqld']]
 # opt-in availability zone 'bench' (cinder_bench); stopped first, not part of "all running"
 BENCH_AZ = os.environ.get('KARBOR_CLOUD_BENCH_AZ', '') not in ('', '0')
 SWIFT_WORKERS = int(os.environ.get('KARBOR_CLOUD_SWIFT_WORKERS') or 0)
@@ -320,6 +322,27 @@ def rabbitmq():
     say('rabbitmq ready')
 
 
+def memcached():
+    # The Swift proxy's account and container info cache, as in every Swift
+    # deployment: without it each request asks the account and container
+    # servers first (measured: a 100-byte PUT cost 19 ms of CPU across the
+    # servers, 13 ms with the cache).
+    host, port = MEMCACHED.split(':')
+    user = ['-u', getpass.getuser()] if os.geteuid() == 0 else []
+    start('memcached', '/usr/bin/memcached', '-l', host, '-p', port, '-U', '0', '-m', '64',
+          *user)
+    deadline = time.time() + 30
+    while True:
+        try:
+            socket.create_connection((host, int(port)), timeout=1).close()
+            break
+        except OSError:
+            if time.time() > deadline:
+                raise SystemExit('memcached did not start; see %s/memcached.out' % LOG)
+            time.sleep(0.1)
+    say('memcached ready')
+
+
 def keystone():
     conf = os.path.join(ETC, 'keystone', 'keystone.conf')
     write(conf, """
@@ -403,11 +426,11 @@ recon_cache_path = {d}/swift/recon
             sh(builder, ring, 'add', '--region', '1', '--zone', '1', '--ip', '127.0.0.1',
                '--port', str(port), '--device', 'd1', '--weight', '1')
             sh(builder, ring, 'rebalance')
-    filters = ['catch_errors', 'gatekeeper', 'healthcheck', 'proxy-logging', 'listing_formats',
-               'bulk', 'tempurl', 'authtoken', 'keystoneauth', 'copy', 'container-quotas',
-               'account-quotas', 'slo', 'dlo', 'versioned_writes', 'symlink']
+    filters = ['catch_errors', 'gatekeeper', 'healthcheck', 'proxy-logging', 'cache',
+               'listing_formats', 'bulk', 'tempurl', 'authtoken', 'keystoneauth', 'copy',
+               'container-quotas', 'account-quotas', 'slo', 'dlo', 'versioned_writes', 'symlink']
     simple = '\n'.join('[filter:%s]\nuse = egg:swift#%s' % (f, f.replace('-', '_'))
-                       for f in filters if f not in ('authtoken', 'keystoneauth'))
+                       for f in filters if f not in ('authtoken', 'keystoneauth', 'cache'))
     write(os.path.join(conf_dir, 'proxy-server.conf'), """
 [DEFAULT]
 bind_ip = 127.0.0.1
@@ -430,9 +453,12 @@ service_token_roles_required = true
 use = egg:swift#keystoneauth
 operator_roles = admin, member, swiftoperator
 reseller_admin_role = ResellerAdmin
+[filter:cache]
+use = egg:swift#memcache
+memcache_servers = {memcached}
 {simple}
 """.format(c=conf_dir, pipeline=' '.join(filters), auth=auth_block('swift'), simple=simple,
-           w=SWIFT_WORKERS, u=SWIFT_USER))
+           w=SWIFT_WORKERS, u=SWIFT_USER, memcached=MEMCACHED))
     for kind in ('object', 'container', 'account', 'proxy'):
         start('swift-' + kind, os.path.join(VENV, 'bin', 'swift-%s-server' % kind),
               os.path.join(conf_dir, '%s-server.conf' % kind), '-v')
@@ -657,6 +683,7 @@ def up():
     wsgi_wrappers()
     mariadb()
     rabbitmq()
+    memcached()
     keystone()
     swift()
     glance()
