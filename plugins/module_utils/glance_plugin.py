@@ -207,11 +207,13 @@ class ChunkUploader:
                                   % self.what)
 
     def run(self, chunks: Iterator[bytes | tuple[bytes, str]],
-            all_read: Callable[[list[str], int], None] | None = None) -> tuple[list[str], int]:
+            all_read: Callable[[list[str], int], None] | None = None,
+            in_memory: Callable[[], int] | None = None) -> tuple[list[str], int]:
         """Returns (digests in order, total bytes). ``chunks`` yields bytes,
         or (bytes, digest) when the digest is known. ``all_read(digests,
         total)`` is called once every chunk is read and hashed, while the last
-        uploads may still run."""
+        uploads may still run. ``in_memory()``: how many of the next chunks
+        ``chunks`` holds read already."""
         digests: list[str] = []
         pending: list[tuple[str, bytes]] = []
         total = 0
@@ -247,11 +249,7 @@ class ChunkUploader:
                 for item in chunks:
                     self.check()
                     self._check_time()
-                    # Chunks read ahead are in memory already: one reference
-                    # list for as many as a batch holds, not a flush per chunk
-                    # to feed idle uploads (the next one comes at once).
-                    ahead = isinstance(item, tuple)
-                    if ahead:
+                    if isinstance(item, tuple):
                         data = item[0]
                         digest = concurrent.futures.Future()
                         digest.set_result(item[1])
@@ -269,8 +267,11 @@ class ChunkUploader:
                                 raise self.errors[0]
                             inflight = self.inflight
                             room = inflight + len(pending) < capacity
-                        if pending and (len(pending) >= batch or (inflight < low and not ahead)
-                                        or (not room and inflight < self.workers)):
+                        # Idle uploads are fed at once, unless the next chunk is in
+                        # memory already (read ahead): then one list names both.
+                        if pending and (len(pending) >= batch or
+                                        (inflight < low and not (in_memory and in_memory())) or
+                                        (not room and inflight < self.workers)):
                             flush(pool)
                             continue
                         if room:
@@ -490,10 +491,12 @@ class ImageReadAhead:
             self.opened.set()
             opener.shutdown(wait=False)
 
-    def take(self) -> tuple[dict, Any, Iterator[bytes | tuple[bytes, str]]] | None:
+    def take(self) -> tuple[dict, Any, Iterator[bytes | tuple[bytes, str]],
+                            Callable[[], int]] | None:
         """(image record, open response, every chunk from the first: the
-        ones read ahead as (bytes, digest)), or None when the read ahead
-        found nothing usable (it is then closed)."""
+        ones read ahead as (bytes, digest), how many of those are still to be
+        handed over), or None when the read ahead found nothing usable (it is
+        then closed)."""
         self.stop.set()  # the chunk being read is still added, then the thread ends
         self.opened.wait()
         if self.error is not None or self.chunks is None:
@@ -514,7 +517,11 @@ class ImageReadAhead:
             if self.error is not None:
                 raise self.error
             yield from chunks
-        return self.document or {}, self.response, every_chunk()
+
+        def in_memory() -> int:
+            with self.lock:
+                return len(self.prefix)
+        return self.document or {}, self.response, every_chunk(), in_memory
 
     def close(self) -> None:
         self.stop.set()
@@ -567,10 +574,10 @@ class GlanceProtect(Operation):
             if self.early is not None:  # (never for a server's snapshot)
                 early, found, self.early = self.early.take(), self.early.found, None
             if early is not None:
-                document, response, chunks = early
+                document, response, chunks, in_memory = early
             else:
                 document, response = self._open(ctx, source_id, deadline)
-                chunks = None
+                chunks, in_memory = None, None
             meta['image_metadata'] = saved_image_metadata(document)
             expected = document.get('size')
             ctx.progress.add(bytes_total=expected or 0)
@@ -586,7 +593,7 @@ class GlanceProtect(Operation):
             with concurrent.futures.ThreadPoolExecutor(
                     1, thread_name_prefix='karbor-meta') as writer:
                 digests, total = self._copy(ctx, store, source_id, owner, settings, deadline,
-                                            response, chunks, all_read, found)
+                                            response, chunks, all_read, found, in_memory)
                 for _final, future in written:
                     future.result()
             if expected is not None and total != expected:
@@ -657,17 +664,18 @@ class GlanceProtect(Operation):
               settings: Settings, deadline: float, response,
               chunks: Iterator[bytes | tuple[bytes, str]] | None = None,
               all_read: Callable[[list[str], int], None] | None = None,
-              found: dict[str, bool] | None = None) -> tuple[list[str], int]:
-        """Copies the open download ``response`` (closed when done); ``chunks``
-        and ``found`` when it is already under way (read ahead; see
-        ChunkUploader)."""
+              found: dict[str, bool] | None = None,
+              in_memory: Callable[[], int] | None = None) -> tuple[list[str], int]:
+        """Copies the open download ``response`` (closed when done); ``chunks``,
+        ``found`` and ``in_memory`` when it is already under way (read ahead;
+        see ChunkUploader)."""
         size = settings.chunk_size
         if chunks is None:
             chunks = fixed_chunks(response.iter_content(READ_BLOCK), size)
         uploader = ChunkUploader(store, owner, settings.workers, ctx.progress, ctx.check_lease,
                                  deadline, 'image %s' % source_id, settings.memory_chunks, found)
         try:
-            digests, total = uploader.run(chunks, all_read)
+            digests, total = uploader.run(chunks, all_read, in_memory)
         finally:
             response.close()
         # A chunk found in the bank may have been deleted since by a delete of

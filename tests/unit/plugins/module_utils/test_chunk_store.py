@@ -370,20 +370,23 @@ def test_uploader_trusts_digests_and_lookups_made_ahead_only_until_the_end_check
 
 
 def test_uploader_references_chunks_read_ahead_in_one_list(bank):
-    """Chunks handed over already read are batched into one reference list
-    (a list per chunk would keep the first uploads waiting on small writes)."""
+    """Chunks the source holds read already are named by one reference list
+    (a list per chunk would keep the first uploads waiting on small writes);
+    once none is left, a partial batch goes out at once to feed idle uploads."""
     store = ChunkStore(bank, workers=8)
     owner = owner_name('cp1', 'img')
-    ahead = [os.urandom(1000) for _ in range(8)]
+    ahead = [os.urandom(1000) for _ in range(5)]
     rest = [os.urandom(1000) for _ in range(3)]
+    held = list(ahead)
 
     def chunks():
-        for data in ahead:
+        while held:
+            data = held.pop(0)
             yield data, sha(data)
         yield from rest
 
     uploader = ChunkUploader(store, owner, 8, Progress(), memory_chunks=18, found={})
-    digests, _total = uploader.run(chunks())
+    digests, _total = uploader.run(chunks(), in_memory=lambda: len(held))
     lists = [bank.get_json(key)['chunks'] for key in store.ref_keys(owner)]
     assert lists[0] == [sha(d) for d in ahead]
     assert [d for chunk_list in lists for d in chunk_list] == digests
