@@ -375,8 +375,8 @@ def test_uploader_references_chunks_read_ahead_in_one_list(bank):
     once none is left, a partial batch goes out at once to feed idle uploads."""
     store = ChunkStore(bank, workers=8)
     owner = owner_name('cp1', 'img')
-    ahead = [os.urandom(1000) for _ in range(5)]
-    rest = [os.urandom(1000) for _ in range(3)]
+    ahead = [os.urandom(1000) for _index in range(5)]
+    rest = [os.urandom(1000) for _index in range(3)]
     held = list(ahead)
 
     def chunks():
