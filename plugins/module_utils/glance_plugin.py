@@ -128,7 +128,8 @@ class ChunkUploader:
     uploads wait for it); batches grow (up to ``workers`` chunks, within the memory left
     beside the running uploads), so there is one small bank write per several
     chunks rather than per chunk (on Swift a small write costs as much as
-    several MiB of data).
+    several MiB of data). Only at the start, while uploads are idle, do
+    smaller batches go out (each keeping at least half the idle ones busy).
 
     Whether a chunk is looked up before it is written adapts: the first
     chunk is looked up (the others wait for the answer); once a lookup
@@ -267,10 +268,15 @@ class ChunkUploader:
                                 raise self.errors[0]
                             inflight = self.inflight
                             room = inflight + len(pending) < capacity
-                        # Idle uploads are fed at once, unless the next chunk is in
+                        # A full batch goes out; so does a partial one that keeps
+                        # at least half the idle uploads busy (at the start, before
+                        # a batch waits in the queue), unless the next chunk is in
                         # memory already (read ahead): then one list names both.
+                        idle = self.workers - inflight
+                        feeds = inflight < low or (
+                            idle > 0 and len(pending) >= max(low, (idle + 1) // 2))
                         if pending and (len(pending) >= batch or
-                                        (inflight < low and not (in_memory and in_memory())) or
+                                        (feeds and not (in_memory and in_memory())) or
                                         (not room and inflight < self.workers)):
                             flush(pool)
                             continue

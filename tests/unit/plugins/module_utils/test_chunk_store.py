@@ -255,6 +255,18 @@ def test_uploader_batches_its_reference_lists(bank, delay):
     assert len(store.ref_keys(owner_name('cp1', 'img'))) <= 64 // 3
 
 
+def test_uploader_fills_idle_uploads_at_the_start(bank):
+    # Before a batch waits in the queue, partial batches go out once they keep
+    # half the idle uploads busy, so eight uploads run after nine chunks read,
+    # not after ten; then batches are full. (No upload ends meanwhile: 0.5 s.)
+    store = SlowStore(bank, 8, delay=0.5)
+    owner = owner_name('cp1', 'img')
+    uploader = ChunkUploader(store, owner, 8, Progress(), memory_chunks=18)
+    digests, _total = uploader.run(counted(store, 17))
+    sizes = [len(bank.get_json(key)['chunks']) for key in store.ref_keys(owner)]
+    assert sizes == [1, 1, 3, 2, 2, 8] and sum(sizes) == len(digests)
+
+
 def test_uploader_stops_on_the_first_error(bank):
     class Failing(ChunkStore):
         def store(self, data, digest=None, probe=True):
