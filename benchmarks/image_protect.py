@@ -7,7 +7,7 @@ Usage (test cloud running, from the repository root):
   OS_CLIENT_CONFIG_FILE=/tmp/karbor-cloud/clouds.yaml \\
   PYTHONPATH=collections python benchmarks/image_protect.py [--size-mib 256] [--repeat 3]
 
-Prints (medians of --repeat rounds; baseline and protect alternate which runs first):
+Prints (medians of --repeat rounds; the measurements rotate which runs first):
   image_protect_throughput_ratio       protect speed / baseline speed (target >= 0.9)
   second_checkpoint_reupload_fraction  bytes a second checkpoint of the unchanged image
                                        wrote to the bank / image size (target <= 0.01)
@@ -208,8 +208,9 @@ def main():
         for checkpoint in engine.list_checkpoints(provider_id):
             engine.delete_checkpoint(provider_id, checkpoint.id)
         for round_no in range(args.repeat):
-            # Alternate which goes first, so a load change on the shared cores
-            # does not always favour the same side; ratios are taken per round.
+            # Rotate the order of the measurements, so a load change on the
+            # shared cores or a warm cache does not always favour the same
+            # one; ratios are taken per round.
             def run_protect():
                 start, cpu, meter = time.monotonic(), time.process_time(), bench_util.MachineCPU()
                 procs = bench_util.ProcessCPU()
@@ -227,22 +228,29 @@ def main():
                     show_processes('protect', procs)
                 return done
 
-            if round_no % 2:
-                first = run_protect()
-            cpu, meter = time.process_time(), bench_util.MachineCPU()
-            procs = bench_util.ProcessCPU()
-            base_times.append(baseline(conn, swift, image.id, scratch, chunk, args.concurrency))
-            base_cpu.append(time.process_time() - cpu)
-            base_busy.append(meter.busy())
-            if args.processes and round_no == args.repeat - 1:
-                show_processes('baseline', procs)
-            bench_util.empty_container(swift, scratch)
-            if not round_no % 2:
-                first = run_protect()
-            if args.hashed_baseline:
+            def run_baseline():
+                cpu, meter = time.process_time(), bench_util.MachineCPU()
+                procs = bench_util.ProcessCPU()
+                base_times.append(baseline(conn, swift, image.id, scratch, chunk,
+                                           args.concurrency))
+                base_cpu.append(time.process_time() - cpu)
+                base_busy.append(meter.busy())
+                if args.processes and round_no == args.repeat - 1:
+                    show_processes('baseline', procs)
+                bench_util.empty_container(swift, scratch)
+
+            def run_hashed():
                 hashed_times.append(baseline(conn, swift, image.id, scratch, chunk,
                                              args.concurrency, hashed=True))
                 bench_util.empty_container(swift, scratch)
+
+            order = [run_baseline, run_protect] + ([run_hashed] if args.hashed_baseline else [])
+            shift = round_no % len(order)
+            first = None
+            for step in order[shift:] + order[:shift]:
+                done = step()
+                if step is run_protect:
+                    first = done
             plugin_times.append(on_main_times[-1])
             if first.status != 'available':
                 sys.exit('protect failed: %s' % first.data.get('error'))
