@@ -45,14 +45,14 @@ import bench_util
 bench_util.setup_collection_path()
 
 # pylint: disable=wrong-import-position
-from ansible_collections.karbor.protection.plugins.module_utils import timeutil  # noqa: E402
-from ansible_collections.karbor.protection.plugins.module_utils.checkpoint import (  # noqa: E402
+from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil  # noqa: E402
+from ansible_collections.karbor.protection.plugins.module_utils.storage.checkpoints import (  # noqa: E402
     CheckpointCollection)
-from ansible_collections.karbor.protection.plugins.module_utils.cloud import (  # noqa: E402
+from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import (  # noqa: E402
     CloudSession)
-from ansible_collections.karbor.protection.plugins.module_utils.engine import (  # noqa: E402
+from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import (  # noqa: E402
     ProtectionEngine)
-from ansible_collections.karbor.protection.plugins.module_utils.provider import (  # noqa: E402
+from ansible_collections.karbor.protection.plugins.module_utils.engine.providers import (  # noqa: E402
     NOOP_PROVIDER_ID)
 
 SWIFT_PROVIDER_ID = '5b0c7e52-3d1f-4a55-9d34-0000000b3c4e'

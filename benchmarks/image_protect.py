@@ -37,10 +37,11 @@ import openstack
 
 import bench_util
 
-from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
-from ansible_collections.karbor.protection.plugins.module_utils.engine import ProtectionEngine
-from ansible_collections.karbor.protection.plugins.module_utils import chunk_store, glance_plugin
-from ansible_collections.karbor.protection.plugins.module_utils.glance_plugin import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
+from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import ProtectionEngine
+from ansible_collections.karbor.protection.plugins.module_utils.storage import chunk_store
+from ansible_collections.karbor.protection.plugins.module_utils.resources import image as glance_plugin
+from ansible_collections.karbor.protection.plugins.module_utils.resources.image import (
     READ_BLOCK, fixed_chunks)
 
 MIB = 1024 * 1024
@@ -99,7 +100,7 @@ class Timeline:
         setattr(owner, name, timed)
 
     def install(self):
-        from ansible_collections.karbor.protection.plugins.module_utils.swift_bank import (
+        from ansible_collections.karbor.protection.plugins.module_utils.storage.swift_bank import (
             SwiftBank)
         for name in ('_put', '_get', '_exists', '_delete', '_list', '_claim'):
             self.wrap(SwiftBank, name,

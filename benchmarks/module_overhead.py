@@ -62,9 +62,9 @@ def plays(rounds: int, cloud: str, state_dir: str, plan_name: str) -> list[dict]
 
 def fill_bank(state_dir: str, project_id: str, count: int = 10) -> None:
     """Ten available checkpoints in the No-Op provider's bank, written the engine's way."""
-    from ansible_collections.karbor.protection.plugins.module_utils.checkpoint import (
+    from ansible_collections.karbor.protection.plugins.module_utils.storage.checkpoints import (
         CheckpointCollection)  # pylint: disable=import-outside-toplevel
-    from ansible_collections.karbor.protection.plugins.module_utils.local_bank import (
+    from ansible_collections.karbor.protection.plugins.module_utils.storage.local_bank import (
         LocalBank)  # pylint: disable=import-outside-toplevel
     collection = CheckpointCollection(LocalBank(os.path.join(state_dir, 'bank')),
                                       NOOP_PROVIDER_ID)

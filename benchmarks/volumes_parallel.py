@@ -43,13 +43,13 @@ bench_util.setup_collection_path()
 
 import openstack  # noqa: E402  pylint: disable=wrong-import-position
 
-from ansible_collections.karbor.protection.plugins.module_utils import (  # noqa: E402
-    cinder_plugin)
-from ansible_collections.karbor.protection.plugins.module_utils.cloud import (  # noqa: E402
+from ansible_collections.karbor.protection.plugins.module_utils.resources import (  # noqa: E402
+    volume as cinder_plugin)
+from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import (  # noqa: E402
     CloudSession)
-from ansible_collections.karbor.protection.plugins.module_utils.engine import (  # noqa: E402
+from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import (  # noqa: E402
     ProtectionEngine)
-from ansible_collections.karbor.protection.plugins.module_utils.provider import (  # noqa: E402
+from ansible_collections.karbor.protection.plugins.module_utils.engine.providers import (  # noqa: E402
     OS_INFRA_PROVIDER_ID)
 
 VOLUME_TYPE = 'OS::Cinder::Volume'

@@ -130,10 +130,10 @@ checkpoint:
       type: dict
 '''
 
-from ansible_collections.karbor.protection.plugins.module_utils.cloud import wait_for
-from ansible_collections.karbor.protection.plugins.module_utils.errors import Conflict, InvalidInput
-from ansible_collections.karbor.protection.plugins.module_utils.karbor_module import KarborModule
-from ansible_collections.karbor.protection.plugins.module_utils import resource as R
+from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import wait_for
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import Conflict, InvalidInput
+from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
+from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 
 
 class CheckpointModule(KarborModule):

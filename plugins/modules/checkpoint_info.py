@@ -86,8 +86,8 @@ checkpoint:
 
 import datetime
 
-from ansible_collections.karbor.protection.plugins.module_utils.errors import InvalidInput
-from ansible_collections.karbor.protection.plugins.module_utils.karbor_module import KarborModule
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
+from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
 
 
 def _day(value, name):

@@ -120,11 +120,11 @@ operation_logs:
       type: dict
 '''
 
-from ansible_collections.karbor.protection.plugins.module_utils.catalog import public
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import public
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     InvalidInput, NotFound)
-from ansible_collections.karbor.protection.plugins.module_utils.karbor_module import KarborModule
-from ansible_collections.karbor.protection.plugins.module_utils.scheduler import find_operation
+from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
+from ansible_collections.karbor.protection.plugins.module_utils.engine.scheduler import find_operation
 
 
 class OperationLogInfoModule(KarborModule):

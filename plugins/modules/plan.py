@@ -172,9 +172,9 @@ plan:
       type: str
 '''
 
-from ansible_collections.karbor.protection.plugins.module_utils.catalog import public
-from ansible_collections.karbor.protection.plugins.module_utils.errors import InvalidInput
-from ansible_collections.karbor.protection.plugins.module_utils.karbor_module import KarborModule
+from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import public
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
+from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
 
 
 def _resource_differs(current, wanted):

@@ -85,7 +85,7 @@ provider:
   type: dict
 '''
 
-from ansible_collections.karbor.protection.plugins.module_utils.karbor_module import KarborModule
+from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
 
 
 class ProviderInfoModule(KarborModule):

@@ -53,8 +53,8 @@ restores:
   elements: dict
 '''
 
-from ansible_collections.karbor.protection.plugins.module_utils.catalog import public
-from ansible_collections.karbor.protection.plugins.module_utils.karbor_module import KarborModule
+from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import public
+from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
 
 
 class RestoreInfoModule(KarborModule):

@@ -154,11 +154,11 @@ scheduled_operation:
       type: str
 '''
 
-from ansible_collections.karbor.protection.plugins.module_utils import timeutil
-from ansible_collections.karbor.protection.plugins.module_utils.catalog import public
-from ansible_collections.karbor.protection.plugins.module_utils.errors import InvalidInput
-from ansible_collections.karbor.protection.plugins.module_utils.karbor_module import KarborModule
-from ansible_collections.karbor.protection.plugins.module_utils.scheduler import (
+from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
+from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import public
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
+from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
+from ansible_collections.karbor.protection.plugins.module_utils.engine.scheduler import (
     find_operation, forget_operation, validate_operation)
 
 COMPARED = ('name', 'description', 'operation_type', 'trigger_id', 'operation_definition',

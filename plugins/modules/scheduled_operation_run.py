@@ -156,9 +156,9 @@ run_id:
   type: str
 '''
 
-from ansible_collections.karbor.protection.plugins.module_utils.errors import InvalidInput
-from ansible_collections.karbor.protection.plugins.module_utils.karbor_module import KarborModule
-from ansible_collections.karbor.protection.plugins.module_utils.scheduler import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
+from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
+from ansible_collections.karbor.protection.plugins.module_utils.engine.scheduler import (
     AWX_FIELDS, Scheduler)
 
 

@@ -192,12 +192,12 @@ awx_rrule_note:
 
 import os
 
-from ansible_collections.karbor.protection.plugins.module_utils import timeutil
-from ansible_collections.karbor.protection.plugins.module_utils import trigger as T
-from ansible_collections.karbor.protection.plugins.module_utils.catalog import public
-from ansible_collections.karbor.protection.plugins.module_utils.errors import InvalidInput
-from ansible_collections.karbor.protection.plugins.module_utils.karbor_module import KarborModule
-from ansible_collections.karbor.protection.plugins.module_utils.scheduler import (
+from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
+from ansible_collections.karbor.protection.plugins.module_utils.engine import time_trigger as T
+from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import public
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
+from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
+from ansible_collections.karbor.protection.plugins.module_utils.engine.scheduler import (
     delete_trigger, find_trigger)
 
 SCHEDULE_KEYS = ('format', 'pattern', 'start_time', 'end_time', 'timezone')

@@ -88,11 +88,11 @@ triggers:
       elements: str
 '''
 
-from ansible_collections.karbor.protection.plugins.module_utils.catalog import public
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import public
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     InvalidInput, KarborError)
-from ansible_collections.karbor.protection.plugins.module_utils.karbor_module import KarborModule
-from ansible_collections.karbor.protection.plugins.module_utils.scheduler import (
+from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
+from ansible_collections.karbor.protection.plugins.module_utils.engine.scheduler import (
     get_trigger, time_trigger)
 
 

@@ -19,13 +19,13 @@ import uuid
 
 import pytest
 
-from ansible_collections.karbor.protection.plugins.module_utils import bank_crypto as C
-from ansible_collections.karbor.protection.plugins.module_utils.chunk_store import (
+from ansible_collections.karbor.protection.plugins.module_utils.storage import encrypted_bank as C
+from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import (
     CHUNKS_PREFIX, chunk_key)
-from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
-from ansible_collections.karbor.protection.plugins.module_utils.engine import ProtectionEngine
-from ansible_collections.karbor.protection.plugins.module_utils.errors import KarborError
-from ansible_collections.karbor.protection.plugins.module_utils.provider import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
+from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import ProtectionEngine
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import KarborError
+from ansible_collections.karbor.protection.plugins.module_utils.engine.providers import (
     OS_INFRA_FS_PROVIDER_ID, OS_INFRA_PROVIDER_ID)
 
 VOLUME = 'OS::Cinder::Volume'

@@ -47,7 +47,7 @@ def test_checkpoint_still_protecting_cannot_be_deleted(run_playbook, volume, tmp
     cid = facts['checkpoint']['id']
     # Put the checkpoint back into the state of a run in progress: protecting, with a
     # live lease held by its owner.
-    from ansible_collections.karbor.protection.plugins.module_utils.local_bank import LocalBank
+    from ansible_collections.karbor.protection.plugins.module_utils.storage.local_bank import LocalBank
     bank = LocalBank(str(tmp_path / 'bank'))
     index = bank.get_json('/checkpoints/%s/index.json' % cid)
     index['status'] = 'protecting'

@@ -13,12 +13,12 @@ import uuid
 
 import pytest
 
-from ansible_collections.karbor.protection.plugins.module_utils import glance_plugin
-from ansible_collections.karbor.protection.plugins.module_utils.chunk_store import (
+from ansible_collections.karbor.protection.plugins.module_utils.resources import image as glance_plugin
+from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import (
     CHUNKS_PREFIX, REFS_PREFIX, ChunkStore, chunk_key)
-from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
-from ansible_collections.karbor.protection.plugins.module_utils.engine import ProtectionEngine
-from ansible_collections.karbor.protection.plugins.module_utils.errors import KarborError
+from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
+from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import ProtectionEngine
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import KarborError
 
 IMAGE = 'OS::Glance::Image'
 MIB = 1024 * 1024

@@ -56,8 +56,8 @@ def test_runs_at_once_create_one_plan_trigger_and_operation(cloud, tmp_path):  #
     plan at once (process start-up jitter would otherwise keep them apart): none may create
     anything before the locks are released, and then one of each is made."""
     from contextlib import ExitStack
-    from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
-    from ansible_collections.karbor.protection.plugins.module_utils.engine import (
+    from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
+    from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import (
         ProtectionEngine)
     playbook = tmp_path / 'racing.yml'
     playbook.write_text(PLAYBOOK)

@@ -74,9 +74,9 @@ def test_seed_walkthrough_two_volumes(cloud, two_volumes, run_playbook, tmp_path
 
 def test_auto_mode_chains_incrementals_and_protects_parents(cloud, two_volumes, tmp_path):
     conn, volumes = two_volumes
-    from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
-    from ansible_collections.karbor.protection.plugins.module_utils.engine import ProtectionEngine
-    from ansible_collections.karbor.protection.plugins.module_utils.errors import Conflict
+    from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
+    from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import ProtectionEngine
+    from ansible_collections.karbor.protection.plugins.module_utils.common.errors import Conflict
     engine = ProtectionEngine(state_dir=str(tmp_path), cloud=CloudSession({'cloud': cloud.a}))
     plan = engine.create_plan({'name': 'auto', 'provider_id': OS_INFRA,
                                'resources': [{'id': volumes[0].id, 'type': 'OS::Cinder::Volume'}],
@@ -105,8 +105,8 @@ def test_two_checkpoints_of_one_volume_at_once(cloud, two_volumes, tmp_path):
     naming the status (the race two schedules on one volume meet).
     """
     import threading
-    from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
-    from ansible_collections.karbor.protection.plugins.module_utils.engine import ProtectionEngine
+    from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
+    from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import ProtectionEngine
     conn, volumes = two_volumes
     volume_id = volumes[0].id
     sessions = [CloudSession({'cloud': cloud.a}), CloudSession({'cloud': cloud.a})]
@@ -164,8 +164,8 @@ def test_two_checkpoints_of_one_volume_at_once(cloud, two_volumes, tmp_path):
 
 
 def engine_for(cloud, name, state_dir):
-    from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
-    from ansible_collections.karbor.protection.plugins.module_utils.engine import ProtectionEngine
+    from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
+    from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import ProtectionEngine
     return ProtectionEngine(state_dir=str(state_dir), cloud=CloudSession({'cloud': name}))
 
 
@@ -198,7 +198,7 @@ def test_image_protect_dedup_restore_and_shared_chunks(cloud, tmp_path):
         assert second.status == 'available', second.data
         assert second.data['progress']['bytes_uploaded'] <= len(data) // 100
         bank = first.bank
-        from ansible_collections.karbor.protection.plugins.module_utils.chunk_store import (
+        from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import (
             chunk_key)
         chunks = first.resource_section(image.id).get_json('metadata')['chunks']
         assert len(chunks) == 2  # 8 MiB chunks

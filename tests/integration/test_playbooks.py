@@ -64,8 +64,8 @@ def volume_file(cloud, volume_id):
 
 
 def engine_for(cloud, state_dir):
-    from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
-    from ansible_collections.karbor.protection.plugins.module_utils.engine import ProtectionEngine
+    from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
+    from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import ProtectionEngine
     return ProtectionEngine(state_dir=str(state_dir), cloud=CloudSession({'cloud': cloud.a}))
 
 

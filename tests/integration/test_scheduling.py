@@ -223,14 +223,14 @@ def read_json(path):
 
 def bank_checkpoints(state_dir: str) -> list[dict]:
     """Every checkpoint index in the No-Op provider's local bank (deleted ones too)."""
-    from ansible_collections.karbor.protection.plugins.module_utils.local_bank import LocalBank
+    from ansible_collections.karbor.protection.plugins.module_utils.storage.local_bank import LocalBank
     bank = LocalBank(os.path.join(state_dir, 'bank'))
     return [bank.get_json(key) for key in bank.iter_all('/checkpoints/')
             if key.endswith('/index.json')]
 
 
 def claims(state_dir: str) -> list[dict]:
-    from ansible_collections.karbor.protection.plugins.module_utils.local_bank import LocalBank
+    from ansible_collections.karbor.protection.plugins.module_utils.storage.local_bank import LocalBank
     bank = LocalBank(os.path.join(state_dir, 'catalog'))
     return [bank.get_json(key) for key in bank.iter_all('/scheduler/claims/')]
 

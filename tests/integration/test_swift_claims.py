@@ -13,8 +13,8 @@ import uuid
 
 import pytest
 
-from ansible_collections.karbor.protection.plugins.module_utils.errors import Conflict
-from ansible_collections.karbor.protection.plugins.module_utils.swift_bank import SwiftBank
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import Conflict
+from ansible_collections.karbor.protection.plugins.module_utils.storage.swift_bank import SwiftBank
 
 ROUNDS = 40
 

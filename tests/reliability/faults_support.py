@@ -196,9 +196,9 @@ class Lab:
     @property
     def engine(self):
         if self._engine is None:
-            from ansible_collections.karbor.protection.plugins.module_utils.cloud import (
+            from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import (
                 CloudSession)
-            from ansible_collections.karbor.protection.plugins.module_utils.engine import (
+            from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import (
                 ProtectionEngine)
             self._engine = ProtectionEngine(
                 state_dir=self.state_dir, providers_dir=self.providers_dir,
@@ -274,7 +274,7 @@ class Lab:
         """Every checkpoint in the bank is readable; every one not deleted is
         listed under its plan; none stays protecting/deleting without a
         live lease. Returns the plan's listing."""
-        from ansible_collections.karbor.protection.plugins.module_utils.lease import Lease
+        from ansible_collections.karbor.protection.plugins.module_utils.storage.lease import Lease
         listed = self.engine.list_checkpoints(OS_INFRA, plan_id=self.plan_id())
         listed_ids = [c.id for c in listed]
         assert len(listed_ids) == len(set(listed_ids)), 'a checkpoint is listed twice: %s' % (

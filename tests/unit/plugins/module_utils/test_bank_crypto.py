@@ -11,14 +11,14 @@ import shutil
 
 import pytest
 
-from ansible_collections.karbor.protection.plugins.module_utils import bank_crypto as C
-from ansible_collections.karbor.protection.plugins.module_utils.chunk_store import (
+from ansible_collections.karbor.protection.plugins.module_utils.storage import encrypted_bank as C
+from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import (
     CHUNKS_PREFIX, ChunkStore, chunk_key)
-from ansible_collections.karbor.protection.plugins.module_utils.engine import ProtectionEngine
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import ProtectionEngine
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     BankCorrupted, InvalidInput, KarborError)
-from ansible_collections.karbor.protection.plugins.module_utils.local_bank import LocalBank
-from ansible_collections.karbor.protection.plugins.module_utils.provider import NOOP_PROVIDER_ID
+from ansible_collections.karbor.protection.plugins.module_utils.storage.local_bank import LocalBank
+from ansible_collections.karbor.protection.plugins.module_utils.engine.providers import NOOP_PROVIDER_ID
 
 KEY = bytes(range(32))
 OTHER = bytes(range(1, 33))
@@ -205,7 +205,7 @@ def test_engine_refuses_a_wrong_key_before_writing(tmp_path):
 
 
 def test_checkpoint_names_are_not_guessable_from_object_names(bank, raw):
-    from ansible_collections.karbor.protection.plugins.module_utils.checkpoint import (
+    from ansible_collections.karbor.protection.plugins.module_utils.storage.checkpoints import (
         CheckpointCollection)
     plan = {'id': 'plan-1', 'name': 'p', 'resources': []}
     encrypted = CheckpointCollection(bank, NOOP_PROVIDER_ID)

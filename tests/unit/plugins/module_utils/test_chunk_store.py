@@ -10,14 +10,14 @@ import threading
 
 import pytest
 
-from ansible_collections.karbor.protection.plugins.module_utils.chunk_store import (
+from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import (
     CHUNKS_PREFIX, REFS_PREFIX, ChunkStore, chunk_key, owner_name, tree_digest)
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     BankCorrupted, InvalidInput, KarborError)
-from ansible_collections.karbor.protection.plugins.module_utils.glance_plugin import (
+from ansible_collections.karbor.protection.plugins.module_utils.resources.image import (
     ChunkReader, ChunkUploader, GlanceImagePlugin, fixed_chunks, plugin_settings)
-from ansible_collections.karbor.protection.plugins.module_utils.local_bank import LocalBank
-from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import Progress
+from ansible_collections.karbor.protection.plugins.module_utils.storage.local_bank import LocalBank
+from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import Progress
 
 
 def sha(data: bytes) -> str:
@@ -318,7 +318,7 @@ def test_schemas():
 
 
 def test_saved_image_metadata_keeps_properties_but_not_glance_state():
-    from ansible_collections.karbor.protection.plugins.module_utils.glance_plugin import (
+    from ansible_collections.karbor.protection.plugins.module_utils.resources.image import (
         saved_image_metadata)
     saved = saved_image_metadata({
         'id': 'i', 'name': 'n', 'status': 'active', 'size': 5, 'checksum': 'c',
@@ -454,11 +454,11 @@ def test_image_protect_takes_its_read_ahead_and_records_the_outcome_last(
     bank before the last uploads end, and the metadata left is the outcome: written once when
     all went well, 'error' when an upload failed after the list was written."""
     from types import SimpleNamespace
-    from ansible_collections.karbor.protection.plugins.module_utils import glance_plugin
-    from ansible_collections.karbor.protection.plugins.module_utils import resource as R
-    from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
+    from ansible_collections.karbor.protection.plugins.module_utils.resources import image as glance_plugin
+    from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
+    from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
         OperationContext)
-    from ansible_collections.karbor.protection.plugins.module_utils.resource import Resource
+    from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
     monkeypatch.setattr(glance_plugin, 'raise_for_response', lambda response: None)
     image_id = '44444444-0000-0000-0000-000000000004'
     data = os.urandom(5 * 1024 * 1024 + 3)

@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from ansible_collections.karbor.protection.plugins.module_utils import cinder_plugin
-from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.resources import volume as cinder_plugin
+from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     KarborError, ResourceTimeout)
 
 BUSY = ('Invalid volume: Volume to be backed up must be available or in-use, but the current '

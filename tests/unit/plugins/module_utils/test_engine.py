@@ -9,15 +9,15 @@ import os
 
 import pytest
 
-from ansible_collections.karbor.protection.plugins.module_utils import resource as R
-from ansible_collections.karbor.protection.plugins.module_utils import timeutil
-from ansible_collections.karbor.protection.plugins.module_utils.engine import ProtectionEngine
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
+from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
+from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import ProtectionEngine
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     BankCorrupted, Conflict, InvalidInput, NotFound, PluginNotFound)
-from ansible_collections.karbor.protection.plugins.module_utils.lease import lease_key
-from ansible_collections.karbor.protection.plugins.module_utils.provider import (
+from ansible_collections.karbor.protection.plugins.module_utils.storage.lease import lease_key
+from ansible_collections.karbor.protection.plugins.module_utils.engine.providers import (
     NOOP_PROVIDER_ID, OS_INFRA_FS_PROVIDER_ID)
-from ansible_collections.karbor.protection.plugins.module_utils.resource import Resource
+from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
 
 SERVER = Resource(R.SERVER, '11111111-0000-0000-0000-000000000001', 'web')
 VOLUME = Resource(R.VOLUME, '22222222-0000-0000-0000-000000000002', 'data')
@@ -247,7 +247,7 @@ def test_delete_that_died_after_the_tombstone_is_finished_by_the_next(engine, mo
     cp = engine.protect(plan)
     collection = engine.checkpoints(engine.provider(NOOP_PROVIDER_ID))
     monkeypatch.setattr(collection, 'remove_indices', lambda checkpoint: None)
-    from ansible_collections.karbor.protection.plugins.module_utils.engine import DELETE_CLAIM
+    from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import DELETE_CLAIM
     cp.bank.put(DELETE_CLAIM % cp.id, 'dead-deleter')  # its claim, its lease gone
     collection.mark_deleted(cp)  # as if killed at delete.index
     assert cp.bank.list('/indices/by-plan/') != []
@@ -259,7 +259,7 @@ def test_delete_that_died_after_the_tombstone_is_finished_by_the_next(engine, mo
 def test_index_is_written_once_per_run_not_per_resource(engine, monkeypatch):
     plan = make_plan(engine)
     writes = []
-    from ansible_collections.karbor.protection.plugins.module_utils.local_bank import LocalBank
+    from ansible_collections.karbor.protection.plugins.module_utils.storage.local_bank import LocalBank
     real_put = LocalBank.put
 
     def put(self, key, value, *args, **kwargs):
@@ -304,7 +304,7 @@ def test_bad_resource_query_changes_nothing(engine):
 
 
 def test_one_delete_at_a_time_and_a_dead_claim_is_taken_over(engine):
-    from ansible_collections.karbor.protection.plugins.module_utils.engine import DELETE_CLAIM
+    from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import DELETE_CLAIM
     plan = make_plan(engine)
     cp = engine.protect(plan)
     bank = cp.bank
@@ -319,7 +319,7 @@ def test_one_delete_at_a_time_and_a_dead_claim_is_taken_over(engine):
 
 
 def test_delete_steps_back_when_a_restore_marked_itself_in_between(engine, monkeypatch):
-    from ansible_collections.karbor.protection.plugins.module_utils.engine import READERS_PREFIX
+    from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import READERS_PREFIX
     plan = make_plan(engine)
     cp = engine.protect(plan)
     bank = cp.bank
@@ -414,8 +414,8 @@ def test_a_starting_restore_gives_up_on_a_delete_that_stays_deleting(monkeypatch
 
 
 def test_one_named_restore_at_a_time_and_a_finished_one_is_not_repeated(engine):
-    from ansible_collections.karbor.protection.plugins.module_utils.checkpoint import name_digest
-    from ansible_collections.karbor.protection.plugins.module_utils.engine import (
+    from ansible_collections.karbor.protection.plugins.module_utils.storage.checkpoints import name_digest
+    from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import (
         RESTORE_NAME_CLAIM)
     cp = engine.protect(make_plan(engine))
     bank = cp.bank
@@ -445,8 +445,8 @@ def test_lease_goes_with_the_final_index_only_while_the_checkpoint_is_young(
     keeps it until the index says how it ended."""
     import threading
     import time as _time
-    from ansible_collections.karbor.protection.plugins.module_utils import engine as engine_mod
-    from ansible_collections.karbor.protection.plugins.module_utils.local_bank import LocalBank
+    from ansible_collections.karbor.protection.plugins.module_utils.engine import facade as engine_mod
+    from ansible_collections.karbor.protection.plugins.module_utils.storage.local_bank import LocalBank
     plan = make_plan(engine)
     real_now = timeutil.now
     started = threading.Event()
@@ -484,7 +484,7 @@ def test_lease_goes_with_the_final_index_only_while_the_checkpoint_is_young(
 def test_a_named_checkpoint_is_in_the_bank_before_its_name_is_claimed(engine, monkeypatch):
     """The run that loses a name looks the winner up by it: the winner's index.json must
     already be there; the loser leaves nothing."""
-    from ansible_collections.karbor.protection.plugins.module_utils.local_bank import LocalBank
+    from ansible_collections.karbor.protection.plugins.module_utils.storage.local_bank import LocalBank
     plan = make_plan(engine)
     winner = engine.protect(plan, {'name': 'nightly'})
     real_claim = LocalBank.claim
@@ -533,7 +533,7 @@ def test_plugins_read_ahead_while_the_checkpoint_is_written_never_after_a_failur
     """An operation may start reading before its checkpoint is in the bank (it is given no
     checkpoint to write to); on_main gets the same operation, and what it read ahead is
     freed after the flow, or at once when the checkpoint could not be written."""
-    from ansible_collections.karbor.protection.plugins.module_utils import noop_plugin
+    from ansible_collections.karbor.protection.plugins.module_utils.resources import noop as noop_plugin
     events = []
 
     class ReadingAhead(noop_plugin._NoopProtect):
@@ -570,7 +570,7 @@ def test_plugins_read_ahead_while_the_checkpoint_is_written_never_after_a_failur
 def test_a_failing_read_ahead_changes_nothing_and_frees_the_others(engine, monkeypatch):
     """A plugin that refuses its settings while reading ahead stops the protect before the
     bank is touched; what other resources read ahead is freed."""
-    from ansible_collections.karbor.protection.plugins.module_utils import noop_plugin
+    from ansible_collections.karbor.protection.plugins.module_utils.resources import noop as noop_plugin
     events = []
 
     class Refusing(noop_plugin._NoopProtect):

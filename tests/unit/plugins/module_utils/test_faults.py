@@ -7,9 +7,9 @@ import signal
 import subprocess
 import sys
 
-from ansible_collections.karbor.protection.plugins.module_utils import faults
+from ansible_collections.karbor.protection.plugins.module_utils.common import faults
 
-CODE = ('from ansible_collections.karbor.protection.plugins.module_utils.faults import '
+CODE = ('from ansible_collections.karbor.protection.plugins.module_utils.common.faults import '
         'fault_point; fault_point("protect.main"); print("survived")')
 
 

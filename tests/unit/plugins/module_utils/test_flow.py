@@ -6,12 +6,12 @@ import time
 
 import pytest
 
-from ansible_collections.karbor.protection.plugins.module_utils import graph as G
-from ansible_collections.karbor.protection.plugins.module_utils.errors import FlowError
-from ansible_collections.karbor.protection.plugins.module_utils.flow import FlowExecutor
-from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
+from ansible_collections.karbor.protection.plugins.module_utils.flow import graph as G
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import FlowError
+from ansible_collections.karbor.protection.plugins.module_utils.flow.executor import FlowExecutor
+from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     HOOKS, Operation)
-from ansible_collections.karbor.protection.plugins.module_utils.resource import Resource
+from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
 
 
 class Recording(Operation):

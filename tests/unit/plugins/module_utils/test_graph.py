@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from ansible_collections.karbor.protection.plugins.module_utils import graph as G
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.flow import graph as G
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     GraphLoopError, BankCorrupted)
-from ansible_collections.karbor.protection.plugins.module_utils.resource import Resource
+from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
 
 SERVER = Resource('OS::Nova::Server', 's1', 'web')
 VOL1 = Resource('OS::Cinder::Volume', 'v1', 'data')

@@ -13,14 +13,14 @@ import sys
 
 import pytest
 
-from ansible_collections.karbor.protection.plugins.module_utils import bank_crypto
-from ansible_collections.karbor.protection.plugins.module_utils import trigger
-from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.storage import encrypted_bank as bank_crypto
+from ansible_collections.karbor.protection.plugins.module_utils.engine import time_trigger as trigger
+from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     BankError, InvalidInput, KarborError)
-from ansible_collections.karbor.protection.plugins.module_utils.provider import (
+from ansible_collections.karbor.protection.plugins.module_utils.engine.providers import (
     OS_INFRA_PROVIDER_ID, ProviderRegistry)
-from ansible_collections.karbor.protection.plugins.module_utils.schema import validate_value
+from ansible_collections.karbor.protection.plugins.module_utils.common.schema import validate_value
 
 PACKAGE = 'ansible_collections.karbor.protection.plugins'
 MODULES_DIR = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'plugins', 'modules')
@@ -47,7 +47,7 @@ def test_importing_every_module_imports_no_heavy_library():
 
 
 def test_listing_providers_needs_no_sdk():
-    code = ('from %s.module_utils.provider import ProviderRegistry\n'
+    code = ('from %s.module_utils.engine.providers import ProviderRegistry\n'
             '[p.to_api() for p in ProviderRegistry().list()]' % PACKAGE)
     assert imported_after(code) == []
 

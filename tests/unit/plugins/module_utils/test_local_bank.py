@@ -6,10 +6,10 @@ import threading
 
 import pytest
 
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     BankCorrupted, Conflict, InvalidInput, NotFound, BankUnreachable)
-from ansible_collections.karbor.protection.plugins.module_utils.lease import Lease
-from ansible_collections.karbor.protection.plugins.module_utils.local_bank import LocalBank
+from ansible_collections.karbor.protection.plugins.module_utils.storage.lease import Lease
+from ansible_collections.karbor.protection.plugins.module_utils.storage.local_bank import LocalBank
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ import textwrap
 
 import pytest
 
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     InvalidInput, NotFound, PluginNotFound)
-from ansible_collections.karbor.protection.plugins.module_utils.provider import (
+from ansible_collections.karbor.protection.plugins.module_utils.engine.providers import (
     NOOP_PROVIDER_ID, OS_INFRA_PROVIDER_ID, ProviderRegistry, parse_provider_file)
 
 SEED = textwrap.dedent('''\

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from ansible_collections.karbor.protection.plugins.module_utils import retention
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.engine import retention
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     Conflict, KarborError)
-from ansible_collections.karbor.protection.plugins.module_utils.retention import (
+from ansible_collections.karbor.protection.plugins.module_utils.engine.retention import (
     select_for_deletion)
 
 UTC = datetime.timezone.utc
@@ -171,7 +171,7 @@ def test_apply_retention_skips_busy_and_reports_errors():
 def test_concurrent_retention_deletes_each_checkpoint_once(tmp_path):
     """Two runs pruning one plan at once pick the same checkpoints; the deletion claims
     let only one of them delete each."""
-    from ansible_collections.karbor.protection.plugins.module_utils.local_bank import LocalBank
+    from ansible_collections.karbor.protection.plugins.module_utils.storage.local_bank import LocalBank
     claims = LocalBank(str(tmp_path))
     engine = FakeEngine(twenty())
     barrier = threading.Barrier(6)

@@ -11,13 +11,13 @@ import uuid
 
 import pytest
 
-from ansible_collections.karbor.protection.plugins.module_utils import scheduler as S
-from ansible_collections.karbor.protection.plugins.module_utils import timeutil
-from ansible_collections.karbor.protection.plugins.module_utils.catalog import Catalog
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.engine import scheduler as S
+from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
+from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import Catalog
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     Conflict, InvalidInput, KarborError, NotFound)
-from ansible_collections.karbor.protection.plugins.module_utils.local_bank import LocalBank
-from ansible_collections.karbor.protection.plugins.module_utils.trigger import TimeTrigger
+from ansible_collections.karbor.protection.plugins.module_utils.storage.local_bank import LocalBank
+from ansible_collections.karbor.protection.plugins.module_utils.engine.time_trigger import TimeTrigger
 
 UTC = datetime.timezone.utc
 T0 = datetime.datetime(2026, 1, 1, tzinfo=UTC)

@@ -7,9 +7,9 @@ import datetime
 
 import pytest
 
-from ansible_collections.karbor.protection.plugins.module_utils import trigger as T
-from ansible_collections.karbor.protection.plugins.module_utils.errors import InvalidInput
-from ansible_collections.karbor.protection.plugins.module_utils.trigger import TimeTrigger
+from ansible_collections.karbor.protection.plugins.module_utils.engine import time_trigger as T
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
+from ansible_collections.karbor.protection.plugins.module_utils.engine.time_trigger import TimeTrigger
 
 UTC = datetime.timezone.utc
 

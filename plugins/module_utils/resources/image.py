@@ -27,14 +27,14 @@ import threading
 import time
 from typing import Any, Callable, Iterator, NamedTuple
 
-from ansible_collections.karbor.protection.plugins.module_utils.chunk_store import (
+from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import (
     ChunkStore, owner_name, tree_digest)
-from ansible_collections.karbor.protection.plugins.module_utils.cloud import wait_for
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import wait_for
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     BankCorrupted, InvalidInput, KarborError, NotFound, ResourceTimeout)
-from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
+from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     Operation, OperationContext, ProtectionPlugin)
-from ansible_collections.karbor.protection.plugins.module_utils import resource as R
+from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 
 
 def raise_for_response(response) -> None:

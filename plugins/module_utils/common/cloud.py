@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     KarborError, InvalidInput, ResourceTimeout, NotFound)
 
 # openstacksdk is imported on first use (import_openstack(), from CloudSession._connect),

@@ -14,10 +14,10 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
-from ansible_collections.karbor.protection.plugins.module_utils.bank_crypto import load_key
-from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
-from ansible_collections.karbor.protection.plugins.module_utils.engine import ProtectionEngine
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.storage.encrypted_bank import load_key
+from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
+from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import ProtectionEngine
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     FlowError, InvalidInput, KarborError)
 
 NAME_MAX_LENGTH = 255  # Karbor's API limit on names

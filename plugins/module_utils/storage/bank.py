@@ -15,7 +15,7 @@ import json
 import re
 from typing import Any, Iterator
 
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     InvalidInput, BankCorrupted, NotFound)
 
 _KEY_RE = re.compile(r'^[A-Za-z0-9/_.\-@:]+$')

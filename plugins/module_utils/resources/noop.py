@@ -9,9 +9,9 @@ still records metadata so restore and delete have something to check.
 
 from __future__ import annotations
 
-from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
+from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     Operation, OperationContext, ProtectionPlugin)
-from ansible_collections.karbor.protection.plugins.module_utils.resource import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.resource import (
     RESOURCE_TYPES, Resource)
 
 

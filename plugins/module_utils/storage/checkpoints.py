@@ -24,13 +24,13 @@ import hashlib
 import uuid
 from typing import Any, Callable, Iterator
 
-from ansible_collections.karbor.protection.plugins.module_utils import timeutil
-from ansible_collections.karbor.protection.plugins.module_utils.bank import Bank, BankSection
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
+from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import Bank, BankSection
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     Conflict, InvalidInput, NotFound, BankCorrupted)
-from ansible_collections.karbor.protection.plugins.module_utils.faults import fault_point
-from ansible_collections.karbor.protection.plugins.module_utils.lease import Lease, lease_key
-from ansible_collections.karbor.protection.plugins.module_utils import resource as R
+from ansible_collections.karbor.protection.plugins.module_utils.common.faults import fault_point
+from ansible_collections.karbor.protection.plugins.module_utils.storage.lease import Lease, lease_key
+from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 
 INDEX_VERSION = '1.0'
 

@@ -41,8 +41,8 @@ import hashlib
 import inspect
 from typing import Callable, Iterable
 
-from ansible_collections.karbor.protection.plugins.module_utils.bank import Bank
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import Bank
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     BankCorrupted, Conflict, InvalidInput, NotFound)
 
 CHUNKS_PREFIX = '/chunks/'

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ansible_collections.karbor.protection.plugins.module_utils.cloud import CloudSession
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     InvalidInput, NotFound)
-from ansible_collections.karbor.protection.plugins.module_utils import resource as R
-from ansible_collections.karbor.protection.plugins.module_utils.resource import Resource
+from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
+from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
 
 
 # Up to this many resources of a type are checked one by one, more by listing.

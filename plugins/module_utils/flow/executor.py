@@ -19,11 +19,11 @@ import concurrent.futures
 import threading
 from typing import Callable
 
-from ansible_collections.karbor.protection.plugins.module_utils.errors import FlowError, KarborError
-from ansible_collections.karbor.protection.plugins.module_utils.graph import GraphNode, iter_nodes
-from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import FlowError, KarborError
+from ansible_collections.karbor.protection.plugins.module_utils.flow.graph import GraphNode, iter_nodes
+from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     HOOKS, Operation)
-from ansible_collections.karbor.protection.plugins.module_utils.resource import Resource
+from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
 
 TaskKey = tuple  # (Resource, hook)
 

@@ -18,8 +18,8 @@ import traceback
 import uuid
 from typing import Any, Callable
 
-from ansible_collections.karbor.protection.plugins.module_utils.bank import Bank
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import Bank
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     BankError, BankUnreachable, Conflict, NotFound, InvalidInput, KarborError)
 
 try:

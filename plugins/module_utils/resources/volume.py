@@ -15,15 +15,15 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from ansible_collections.karbor.protection.plugins.module_utils.checkpoint import (
+from ansible_collections.karbor.protection.plugins.module_utils.storage.checkpoints import (
     CheckpointCollection)
-from ansible_collections.karbor.protection.plugins.module_utils.cloud import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import (
     CloudSession, wait_for)
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     Conflict, InvalidInput, KarborError, NotFound)
-from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
+from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     Operation, OperationContext, ProtectionPlugin)
-from ansible_collections.karbor.protection.plugins.module_utils import resource as R
+from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 
 VOLUME_OK = ('available', 'in-use')
 BACKUP_FAILED = ('error',)

@@ -31,14 +31,14 @@ import socket
 import uuid
 from typing import Any
 
-from ansible_collections.karbor.protection.plugins.module_utils import resource as R
-from ansible_collections.karbor.protection.plugins.module_utils import timeutil
-from ansible_collections.karbor.protection.plugins.module_utils.catalog import public
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
+from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
+from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import public
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     Conflict, InvalidInput, KarborError, NotFound)
-from ansible_collections.karbor.protection.plugins.module_utils.retention import (
+from ansible_collections.karbor.protection.plugins.module_utils.engine.retention import (
     apply_retention, normalize_limit)
-from ansible_collections.karbor.protection.plugins.module_utils.trigger import (
+from ansible_collections.karbor.protection.plugins.module_utils.engine.time_trigger import (
     TimeTrigger, iso)
 
 OPERATION_TYPES = ('protect', 'retention_protect')

@@ -18,8 +18,8 @@ import time
 import uuid
 from typing import Callable
 
-from ansible_collections.karbor.protection.plugins.module_utils.bank import Bank
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import Bank
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     KarborError, LeaseLost, NotFound, InvalidInput)
 
 LEASE_PREFIX = '/leases/'

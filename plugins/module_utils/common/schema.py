@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.karbor.protection.plugins.module_utils.errors import InvalidInput
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
 
 # jsonschema is imported on first validation (about 30 ms a module run otherwise).
 

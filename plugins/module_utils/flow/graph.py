@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 from typing import Callable, Iterable, Iterator
 
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     GraphLoopError, BankCorrupted)
-from ansible_collections.karbor.protection.plugins.module_utils.resource import Resource
+from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
 
 
 class GraphNode:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.karbor.protection.plugins.module_utils.errors import InvalidInput
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
 
 try:
     import jmespath

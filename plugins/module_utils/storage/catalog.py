@@ -12,9 +12,9 @@ from __future__ import annotations
 import uuid
 from typing import Any, Iterator
 
-from ansible_collections.karbor.protection.plugins.module_utils import timeutil
-from ansible_collections.karbor.protection.plugins.module_utils.bank import Bank
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
+from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import Bank
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     InvalidInput, NotFound)
 
 

@@ -46,9 +46,9 @@ import json
 import os
 from typing import Any, NamedTuple
 
-from ansible_collections.karbor.protection.plugins.module_utils.bank import (
+from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import (
     Bank, normalize_key, to_bytes)
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     BankCorrupted, BankError, Conflict, InvalidInput, KarborError, NotFound)
 
 # cryptography is imported when a key is used (_require_cryptography()), not here: only

@@ -16,19 +16,19 @@ import os
 import uuid
 from typing import Any, Callable
 
-from ansible_collections.karbor.protection.plugins.module_utils.bank import Bank
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import Bank
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     InvalidInput, NotFound, PluginNotFound)
-from ansible_collections.karbor.protection.plugins.module_utils.local_bank import LocalBank
-from ansible_collections.karbor.protection.plugins.module_utils.noop_plugin import (
+from ansible_collections.karbor.protection.plugins.module_utils.storage.local_bank import LocalBank
+from ansible_collections.karbor.protection.plugins.module_utils.resources.noop import (
     NoopProtectionPlugin)
-from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
+from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     ProtectionPlugin)
-from ansible_collections.karbor.protection.plugins.module_utils.schema import validate_value, split_parameter_key
-from ansible_collections.karbor.protection.plugins.module_utils.cinder_plugin import CinderVolumePlugin
-from ansible_collections.karbor.protection.plugins.module_utils.glance_plugin import GlanceImagePlugin
-from ansible_collections.karbor.protection.plugins.module_utils.nova_plugin import NovaServerPlugin
-from ansible_collections.karbor.protection.plugins.module_utils.project_plugin import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.schema import validate_value, split_parameter_key
+from ansible_collections.karbor.protection.plugins.module_utils.resources.volume import CinderVolumePlugin
+from ansible_collections.karbor.protection.plugins.module_utils.resources.image import GlanceImagePlugin
+from ansible_collections.karbor.protection.plugins.module_utils.resources.server import NovaServerPlugin
+from ansible_collections.karbor.protection.plugins.module_utils.resources.project import (
     KeystoneProjectPlugin)
 
 NOOP_PROVIDER_ID = 'b766f37c-d011-4026-8228-28730d734a3f'
@@ -52,7 +52,7 @@ BANK_NAMES = {'karbor-fs-bank-plugin': 'local', 'local': 'local', 'fs': 'local',
 def _swift_bank():
     """SwiftBank, imported when a provider first opens a Swift bank: swift_bank imports
     keystoneauth1 and swiftclient, which cost every module run about 0.15 s otherwise."""
-    from ansible_collections.karbor.protection.plugins.module_utils.swift_bank import SwiftBank
+    from ansible_collections.karbor.protection.plugins.module_utils.storage.swift_bank import SwiftBank
     return SwiftBank
 
 

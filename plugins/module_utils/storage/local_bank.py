@@ -15,8 +15,8 @@ import errno
 import os
 import uuid
 
-from ansible_collections.karbor.protection.plugins.module_utils.bank import Bank
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import Bank
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     BankCorrupted, BankError, BankUnreachable, Conflict, NotFound)
 
 _MAGIC = b'KBOBJ1'

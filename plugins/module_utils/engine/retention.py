@@ -17,9 +17,9 @@ from __future__ import annotations
 import datetime
 from typing import Any, Iterable
 
-from ansible_collections.karbor.protection.plugins.module_utils import resource as R
-from ansible_collections.karbor.protection.plugins.module_utils import timeutil
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
+from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     Conflict, InvalidInput, KarborError, NotFound)
 
 

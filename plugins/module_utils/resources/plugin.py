@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ansible_collections.karbor.protection.plugins.module_utils.resource import Resource
+from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
 
 HOOKS = ('on_prepare_begin', 'on_prepare_finish', 'on_main', 'on_complete')
 OPERATIONS = ('protect', 'restore', 'delete')

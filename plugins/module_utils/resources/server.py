@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.karbor.protection.plugins.module_utils.cloud import wait_for
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import wait_for
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     KarborError)
-from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
+from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     Operation, OperationContext, ProtectionPlugin)
-from ansible_collections.karbor.protection.plugins.module_utils import resource as R
+from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 
 
 def _server_metadata(ctx: OperationContext) -> dict[str, Any]:

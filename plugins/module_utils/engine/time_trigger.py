@@ -25,8 +25,8 @@ import json
 import re
 from typing import Any, Iterable, Iterator
 
-from ansible_collections.karbor.protection.plugins.module_utils import timeutil
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     InvalidInput, KarborError)
 
 # dateutil and croniter are imported by the triggers that use them (_need_dateutil(),

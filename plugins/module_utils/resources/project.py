@@ -7,9 +7,9 @@ protectables). Karbor had no plugin for projects, so such plans failed."""
 
 from __future__ import annotations
 
-from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
+from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     Operation, OperationContext, ProtectionPlugin)
-from ansible_collections.karbor.protection.plugins.module_utils import resource as R
+from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 
 
 class ProjectProtect(Operation):

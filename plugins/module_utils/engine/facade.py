@@ -20,29 +20,29 @@ import threading
 import time
 from typing import Any, Callable, Iterator
 
-from ansible_collections.karbor.protection.plugins.module_utils import graph as G
-from ansible_collections.karbor.protection.plugins.module_utils import resource as R
-from ansible_collections.karbor.protection.plugins.module_utils import timeutil
-from ansible_collections.karbor.protection.plugins.module_utils.catalog import Catalog
-from ansible_collections.karbor.protection.plugins.module_utils.checkpoint import (
+from ansible_collections.karbor.protection.plugins.module_utils.flow import graph as G
+from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
+from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
+from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import Catalog
+from ansible_collections.karbor.protection.plugins.module_utils.storage.checkpoints import (
     Checkpoint, CheckpointCollection, name_digest)
-from ansible_collections.karbor.protection.plugins.module_utils.cloud import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import (
     CloudSession, wait_for)
-from ansible_collections.karbor.protection.plugins.module_utils.errors import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     Conflict, InvalidInput, KarborError, NotFound, ResourceTimeout)
-from ansible_collections.karbor.protection.plugins.module_utils.faults import fault_point
-from ansible_collections.karbor.protection.plugins.module_utils.flow import FlowExecutor
-from ansible_collections.karbor.protection.plugins.module_utils.lease import Lease
-from ansible_collections.karbor.protection.plugins.module_utils.local_bank import LocalBank
-from ansible_collections.karbor.protection.plugins.module_utils.protectables import (
+from ansible_collections.karbor.protection.plugins.module_utils.common.faults import fault_point
+from ansible_collections.karbor.protection.plugins.module_utils.flow.executor import FlowExecutor
+from ansible_collections.karbor.protection.plugins.module_utils.storage.lease import Lease
+from ansible_collections.karbor.protection.plugins.module_utils.storage.local_bank import LocalBank
+from ansible_collections.karbor.protection.plugins.module_utils.resources.protectable import (
     ProtectableRegistry)
-from ansible_collections.karbor.protection.plugins.module_utils.protection_plugin import (
+from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     Operation, OperationContext, Progress)
-from ansible_collections.karbor.protection.plugins.module_utils.provider import (
+from ansible_collections.karbor.protection.plugins.module_utils.engine.providers import (
     Provider, ProviderRegistry)
-from ansible_collections.karbor.protection.plugins.module_utils.resource import Resource
-from ansible_collections.karbor.protection.plugins.module_utils.schema import merged_parameters
-from ansible_collections.karbor.protection.plugins.module_utils.selection import ResourceQuery
+from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
+from ansible_collections.karbor.protection.plugins.module_utils.common.schema import merged_parameters
+from ansible_collections.karbor.protection.plugins.module_utils.resources.selection import ResourceQuery
 
 DEFAULT_STATE_DIR = '~/.local/share/karbor-protection'
 READERS_PREFIX = '/checkpoint-readers/%s/'
@@ -115,7 +115,7 @@ class ProtectionEngine:
     def bank(self, provider: Provider):
         """The provider's bank, encrypted when a key is set; checked once
         against the bank's encryption marker before anything uses it."""
-        from ansible_collections.karbor.protection.plugins.module_utils.bank_crypto import (
+        from ansible_collections.karbor.protection.plugins.module_utils.storage.encrypted_bank import (
             open_bank)
         bank = self._banks.get(provider.id)
         if bank is None:
