@@ -120,7 +120,6 @@ operation_logs:
       type: dict
 '''
 
-from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import public
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     InvalidInput, NotFound)
 from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
@@ -145,7 +144,7 @@ class OperationLogInfoModule(KarborModule):
         if p['limit'] < 1:
             raise InvalidInput('limit must be a positive number.')
         if p['id']:
-            log = public(engine.catalog.operation_logs.get(engine.project_id, p['id']))
+            log = engine.operation_logs.get(p['id'])
             return {'operation_logs': [log]}
         filters = {'operation_type': p['operation_type'], 'status': p['status'],
                    'checkpoint_id': p['checkpoint_id']}
@@ -160,8 +159,7 @@ class OperationLogInfoModule(KarborModule):
         if p['plan']:
             plan = engine.find_plan(p['plan'])
             filters['plan_id'] = plan['id'] if plan else p['plan']
-        logs = engine.catalog.operation_logs.list(engine.project_id, limit=p['limit'], **filters)
-        return {'operation_logs': [public(log) for log in logs]}
+        return {'operation_logs': engine.operation_logs.list(limit=p['limit'], **filters)}
 
 
 def main():

@@ -38,6 +38,8 @@ from ansible_collections.karbor.protection.plugins.module_utils.resources.protec
     ProtectableRegistry)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     Operation, OperationContext, Progress)
+from ansible_collections.karbor.protection.plugins.module_utils.engine.operation_logs import (
+    OperationLogService)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.providers import (
     Provider, ProviderRegistry)
 from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
@@ -85,6 +87,8 @@ class ProtectionEngine:
         self.state_dir = os.path.abspath(os.path.expanduser(state_dir or DEFAULT_STATE_DIR))
         self.providers = ProviderRegistry(providers_dir)
         self.catalog = Catalog(LocalBank(os.path.join(self.state_dir, 'catalog')))
+        self.operation_logs = OperationLogService(self.catalog.operation_logs,
+                                                  lambda: self.project_id)
         self.cloud = cloud
         self.max_workers = max_workers
         self.timeout = timeout
@@ -316,12 +320,10 @@ class ProtectionEngine:
             self._drop_read_ahead(operations)
             raise
         try:
-            log = self.catalog.operation_logs.new(self.project_id, {
-                'operation_type': 'protect', 'checkpoint_id': checkpoint.id,
-                'plan_id': plan['id'], 'provider_id': provider.id, 'restore_id': None,
-                'scheduled_operation_id': extra.get('scheduled_operation_id'),
-                'status': R.CP_PROTECTING, 'started_at': checkpoint.data['created_at'],
-                'ended_at': None, 'error_info': None, 'extra_info': extra})
+            log = self.operation_logs.start(
+                'protect', R.CP_PROTECTING, checkpoint.data['created_at'], extra,
+                checkpoint_id=checkpoint.id, plan_id=plan['id'], provider_id=provider.id,
+                scheduled_operation_id=extra.get('scheduled_operation_id'))
         except BaseException:
             self._drop_read_ahead(operations)
             raise
@@ -447,17 +449,8 @@ class ProtectionEngine:
                 index.finish(status, error)
                 fault_point('protect.index')
                 released = released or pool.submit(lease.release)
-                self._finish_log(log, status, error)
+                self.operation_logs.finish(log, status, error)
                 released.result()
-
-    def _finish_log(self, log: dict, status: str, error: str | None) -> None:
-        log['status'] = status
-        log['ended_at'] = timeutil.isoformat(timeutil.now())
-        log['error_info'] = error
-        try:
-            self.catalog.operation_logs.save(log)
-        except KarborError:
-            pass  # the checkpoint itself carries the outcome
 
     # -- checkpoints: read ------------------------------------------------------
     def get_checkpoint(self, provider_id: str, checkpoint_id: str) -> Checkpoint:
@@ -540,12 +533,10 @@ class ProtectionEngine:
             lease.release()
             raise
         try:
-            log = self.catalog.operation_logs.new(self.project_id, {
-                'operation_type': 'delete', 'checkpoint_id': checkpoint.id,
-                'plan_id': checkpoint.plan.get('id'), 'provider_id': provider.id,
-                'restore_id': None, 'scheduled_operation_id': None, 'status': R.CP_DELETING,
-                'started_at': timeutil.isoformat(timeutil.now()), 'ended_at': None,
-                'error_info': None, 'extra_info': {}})
+            log = self.operation_logs.start(
+                'delete', R.CP_DELETING, timeutil.isoformat(timeutil.now()),
+                checkpoint_id=checkpoint.id, plan_id=checkpoint.plan.get('id'),
+                provider_id=provider.id)
             fault_point('delete.prepare')
 
             def run_hook(res: Resource, hook: str, operation) -> None:
@@ -557,11 +548,11 @@ class ProtectionEngine:
             FlowExecutor(self.max_workers).run(roots, operations, run_hook)
             fault_point('delete.complete')
             collection.mark_deleted(checkpoint)
-            self._finish_log(log, R.CP_DELETED, None)
+            self.operation_logs.finish(log, R.CP_DELETED, None)
         except KarborError as exc:
             checkpoint.set_status(R.CP_ERROR_DELETING, exc.msg)
             if log:
-                self._finish_log(log, R.CP_ERROR_DELETING, exc.msg)
+                self.operation_logs.finish(log, R.CP_ERROR_DELETING, exc.msg)
             raise
         finally:
             collection.bank.delete(claim)
@@ -720,12 +711,10 @@ class ProtectionEngine:
         all_resources = G.resources(roots)
         progress.add(resources_total=len(all_resources))
         lock = threading.Lock()
-        log = self.catalog.operation_logs.new(self.project_id, {
-            'operation_type': 'restore', 'checkpoint_id': checkpoint.id,
-            'plan_id': checkpoint.plan.get('id'), 'provider_id': provider.id,
-            'restore_id': record['id'], 'scheduled_operation_id': None,
-            'status': R.RESTORE_IN_PROGRESS, 'started_at': record['created_at'],
-            'ended_at': None, 'error_info': None, 'extra_info': {}})
+        log = self.operation_logs.start(
+            'restore', R.RESTORE_IN_PROGRESS, record['created_at'],
+            checkpoint_id=checkpoint.id, plan_id=checkpoint.plan.get('id'),
+            provider_id=provider.id, restore_id=record['id'])
 
         def save(res: Resource | None = None, status: str | None = None,
                  reason: str | None = None) -> None:
@@ -782,7 +771,7 @@ class ProtectionEngine:
             record['progress'] = progress.to_dict()
             self.catalog.restores.save(record)
         fault_point('restore.index')
-        self._finish_log(log, record['status'], error)
+        self.operation_logs.finish(log, record['status'], error)
 
 
 class IndexWriter:

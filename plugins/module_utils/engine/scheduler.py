@@ -320,14 +320,10 @@ class Scheduler:
                  'operation_type': operation['operation_type'],
                  'operation_name': operation.get('name'), 'run_id': self.run_id}
         extra.update(self.context)
-        record = {'operation_type': RUN_LOG_TYPE, 'checkpoint_id': None,
-                  'plan_id': definition.get('plan_id'),
-                  'provider_id': definition.get('provider_id'), 'restore_id': None,
-                  'scheduled_operation_id': operation['id'], 'status': status,
-                  'started_at': timeutil.isoformat(self.now) if started else None,
-                  'ended_at': None, 'error_info': None, 'extra_info': extra}
-        record.update(fields)
-        return self.engine.catalog.operation_logs.new(self.project_id, record)
+        return self.engine.operation_logs.start(
+            RUN_LOG_TYPE, status, timeutil.isoformat(self.now) if started else None, extra,
+            plan_id=definition.get('plan_id'), provider_id=definition.get('provider_id'),
+            scheduled_operation_id=operation['id'], **fields)
 
     def _record_missed(self, operation: dict, fire: datetime.datetime,
                        window: int) -> dict | None:
@@ -357,16 +353,10 @@ class Scheduler:
         except Exception as exc:  # pylint: disable=broad-except
             entry['state'] = STATE_FAILED
             entry['error'] = 'Unexpected %s: %s' % (type(exc).__name__, exc)
-        log['status'] = entry['state']
         log['checkpoint_id'] = entry['checkpoint_id']
-        log['ended_at'] = timeutil.isoformat(timeutil.now())
-        log['error_info'] = entry['error']
         if entry.get('retention'):
             log['extra_info']['retention'] = entry['retention']
-        try:
-            self.engine.catalog.operation_logs.save(log)
-        except KarborError:
-            pass  # the claim still records the outcome
+        self.engine.operation_logs.finish(log, entry['state'], entry['error'])
         self._finish_claim(claim, state=entry['state'], checkpoint_id=entry['checkpoint_id'],
                            error=entry['error'], ended_at=log['ended_at'])
         return entry

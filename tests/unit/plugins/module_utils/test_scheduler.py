@@ -12,6 +12,8 @@ import uuid
 import pytest
 
 from ansible_collections.karbor.protection.plugins.module_utils.engine import scheduler as S
+from ansible_collections.karbor.protection.plugins.module_utils.engine.operation_logs import (
+    OperationLogService)
 from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
 from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import Catalog
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
@@ -45,6 +47,8 @@ class FakeEngine:
 
     def __init__(self, root):
         self.catalog = Catalog(LocalBank(os.path.join(root, 'catalog')))
+        self.operation_logs = OperationLogService(self.catalog.operation_logs,
+                                                  lambda: self.project_id)
         self.lock = threading.Lock()
         self.checkpoints = []
         self.fail_next = False
