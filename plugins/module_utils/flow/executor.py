@@ -64,6 +64,55 @@ def build_tasks(roots: list[GraphNode]) -> dict[TaskKey, _Task]:
     return tasks
 
 
+class _FlowState:
+    """The tasks of one run and what is known of them; every change under one lock."""
+
+    def __init__(self, roots: list[GraphNode]) -> None:
+        self.tasks = build_tasks(roots)
+        self.failures: dict[str, str] = {}
+        self.lock = threading.Lock()
+        self.remaining = {k: set(t.deps) for k, t in self.tasks.items()}
+
+    def initial(self) -> list[_Task]:
+        return [t for t in self.tasks.values() if not t.deps]
+
+    def _skip_downstream(self, task: _Task) -> None:
+        stack = list(task.dependents)
+        while stack:
+            dep = self.tasks[stack.pop()]
+            if dep.state == 'pending':
+                dep.state = 'skipped'
+                stack.extend(dep.dependents)
+
+    def finish(self, task: _Task, error: BaseException | None) -> list[_Task]:
+        """Record a task's end; the tasks it made ready (none when it failed:
+        everything downstream of a failure is skipped)."""
+        with self.lock:
+            if error is not None:
+                task.state = 'failed'
+                res, hook = task.key
+                message = error.msg if isinstance(error, KarborError) else (
+                    '%s: %s' % (type(error).__name__, error))
+                self.failures.setdefault(res.key, '%s failed: %s' % (hook, message))
+                self._skip_downstream(task)
+                return []
+            task.state = 'done'
+            newly_ready = []
+            for key in task.dependents:
+                self.remaining[key].discard(task.key)
+                dep = self.tasks[key]
+                if not self.remaining[key] and dep.state == 'pending':
+                    newly_ready.append(dep)
+            return newly_ready
+
+    def raise_failures(self) -> None:
+        if self.failures:
+            raise FlowError('%d resource(s) failed: %s' % (
+                len(self.failures),
+                '; '.join('%s: %s' % item for item in sorted(self.failures.items()))),
+                failures=self.failures)
+
+
 class FlowExecutor:
     """Executes one operation (protect, restore, delete) over a graph."""
 
@@ -80,43 +129,16 @@ class FlowExecutor:
         Raises FlowError listing every failed resource once all runnable
         tasks have finished.
         """
-        tasks = build_tasks(roots)
-        failures: dict[str, str] = {}
-        lock = threading.Lock()
-        ready = [t for t in tasks.values() if not t.deps]
-        remaining = {k: set(t.deps) for k, t in tasks.items()}
-
-        def skip_downstream(task: _Task) -> None:
-            stack = list(task.dependents)
-            while stack:
-                key = stack.pop()
-                dep = tasks[key]
-                if dep.state == 'pending':
-                    dep.state = 'skipped'
-                    stack.extend(dep.dependents)
-
-        def finish(task: _Task, error: BaseException | None) -> list[_Task]:
-            newly_ready = []
-            with lock:
-                if error is not None:
-                    task.state = 'failed'
-                    res, hook = task.key
-                    message = error.msg if isinstance(error, KarborError) else (
-                        '%s: %s' % (type(error).__name__, error))
-                    failures.setdefault(res.key, '%s failed: %s' % (hook, message))
-                    skip_downstream(task)
-                    return newly_ready
-                task.state = 'done'
-                for key in task.dependents:
-                    remaining[key].discard(task.key)
-                    dep = tasks[key]
-                    if not remaining[key] and dep.state == 'pending':
-                        newly_ready.append(dep)
-            return newly_ready
+        state = _FlowState(roots)
+        ready = state.initial()
 
         def execute(task: _Task) -> None:
             res, hook = task.key
             run_hook(res, hook, operations[res])
+
+        def needs_running(task: _Task) -> bool:
+            res, hook = task.key
+            return hook in always or operations[res].defines(hook)
 
         with concurrent.futures.ThreadPoolExecutor(max_workers=self.max_workers,
                                                    thread_name_prefix='karbor-flow') as pool:
@@ -126,13 +148,11 @@ class FlowExecutor:
                     task = ready.pop()
                     if task.state != 'pending':
                         continue
-                    res, hook = task.key
-                    if hook not in always and not operations[res].defines(hook):
-                        task.state = 'running'
-                        ready.extend(finish(task, None))
-                        continue
                     task.state = 'running'
-                    running[pool.submit(execute, task)] = task
+                    if needs_running(task):
+                        running[pool.submit(execute, task)] = task
+                    else:  # nothing to call: done at once
+                        ready.extend(state.finish(task, None))
                 if not running:
                     break
                 done, _pending = concurrent.futures.wait(
@@ -141,12 +161,15 @@ class FlowExecutor:
                     task = running.pop(future)
                     error = future.exception()
                     if error is not None and on_failure is not None:
-                        try:
-                            on_failure(task.key[0], task.key[1], error)
-                        except Exception:  # pylint: disable=broad-except
-                            pass
-                    ready.extend(finish(task, error))
-        if failures:
-            raise FlowError('%d resource(s) failed: %s' % (
-                len(failures), '; '.join('%s: %s' % item for item in sorted(failures.items()))),
-                failures=failures)
+                        _report_failure(on_failure, task, error)
+                    ready.extend(state.finish(task, error))
+        state.raise_failures()
+
+
+def _report_failure(on_failure: Callable[[Resource, str, BaseException], None], task: _Task,
+                    error: BaseException) -> None:
+    """The caller's failure hook must not stop the flow."""
+    try:
+        on_failure(task.key[0], task.key[1], error)
+    except Exception:  # pylint: disable=broad-except
+        pass
