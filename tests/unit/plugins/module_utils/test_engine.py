@@ -12,6 +12,8 @@ import pytest
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
 from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import ProtectionEngine
+from ansible_collections.karbor.protection.plugins.module_utils.engine.restore import (
+    wait_for_delete_decision)
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     BankCorrupted, Conflict, InvalidInput, NotFound, PluginNotFound)
 from ansible_collections.karbor.protection.plugins.module_utils.storage.lease import lease_key
@@ -247,7 +249,7 @@ def test_delete_that_died_after_the_tombstone_is_finished_by_the_next(engine, mo
     cp = engine.protect(plan)
     collection = engine.checkpoints(engine.provider(NOOP_PROVIDER_ID))
     monkeypatch.setattr(collection, 'remove_indices', lambda checkpoint: None)
-    from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import DELETE_CLAIM
+    from ansible_collections.karbor.protection.plugins.module_utils.engine.claims import DELETE_CLAIM
     cp.bank.put(DELETE_CLAIM % cp.id, 'dead-deleter')  # its claim, its lease gone
     collection.mark_deleted(cp)  # as if killed at delete.index
     assert cp.bank.list('/indices/by-plan/') != []
@@ -304,7 +306,7 @@ def test_bad_resource_query_changes_nothing(engine):
 
 
 def test_one_delete_at_a_time_and_a_dead_claim_is_taken_over(engine):
-    from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import DELETE_CLAIM
+    from ansible_collections.karbor.protection.plugins.module_utils.engine.claims import DELETE_CLAIM
     plan = make_plan(engine)
     cp = engine.protect(plan)
     bank = cp.bank
@@ -319,7 +321,7 @@ def test_one_delete_at_a_time_and_a_dead_claim_is_taken_over(engine):
 
 
 def test_delete_steps_back_when_a_restore_marked_itself_in_between(engine, monkeypatch):
-    from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import READERS_PREFIX
+    from ansible_collections.karbor.protection.plugins.module_utils.engine.claims import READERS_PREFIX
     plan = make_plan(engine)
     cp = engine.protect(plan)
     bank = cp.bank
@@ -392,7 +394,7 @@ class StatusSequence:
 def test_a_starting_restore_waits_for_a_delete_that_steps_back(monkeypatch):
     monkeypatch.setattr('time.sleep', lambda _seconds: None)
     collection = StatusSequence(R.CP_DELETING, R.CP_DELETING, R.CP_AVAILABLE)
-    ProtectionEngine._wait_for_delete_decision(collection, 'cp')  # goes on: no error
+    wait_for_delete_decision(collection, 'cp')  # goes on: no error
     assert collection.statuses == [R.CP_AVAILABLE]
 
 
@@ -400,7 +402,7 @@ def test_a_starting_restore_waits_for_a_delete_that_steps_back(monkeypatch):
 def test_a_starting_restore_gives_way_to_a_delete_that_goes_on(monkeypatch, statuses):
     monkeypatch.setattr('time.sleep', lambda _seconds: None)
     with pytest.raises(Conflict) as err:
-        ProtectionEngine._wait_for_delete_decision(StatusSequence(*statuses), 'cp')
+        wait_for_delete_decision(StatusSequence(*statuses), 'cp')
     assert 'changed state while the restore started' in err.value.msg
 
 
@@ -409,13 +411,13 @@ def test_a_starting_restore_gives_up_on_a_delete_that_stays_deleting(monkeypatch
     monkeypatch.setattr('time.monotonic', lambda: next(clock))
     monkeypatch.setattr('time.sleep', lambda _seconds: None)
     with pytest.raises(Conflict) as err:
-        ProtectionEngine._wait_for_delete_decision(StatusSequence(R.CP_DELETING), 'cp')
+        wait_for_delete_decision(StatusSequence(R.CP_DELETING), 'cp')
     assert 'is being deleted' in err.value.msg
 
 
 def test_one_named_restore_at_a_time_and_a_finished_one_is_not_repeated(engine):
     from ansible_collections.karbor.protection.plugins.module_utils.storage.checkpoints import name_digest
-    from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import (
+    from ansible_collections.karbor.protection.plugins.module_utils.engine.claims import (
         RESTORE_NAME_CLAIM)
     cp = engine.protect(make_plan(engine))
     bank = cp.bank
@@ -445,7 +447,7 @@ def test_lease_goes_with_the_final_index_only_while_the_checkpoint_is_young(
     keeps it until the index says how it ended."""
     import threading
     import time as _time
-    from ansible_collections.karbor.protection.plugins.module_utils.engine import facade as engine_mod
+    from ansible_collections.karbor.protection.plugins.module_utils.flow.executor import FlowExecutor
     from ansible_collections.karbor.protection.plugins.module_utils.storage.local_bank import LocalBank
     plan = make_plan(engine)
     real_now = timeutil.now
@@ -474,8 +476,8 @@ def test_lease_goes_with_the_final_index_only_while_the_checkpoint_is_young(
         started.set()
     monkeypatch.setattr(LocalBank, 'put', put)
     monkeypatch.setattr(LocalBank, 'delete', delete)
-    monkeypatch.setattr(engine_mod.timeutil, 'now', now)
-    monkeypatch.setattr(engine_mod.FlowExecutor, 'run', lambda self, *a, **k: on_main())
+    monkeypatch.setattr(timeutil, 'now', now)
+    monkeypatch.setattr(FlowExecutor, 'run', lambda self, *a, **k: on_main())
     cp = engine.protect(plan)
     assert cp.status == R.CP_AVAILABLE
     assert order == (['lease', 'index'] if lease_first else ['index', 'lease'])

@@ -1,0 +1,178 @@
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Restore: a checkpoint back into the cloud.
+
+The checkpoint is read back whole (every checksum) before anything is
+created; a reader marker keeps deletes away while the restore runs; the
+restore record is saved at every change, so a run that dies never forgets
+what it had created.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
+from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
+from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import wait_for
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
+    Conflict, InvalidInput, ResourceTimeout)
+from ansible_collections.karbor.protection.plugins.module_utils.common.faults import fault_point
+from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
+from ansible_collections.karbor.protection.plugins.module_utils.engine.claims import (
+    READERS_PREFIX, RESTORE_NAME_CLAIM, take_claim)
+from ansible_collections.karbor.protection.plugins.module_utils.engine.run import FlowRun
+from ansible_collections.karbor.protection.plugins.module_utils.flow import graph as G
+from ansible_collections.karbor.protection.plugins.module_utils.storage.checkpoints import (
+    Checkpoint, CheckpointCollection, name_digest)
+from ansible_collections.karbor.protection.plugins.module_utils.storage.lease import Lease
+
+# How long a starting restore waits for a delete that marked the checkpoint
+# `deleting` to look for readers (one listing) and step back or go on.
+DELETE_DECISION_WAIT = 10.0
+
+
+def verify_checkpoint(checkpoint: Checkpoint) -> int:
+    """Read back every object of the checkpoint; raises BankCorrupted."""
+    count = 0
+    bank = checkpoint.bank
+    for key in bank.iter_all('/checkpoints/%s/' % checkpoint.id):
+        bank.get(key)
+        count += 1
+    return count
+
+
+def prepare_restore(engine: Any, provider_id: str, checkpoint_id: str,
+                    parameters: dict | None = None, restore_target: str | None = None):
+    """Every check a restore makes before it touches anything; check mode
+    stops here."""
+    provider = engine.provider(provider_id)
+    collection = engine.checkpoints(provider)
+    checkpoint = collection.get(checkpoint_id, engine.project_id)
+    if checkpoint.status != R.CP_AVAILABLE:
+        raise Conflict('Checkpoint %s is %s; only available checkpoints can be restored.'
+                       % (checkpoint.id, checkpoint.status))
+    parameters = provider.validate_parameters(parameters, 'restore')
+    if restore_target:
+        raise InvalidInput('restore_target (restoring into another cloud) is not supported; '
+                           'run the restore with that cloud\'s credentials and the same bank.')
+    roots = G.deserialize(checkpoint.resource_graph or '[{}, []]')
+    for res in G.resources(roots):
+        provider.plugin_for(res.type)
+    return provider, collection, checkpoint, parameters, roots
+
+
+def restore(engine: Any, provider_id: str, checkpoint_id: str, parameters: dict | None = None,
+            restore_target: str | None = None, name: str | None = None) -> dict[str, Any]:
+    provider, collection, checkpoint, parameters, roots = prepare_restore(
+        engine, provider_id, checkpoint_id, parameters, restore_target)
+    verify_checkpoint(checkpoint)
+    bank = collection.bank
+    lease = Lease(bank, **provider.lease_windows()).acquire()
+    reader_key = READERS_PREFIX % checkpoint.id + lease.owner_id
+    name_claim = None
+    record = None
+    try:
+        if name:
+            # two runs of one named restore at once must not both restore
+            name_claim = take_claim(
+                bank, RESTORE_NAME_CLAIM % (engine.project_id, name_digest(bank, name)),
+                lease.owner_id, 'A restore named %r is running in another run; run again '
+                'when it has finished.' % name)
+            previous = engine.find_restore(name)
+            if previous and previous['status'] == R.RESTORE_SUCCESS:
+                return dict(previous, _reused=True)  # finished while this run started
+        bank.put(reader_key, {'since': timeutil.isoformat(timeutil.now())})
+        wait_for_delete_decision(collection, checkpoint.id)
+        record = engine.catalog.restores.new(engine.project_id, {
+            'name': name, 'provider_id': provider.id, 'checkpoint_id': checkpoint.id,
+            'restore_target': restore_target, 'parameters': parameters,
+            'status': R.RESTORE_IN_PROGRESS, 'owner_id': lease.owner_id,
+            'resources_status': {}, 'resources_reason': {}, 'new_resources': {}})
+        _run_flow(engine, provider, roots, checkpoint, record, parameters, lease)
+    finally:
+        bank.delete(reader_key)
+        if name_claim:
+            bank.delete(name_claim)
+        lease.release()
+    return record
+
+
+def wait_for_delete_decision(collection: CheckpointCollection, checkpoint_id: str) -> None:
+    """After the restore's reader marker is in the bank: go on only if the
+    checkpoint is still available. A delete that set `deleting` before it
+    looked for readers sees the marker and steps back, or saw none and goes
+    on; waiting for its decision makes one of the two win, where giving up
+    at once let both give up."""
+    try:
+        current = wait_for('checkpoint %s' % checkpoint_id,
+                           lambda: collection.get(checkpoint_id),
+                           lambda cp: cp.status != R.CP_DELETING, lambda cp: None,
+                           DELETE_DECISION_WAIT, interval=0.2, max_interval=1.0)
+    except ResourceTimeout:
+        raise Conflict('Checkpoint %s is being deleted; it cannot be restored.'
+                       % checkpoint_id)
+    if current.status != R.CP_AVAILABLE:
+        raise Conflict('Checkpoint %s changed state while the restore started (it is %s).'
+                       % (checkpoint_id, current.status))
+
+
+class _RestoreRecord:
+    """The restore record, saved at every change of a resource's status and
+    at every resource created."""
+
+    def __init__(self, store: Any, record: dict[str, Any], lock: Any) -> None:
+        self.store = store
+        self.record = record
+        self.lock = lock
+        self.run: FlowRun | None = None
+
+    def save(self, res: Resource | None = None, status: str | None = None,
+             reason: str | None = None) -> None:
+        with self.lock:
+            if res is not None:
+                self.record['resources_status'][res.key] = status
+                if reason:
+                    self.record['resources_reason'][res.key] = reason
+            self._save_locked()
+
+    def _save_locked(self) -> None:
+        self.record['new_resources'] = dict(self.run.new_resources)
+        self.record['progress'] = self.run.progress.to_dict()
+        self.store.save(self.record)
+
+    def mark_all(self, status: str) -> None:
+        with self.lock:
+            for res in self.run.resources:
+                self.record['resources_status'][res.key] = status
+        self.save()
+
+    def finish(self, error: str | None) -> None:
+        """Resources left restoring were skipped because one they depend on failed."""
+        with self.lock:
+            for res in self.run.resources:
+                if self.record['resources_status'].get(res.key) == R.RES_RESTORING:
+                    self.record['resources_status'][res.key] = R.RES_ERROR
+                    self.record['resources_reason'].setdefault(
+                        res.key, 'not restored because a resource it depends on failed')
+            self.record['status'] = R.RESTORE_FAIL if error else R.RESTORE_SUCCESS
+            self.record['error'] = error
+            self._save_locked()
+
+
+def _run_flow(engine: Any, provider: Any, roots: list[G.GraphNode], checkpoint: Checkpoint,
+              record: dict, parameters: dict, lease: Lease) -> None:
+    lock = threading.Lock()
+    saved = _RestoreRecord(engine.catalog.restores, record, lock)
+    run = FlowRun(engine, 'restore', provider, roots, checkpoint, lease, saved.save,
+                  parameters=parameters, check_lease=False, restore=record, lock=lock,
+                  on_new_resource=saved.save)
+    saved.run = run
+    run.start_log(R.RESTORE_IN_PROGRESS, record['created_at'], restore_id=record['id'])
+    saved.mark_all(R.RES_RESTORING)
+    error = run.execute_capturing()
+    saved.finish(error)
+    fault_point('restore.index')
+    run.finish_log(record['status'], error)
