@@ -41,8 +41,9 @@ from ansible_collections.karbor.protection.plugins.module_utils.common.cloud imp
 from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import ProtectionEngine
 from ansible_collections.karbor.protection.plugins.module_utils.storage import chunk_store
 from ansible_collections.karbor.protection.plugins.module_utils.resources import image as glance_plugin
-from ansible_collections.karbor.protection.plugins.module_utils.resources.image import (
-    READ_BLOCK, fixed_chunks)
+from ansible_collections.karbor.protection.plugins.module_utils.resources.image import READ_BLOCK
+from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_pipeline import (
+    fixed_chunks)
 
 MIB = 1024 * 1024
 
