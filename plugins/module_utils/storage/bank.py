@@ -67,24 +67,36 @@ class Bank:
               reverse: bool) -> list[str]:
         raise NotImplementedError
 
+    # -- what every bank declares --------------------------------------------
+    supports_expiry = False
+    """Whether ``put(expire_after=...)`` makes the object disappear (Swift);
+    other banks keep it and readers check the times they record."""
+
     def describe(self) -> dict:
+        """The facts a user sees about the bank (type, where it is)."""
         return {'type': self.kind}
 
     def reset(self) -> None:
         """Drop cached connections (after fork)."""
 
+    def content_digest(self, data: bytes) -> str:
+        """The name of some content (a chunk, a checkpoint name): its sha256;
+        an encrypted bank keys it, so its names reveal nothing."""
+        return sha256_hex(data)
+
     # -- public API -----------------------------------------------------------
     def put(self, key: str, value: Any, exclusive: bool = False,
-            expire_after: int | None = None, sha256: str | None = None) -> str:
+            expire_after: int | None = None, digest: str | None = None) -> str:
         """Write an object; with ``exclusive`` fail with Conflict if it exists.
 
-        ``sha256`` may pass a digest the caller has just computed over the
-        same bytes (content-addressed chunks) to avoid hashing twice.
+        ``digest`` may pass ``content_digest(value)`` that the caller has just
+        computed (content-addressed chunks): a plain bank records it as the
+        sha256 instead of hashing the bytes twice.
         Returns the sha256 of the stored bytes.
         """
         key = normalize_key(key)
         data = to_bytes(value)
-        checksum = sha256 or sha256_hex(data)
+        checksum = digest or sha256_hex(data)
         self._put(key, data, checksum, exclusive, expire_after)
         return checksum
 

@@ -28,13 +28,10 @@ class LocalBank(Bank):
 
     kind = 'local'
 
-    def __init__(self, root: str, create: bool = True) -> None:
+    def __init__(self, root: str) -> None:
         self.root = os.path.abspath(os.path.expanduser(root))
         try:
-            if create:
-                os.makedirs(os.path.join(self.root, _TMP), exist_ok=True)
-            elif not os.path.isdir(self.root):
-                raise FileNotFoundError(self.root)
+            os.makedirs(os.path.join(self.root, _TMP), exist_ok=True)
         except OSError as exc:
             raise BankUnreachable('The local bank folder %s cannot be used (%s); check the path '
                                   'and its permissions.' % (self.root, exc.strerror or exc))
