@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     InvalidInput, BankCorrupted, NotFound)
@@ -65,6 +65,14 @@ class Bank:
 
     def _list(self, prefix: str, marker: str | None, limit: int | None,
               reverse: bool) -> list[str]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_provider_config(cls, provider_id: str, section: dict[str, str],
+                             config: dict[str, dict[str, str]], state_dir: str,
+                             cloud_factory: Callable[[], Any]) -> 'Bank':
+        """The bank a provider file describes: ``section`` is the bank's own
+        section (see ``registry.BANK_KINDS``), ``config`` the whole file."""
         raise NotImplementedError
 
     # -- what every bank declares --------------------------------------------

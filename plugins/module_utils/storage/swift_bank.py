@@ -97,11 +97,13 @@ class SwiftBank(Bank):
         self._lock = threading.Lock()
 
     @classmethod
-    def from_provider_config(cls, provider_id: str, config: dict[str, dict[str, str]],
+    def from_provider_config(cls, provider_id: str, section: dict[str, str],
+                             config: dict[str, dict[str, str]], state_dir: str,
                              cloud_factory: Callable[[], Any]) -> 'SwiftBank':
+        """``[swift_bank_plugin]`` names the container; ``[swift_client]`` the
+        account, else the cloud's own object store."""
         client = config.get('swift_client', {})
-        bank = config.get('swift_bank_plugin', {})
-        container = bank.get('bank_swift_object_container') or 'karbor-%s' % provider_id
+        container = section.get('bank_swift_object_container') or 'karbor-%s' % provider_id
         retries = int(client.get('swift_retry_attempts', 3))
         backoff = int(client.get('swift_retry_backoff', 2))
         if client.get('swift_auth_url') and \
