@@ -39,10 +39,11 @@ import bench_util
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
 from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import ProtectionEngine
-from ansible_collections.karbor.protection.plugins.module_utils.storage import chunk_store
+from ansible_collections.karbor.protection.plugins.module_utils.storage import bank as bank_module
 from ansible_collections.karbor.protection.plugins.module_utils.resources import image as glance_plugin
-from ansible_collections.karbor.protection.plugins.module_utils.resources.image import (
-    READ_BLOCK, fixed_chunks)
+from ansible_collections.karbor.protection.plugins.module_utils.resources.image import READ_BLOCK
+from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_pipeline import (
+    fixed_chunks)
 
 MIB = 1024 * 1024
 
@@ -174,7 +175,7 @@ def main():
     args = parser.parse_args()
     if args.free_hash:
         # Unique for random bytes; the bank is never read back here.
-        chunk_store.sha256_hex = lambda data: hashlib.sha256(data[:4096]).hexdigest()
+        bank_module.Bank.content_digest = lambda _bank, data: hashlib.sha256(data[:4096]).hexdigest()
     chunk = args.chunk_mib * MIB
     size = args.size_mib * MIB
     conn = openstack.connect(cloud=args.cloud)

@@ -65,7 +65,7 @@ providers:
       description: What the provider does.
       type: str
     bank:
-      description: The kind of bank, C(local) or C(swift).
+      description: The kind of bank, for example C(local) or C(swift).
       type: str
     plugins:
       description: Names of the protection plugins.

@@ -19,7 +19,8 @@ from typing import Any, Callable
 from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import Bank
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     InvalidInput, NotFound, PluginNotFound)
-from ansible_collections.karbor.protection.plugins.module_utils.storage.local_bank import LocalBank
+from ansible_collections.karbor.protection.plugins.module_utils.storage.registry import (
+    BANK_NAMES, lease_section)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.noop import (
     NoopProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
@@ -44,17 +45,6 @@ for _cls, _aliases in ((NoopProtectionPlugin, ('noop',)),
     PLUGIN_CLASSES[_cls.name] = _cls
     for _alias in _aliases:
         PLUGIN_CLASSES[_alias] = _cls
-
-BANK_NAMES = {'karbor-fs-bank-plugin': 'local', 'local': 'local', 'fs': 'local',
-              'karbor-swift-bank-plugin': 'swift', 'swift': 'swift'}
-
-
-def _swift_bank():
-    """SwiftBank, imported when a provider first opens a Swift bank: swift_bank imports
-    keystoneauth1 and swiftclient, which cost every module run about 0.15 s otherwise."""
-    from ansible_collections.karbor.protection.plugins.module_utils.storage.swift_bank import SwiftBank
-    return SwiftBank
-
 
 OS_PLUGINS = ['karbor-volume-protection-plugin', 'karbor-image-protection-plugin',
               'karbor-server-protection-plugin', 'karbor-project-protection-plugin']
@@ -88,7 +78,7 @@ class Provider:
 
     @property
     def bank_kind(self) -> str:
-        return BANK_NAMES[self.bank_name]
+        return BANK_NAMES[self.bank_name].kind
 
     def plugin_for(self, resource_type: str) -> ProtectionPlugin:
         try:
@@ -126,17 +116,12 @@ class Provider:
 
     def bank(self, state_dir: str, cloud_factory: Callable[[], Any]) -> Bank:
         if self._bank is None:
-            if self.bank_kind == 'local':
-                section = self.config.get('file_system_bank_plugin', {})
-                path = section.get('file_system_bank_path') or os.path.join(state_dir, 'bank')
-                self._bank = LocalBank(path)
-            else:
-                self._bank = _swift_bank().from_provider_config(self.id, self.config, cloud_factory)
+            self._bank = BANK_NAMES[self.bank_name].open(self.id, self.config, state_dir,
+                                                         cloud_factory)
         return self._bank
 
     def lease_windows(self) -> dict[str, int]:
-        section = (self.config.get('swift_bank_plugin') or
-                   self.config.get('file_system_bank_plugin') or self.config.get('bank') or {})
+        section = lease_section(self.config)
         try:
             return {'expire_window': int(section.get('lease_expire_window', 120)),
                     'renew_window': int(section.get('lease_renew_window', 30)),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     InvalidInput, BankCorrupted, NotFound)
@@ -67,24 +67,44 @@ class Bank:
               reverse: bool) -> list[str]:
         raise NotImplementedError
 
+    @classmethod
+    def from_provider_config(cls, provider_id: str, section: dict[str, str],
+                             config: dict[str, dict[str, str]], state_dir: str,
+                             cloud_factory: Callable[[], Any]) -> 'Bank':
+        """The bank a provider file describes: ``section`` is the bank's own
+        section (see ``registry.BANK_KINDS``), ``config`` the whole file."""
+        raise NotImplementedError
+
+    # -- what every bank declares --------------------------------------------
+    supports_expiry = False
+    """Whether ``put(expire_after=...)`` makes the object disappear (Swift);
+    other banks keep it and readers check the times they record."""
+
     def describe(self) -> dict:
+        """The facts a user sees about the bank (type, where it is)."""
         return {'type': self.kind}
 
     def reset(self) -> None:
         """Drop cached connections (after fork)."""
 
+    def content_digest(self, data: bytes) -> str:
+        """The name of some content (a chunk, a checkpoint name): its sha256;
+        an encrypted bank keys it, so its names reveal nothing."""
+        return sha256_hex(data)
+
     # -- public API -----------------------------------------------------------
     def put(self, key: str, value: Any, exclusive: bool = False,
-            expire_after: int | None = None, sha256: str | None = None) -> str:
+            expire_after: int | None = None, digest: str | None = None) -> str:
         """Write an object; with ``exclusive`` fail with Conflict if it exists.
 
-        ``sha256`` may pass a digest the caller has just computed over the
-        same bytes (content-addressed chunks) to avoid hashing twice.
+        ``digest`` may pass ``content_digest(value)`` that the caller has just
+        computed (content-addressed chunks): a plain bank records it as the
+        sha256 instead of hashing the bytes twice.
         Returns the sha256 of the stored bytes.
         """
         key = normalize_key(key)
         data = to_bytes(value)
-        checksum = sha256 or sha256_hex(data)
+        checksum = digest or sha256_hex(data)
         self._put(key, data, checksum, exclusive, expire_after)
         return checksum
 

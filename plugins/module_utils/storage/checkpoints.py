@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime
-import hashlib
 import uuid
 from typing import Any, Callable, Iterator
 
@@ -42,9 +41,7 @@ def _index_path(cid: str) -> str:
 def name_digest(bank: Bank, name: str) -> str:
     """How a name appears in object names: an encrypted bank uses a keyed
     digest, so that object names do not let anyone test guesses of names."""
-    keyed = getattr(bank, 'chunk_digest', None)
-    data = name.encode('utf-8')
-    return keyed(data) if keyed else hashlib.sha256(data).hexdigest()
+    return bank.content_digest(name.encode('utf-8'))
 
 
 def _name_key(bank: Bank, plan_id: str, project_id: str, name: str) -> str:

@@ -26,10 +26,11 @@ races the delete of another checkpoint sharing chunks:
 * a writer that found a chunk already stored re-checks it at the end
   (``missing``) and stores it again if a racing release removed it.
 
-A chunk's id is the sha256 of its bytes, or, on an encrypted bank
-(``bank_crypto.EncryptedBank``), the HMAC-SHA256 of its bytes under a key
-derived from the bank key: the names of an encrypted bank must not reveal
-content hashes. Use ``ChunkStore.digest`` to name chunks, never sha256.
+A chunk's id is the bank's ``content_digest`` of its bytes: their sha256,
+or, on an encrypted bank (``encrypted_bank.EncryptedBank``), their
+HMAC-SHA256 under a key derived from the bank key: the names of an encrypted
+bank must not reveal content hashes. Use ``ChunkStore.digest`` to name
+chunks, never sha256.
 
 Reusable by any plugin that stores bytes (images, volumes, files).
 """
@@ -38,7 +39,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
-import inspect
 from typing import Callable, Iterable
 
 from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import Bank
@@ -48,10 +48,6 @@ from ansible_collections.karbor.protection.plugins.module_utils.common.errors im
 CHUNKS_PREFIX = '/chunks/'
 REFS_PREFIX = '/chunk-refs/'
 _HEX = frozenset('0123456789abcdef')
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def check_digest(digest: str) -> str:
@@ -91,13 +87,7 @@ class ChunkStore:
         self.bank = bank
         self.workers = max(1, workers)
         # An encrypted bank names chunks by a keyed HMAC (see the module doc).
-        self.digest: Callable[[bytes], str] = getattr(bank, 'chunk_digest', None) or sha256_hex
-        try:
-            # A bank that accepts the digest we computed saves a second hash pass.
-            self._pass_digest = (self.digest is sha256_hex and
-                                 'sha256' in inspect.signature(bank.put).parameters)
-        except (TypeError, ValueError):
-            self._pass_digest = False
+        self.digest: Callable[[bytes], str] = bank.content_digest
 
     # -- bytes --------------------------------------------------------------------
     def exists(self, digest: str) -> bool:
@@ -116,10 +106,8 @@ class ChunkStore:
             return 0
         key = chunk_key(digest)
         try:
-            if self._pass_digest:
-                self.bank.put(key, data, exclusive=True, sha256=digest)
-            else:
-                self.bank.put(key, data, exclusive=True)
+            # the bank's own digest: a plain bank need not hash the bytes again
+            self.bank.put(key, data, exclusive=True, digest=digest)
         except Conflict:
             return 0  # already there, or a concurrent writer stored the same bytes
         return len(data)

@@ -22,7 +22,7 @@ Layout of an encrypted object::
 
 From the 32-byte master key HKDF-SHA256 derives three independent values:
 the AES-256-GCM key, an HMAC-SHA256 key for content-addressed chunk ids
-(``chunk_digest``: the bank must not reveal the sha256 of the content,
+(``content_digest``: the bank must not reveal the sha256 of the content,
 which would let anyone holding a candidate file test for its presence),
 and the key id.
 
@@ -182,9 +182,8 @@ def load_key(key_file: str | None, key_text: str | None) -> bytes | None:
 class EncryptedBank(Bank):
     """Encrypts values on put and decrypts (and authenticates) them on get.
 
-    Listing, existence and deletion go straight to the wrapped bank: they
-    use keys only. Attributes it does not define (``root``, ``container``)
-    are the wrapped bank's.
+    Listing, existence and deletion go straight to the wrapped bank
+    (``inner``): they use keys only.
     """
 
     def __init__(self, inner: Bank, key: bytes, label: str = 'this bank') -> None:
@@ -198,16 +197,15 @@ class EncryptedBank(Bank):
         self.key_id = derived.key_id.hex()
         self._prefix = MAGIC + bytes((FORMAT_VERSION,)) + derived.key_id
 
-    def __getattr__(self, name: str) -> Any:
-        if name == 'inner':  # not set yet (during unpickling): no recursion
-            raise AttributeError(name)
-        return getattr(self.inner, name)
-
     # -- what the bank records -------------------------------------------------------------
-    def chunk_digest(self, data: bytes) -> str:
+    def content_digest(self, data: bytes) -> str:
         """The content-addressed name of a chunk: HMAC-SHA256 under a subkey,
         so equal chunks still deduplicate but names reveal nothing."""
         return hmac.new(self._chunk_key, data, hashlib.sha256).hexdigest()
+
+    @property
+    def supports_expiry(self) -> bool:  # type: ignore[override]
+        return self.inner.supports_expiry
 
     def seal(self, key: str, data: bytes) -> bytes:
         header = self._prefix + os.urandom(NONCE_SIZE)
@@ -254,8 +252,9 @@ class EncryptedBank(Bank):
         self.inner.reset()
 
     def put(self, key: str, value: Any, exclusive: bool = False,
-            expire_after: int | None = None) -> str:
-        """Write the encrypted value; returns the sha256 of the stored ciphertext."""
+            expire_after: int | None = None, digest: str | None = None) -> str:
+        """Write the encrypted value; returns the sha256 of the stored ciphertext
+        (``digest``, a keyed digest of the plaintext, cannot stand for it)."""
         key = normalize_key(key)
         return self.inner.put(key, self.seal(key, to_bytes(value)), exclusive=exclusive,
                               expire_after=expire_after)
@@ -278,9 +277,6 @@ class EncryptedBank(Bank):
     def list(self, prefix: str = '/', marker: str | None = None, limit: int | None = None,
              reverse: bool = False) -> list[str]:
         return self.inner.list(prefix, marker=marker, limit=limit, reverse=reverse)
-
-    def _exists(self, key: str) -> bool:
-        return self.inner.exists(key)
 
 
 def raw_key_id(blob: bytes) -> str | None:

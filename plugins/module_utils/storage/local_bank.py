@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import uuid
+from typing import Any, Callable
 
 from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import Bank
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
@@ -28,16 +29,20 @@ class LocalBank(Bank):
 
     kind = 'local'
 
-    def __init__(self, root: str, create: bool = True) -> None:
+    def __init__(self, root: str) -> None:
         self.root = os.path.abspath(os.path.expanduser(root))
         try:
-            if create:
-                os.makedirs(os.path.join(self.root, _TMP), exist_ok=True)
-            elif not os.path.isdir(self.root):
-                raise FileNotFoundError(self.root)
+            os.makedirs(os.path.join(self.root, _TMP), exist_ok=True)
         except OSError as exc:
             raise BankUnreachable('The local bank folder %s cannot be used (%s); check the path '
                                   'and its permissions.' % (self.root, exc.strerror or exc))
+
+    @classmethod
+    def from_provider_config(cls, provider_id: str, section: dict[str, str],
+                             config: dict[str, dict[str, str]], state_dir: str,
+                             cloud_factory: Callable[[], Any]) -> 'LocalBank':
+        """``[file_system_bank_plugin] file_system_bank_path``, else ``<state_dir>/bank``."""
+        return cls(section.get('file_system_bank_path') or os.path.join(state_dir, 'bank'))
 
     def describe(self) -> dict:
         return {'type': self.kind, 'path': self.root}

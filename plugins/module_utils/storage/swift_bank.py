@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 import time
-import traceback
 import uuid
 from typing import Any, Callable
 
@@ -33,14 +32,12 @@ try:
     import swiftclient
     from swiftclient.exceptions import ClientException
     HAS_SWIFTCLIENT = True
-    SWIFTCLIENT_IMPORT_ERROR = None
 except ImportError:
     swiftclient = None
 
     class ClientException(Exception):  # type: ignore[no-redef]
         """Stand-in so the except clauses below stay valid without swiftclient."""
     HAS_SWIFTCLIENT = False
-    SWIFTCLIENT_IMPORT_ERROR = traceback.format_exc()
 
 CHECKSUM_HEADER = 'x-object-meta-sha256'
 # How long a claim waits for competing PUTs to land: a multiple of its own
@@ -85,6 +82,7 @@ class SwiftBank(Bank):
     """Objects in one Swift container; a swiftclient Connection per thread."""
 
     kind = 'swift'
+    supports_expiry = True
 
     def __init__(self, container: str, connection_factory: Callable[[], Any],
                  description: str = '') -> None:
@@ -99,11 +97,13 @@ class SwiftBank(Bank):
         self._lock = threading.Lock()
 
     @classmethod
-    def from_provider_config(cls, provider_id: str, config: dict[str, dict[str, str]],
+    def from_provider_config(cls, provider_id: str, section: dict[str, str],
+                             config: dict[str, dict[str, str]], state_dir: str,
                              cloud_factory: Callable[[], Any]) -> 'SwiftBank':
+        """``[swift_bank_plugin]`` names the container; ``[swift_client]`` the
+        account, else the cloud's own object store."""
         client = config.get('swift_client', {})
-        bank = config.get('swift_bank_plugin', {})
-        container = bank.get('bank_swift_object_container') or 'karbor-%s' % provider_id
+        container = section.get('bank_swift_object_container') or 'karbor-%s' % provider_id
         retries = int(client.get('swift_retry_attempts', 3))
         backoff = int(client.get('swift_retry_backoff', 2))
         if client.get('swift_auth_url') and \

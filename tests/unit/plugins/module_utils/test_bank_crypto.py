@@ -65,7 +65,7 @@ def test_round_trip_of_bytes_text_and_json(bank, raw, root):
     assert bank.exists('/chunks/aa/one') and not bank.exists('/chunks/aa/two')
     assert bank.delete('/chunks/aa/one') and not bank.exists('/chunks/aa/one')
     assert bank.describe()['encryption'] == 'AES-256-GCM'
-    assert bank.describe()['key_id'] == C.key_id_of(KEY) and bank.root == raw.root
+    assert bank.describe()['key_id'] == C.key_id_of(KEY) and bank.inner.root == raw.root
 
 
 def test_each_write_uses_a_fresh_nonce(bank, root):

@@ -14,8 +14,10 @@ from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_st
     CHUNKS_PREFIX, REFS_PREFIX, ChunkStore, chunk_key, owner_name, tree_digest)
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     BankCorrupted, InvalidInput, KarborError)
+from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_pipeline import (
+    ChunkReader, ChunkUploader, fixed_chunks)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.image import (
-    ChunkReader, ChunkUploader, GlanceImagePlugin, fixed_chunks, plugin_settings)
+    GlanceImagePlugin, plugin_settings)
 from ansible_collections.karbor.protection.plugins.module_utils.storage.local_bank import LocalBank
 from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import Progress
 
