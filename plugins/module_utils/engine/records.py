@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every catalog service does the same way: find by id else name, get
+(with a message that says how to create the record), list with filters, all
+returning public records, so modules never handle catalog internals."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import NotFound
+from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import (
+    RecordStore, public)
+
+
+class RecordService:
+    """The project's records of one kind; subclasses validate and write them."""
+
+    #: the module that creates a record of this kind, named in NotFound messages
+    creator: str | None = None
+
+    def __init__(self, store: RecordStore, project_id: Callable[[], str]) -> None:
+        self.store = store
+        self._project_id = project_id  # a callable: the cloud is reached only when needed
+
+    @property
+    def project_id(self) -> str:
+        return self._project_id()
+
+    @property
+    def label(self) -> str:
+        return self.store.label
+
+    def find(self, name_or_id: str) -> dict[str, Any] | None:
+        """By id, else by unique name; None when nothing matches."""
+        record = self.store.find(self.project_id, name_or_id)
+        return public(record) if record is not None else None
+
+    def get(self, name_or_id: str) -> dict[str, Any]:
+        record = self.find(name_or_id)
+        if record is None:
+            hint = '; create it with karbor.protection.%s' % self.creator if self.creator else ''
+            raise NotFound('%s %r does not exist in this project%s.'
+                           % (self.label, name_or_id, hint))
+        return record
+
+    def list(self, **filters: Any) -> list[dict[str, Any]]:
+        """Newest first; a filter set to None matches everything."""
+        return [public(record) for record in self.store.list(self.project_id, **filters)]
+
+    def _new(self, fields: dict[str, Any], dry_run: bool) -> dict[str, Any]:
+        return fields if dry_run else public(self.store.new(self.project_id, fields))
+
+    def _save(self, record: dict[str, Any], dry_run: bool) -> dict[str, Any]:
+        return record if dry_run else public(self.store.save(record))
+
+    def _delete(self, record: dict[str, Any], dry_run: bool) -> None:
+        if not dry_run:
+            self.store.delete(record)
