@@ -43,6 +43,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.engine.operation
 from ansible_collections.karbor.protection.plugins.module_utils.engine.providers import (
     Provider, ProviderRegistry)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.plans import PlanService
+from ansible_collections.karbor.protection.plugins.module_utils.engine.retention import Retention
 from ansible_collections.karbor.protection.plugins.module_utils.engine.restores import (
     RestoreService)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.scheduled_operations import (
@@ -105,6 +106,7 @@ class ProtectionEngine:
         self.scheduled_operations = ScheduledOperationService(
             self.catalog.scheduled_operations, lambda: self.project_id, self.plans,
             self.triggers, self.provider)
+        self.retention = Retention(self, self.catalog.bank)
         self.restores = RestoreService(self.catalog.restores, lambda: self.project_id,
                                        lambda provider_id: self.bank(self.provider(provider_id)))
         self.cloud = cloud

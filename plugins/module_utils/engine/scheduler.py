@@ -35,8 +35,6 @@ from ansible_collections.karbor.protection.plugins.module_utils.common import re
 from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     Conflict, KarborError, NotFound)
-from ansible_collections.karbor.protection.plugins.module_utils.engine.retention import (
-    apply_retention)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.time_trigger import iso
 from ansible_collections.karbor.protection.plugins.module_utils.engine.triggers import (
     time_trigger)
@@ -287,10 +285,8 @@ class Scheduler:
                 checkpoint.id, plan.get('name'), checkpoint.status,
                 checkpoint.data.get('error') or 'no reason recorded'))
         if operation['operation_type'] == 'retention_protect':
-            outcome = apply_retention(self.engine, plan['provider_id'], plan['id'],
-                                      definition.get('max_backups'),
-                                      definition.get('retention_duration'), timeutil.now(),
-                                      claims=self.bank)
+            outcome = self.engine.retention.prune(plan, definition.get('max_backups'),
+                                                  definition.get('retention_duration'))
             entry['retention'] = outcome
             entry['deleted_checkpoints'] = outcome['deleted']
             if outcome['errors']:

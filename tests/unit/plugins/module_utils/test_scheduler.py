@@ -15,6 +15,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.engine import sc
 from ansible_collections.karbor.protection.plugins.module_utils.engine.operation_logs import (
     OperationLogService)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.plans import PlanService
+from ansible_collections.karbor.protection.plugins.module_utils.engine.retention import Retention
 from ansible_collections.karbor.protection.plugins.module_utils.engine.scheduled_operations import (
     ScheduledOperationService)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.triggers import (
@@ -60,6 +61,7 @@ class FakeEngine:
                                        self.catalog.scheduled_operations)
         self.scheduled_operations = ScheduledOperationService(
             self.catalog.scheduled_operations, project, self.plans, self.triggers, self.provider)
+        self.retention = Retention(self, self.catalog.bank)
         self.lock = threading.Lock()
         self.checkpoints = []
         self.fail_next = False
