@@ -90,13 +90,13 @@ scheduled_operations:
       elements: dict
 '''
 
-from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
 from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
 from ansible_collections.karbor.protection.plugins.module_utils.engine.triggers import (
     next_fire_time)
 
 
 class ScheduledOperationInfoModule(KarborModule):
+    count_options = ('history',)
     argument_spec = dict(
         name=dict(type='str', aliases=['id']),
         trigger=dict(type='str', aliases=['trigger_id']),
@@ -105,13 +105,8 @@ class ScheduledOperationInfoModule(KarborModule):
     )
 
     def run(self):
-        if self.params['history'] < 0:
-            raise InvalidInput('history must be 0 or more.')
         engine = self.engine
-        if self.params['name']:
-            records = [engine.scheduled_operations.get(self.params['name'])]
-        else:
-            records = engine.scheduled_operations.list()
+        records = engine.scheduled_operations.matching(self.params['name'])
         if self.params['trigger']:
             trigger_id = engine.triggers.get(self.params['trigger'])['id']
             records = [r for r in records if r.get('trigger_id') == trigger_id]

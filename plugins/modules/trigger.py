@@ -216,6 +216,7 @@ class TriggerModule(RecordStateModule):
     catalog_kind = 'triggers'
     result_key = 'trigger'
     new_noun = 'a trigger'
+    count_options = ('next_count',)
     _described = None  # the wanted schedule, whose next fire times every result shows
     argument_spec = dict(
         state_argument_spec(),
@@ -279,11 +280,6 @@ class TriggerModule(RecordStateModule):
         result = super().result(record, changed)
         result.update(self._described.describe(self.params['next_count']))
         return result
-
-    def run(self):
-        if self.params['next_count'] < 0:
-            raise InvalidInput('next_count must be 0 or more.')
-        return super().run()
 
 
 def main():

@@ -78,18 +78,10 @@ class PlanService(RecordService):
             raise InvalidInput('Plan status must be started or suspended.')
         return fields
 
-    def create(self, fields: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
-        """The new plan (with ``dry_run``, what it would be; nothing is written)."""
-        fields = self.validate(dict(fields))
-        fields.setdefault('status', R.PLAN_SUSPENDED)
-        fields.setdefault('description', '')
-        return self._new(fields, dry_run)
-
-    def update(self, plan: dict[str, Any], changes: dict[str, Any],
-               dry_run: bool = False) -> dict[str, Any]:
-        merged = dict(plan)
-        merged.update(changes)
-        return self._save(self.validate(merged), dry_run)
+    def complete(self, before: dict[str, Any] | None, after: dict[str, Any]) -> None:
+        if before is None:
+            after.setdefault('status', R.PLAN_SUSPENDED)
+            after.setdefault('description', '')
 
     def delete(self, plan: dict[str, Any], dry_run: bool = False) -> None:
         users = [op for op in self.operations.iter(self.project_id)
@@ -97,4 +89,4 @@ class PlanService(RecordService):
         if users:
             raise Conflict('Plan %s is used by scheduled operation(s) %s; delete them first.'
                            % (plan['id'], ', '.join(op['id'] for op in users)))
-        self._delete(plan, dry_run)
+        super().delete(plan, dry_run)

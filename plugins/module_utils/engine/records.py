@@ -49,12 +49,32 @@ class RecordService:
         """Newest first; a filter set to None matches everything."""
         return [public(record) for record in self.store.list(self.project_id, **filters)]
 
-    def _new(self, fields: dict[str, Any], dry_run: bool) -> dict[str, Any]:
-        return fields if dry_run else public(self.store.new(self.project_id, fields))
+    def matching(self, name_or_id: str | None) -> list[dict[str, Any]]:
+        """The one named (NotFound when there is none), else every record."""
+        return [self.get(name_or_id)] if name_or_id else self.list()
 
-    def _save(self, record: dict[str, Any], dry_run: bool) -> dict[str, Any]:
-        return record if dry_run else public(self.store.save(record))
+    def validate(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """The fields checked and normalized (ids resolved); InvalidInput or NotFound."""
+        return fields
 
-    def _delete(self, record: dict[str, Any], dry_run: bool) -> None:
+    def complete(self, before: dict[str, Any] | None, after: dict[str, Any]) -> None:
+        """Set the fields the service keeps itself (defaults, baselines) on ``after``,
+        the record ``before`` becomes (None: a new record)."""
+
+    def create(self, fields: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
+        """The new record (with ``dry_run``, what it would be; nothing is written)."""
+        record = self.validate(dict(fields))
+        self.complete(None, record)
+        return record if dry_run else public(self.store.new(self.project_id, record))
+
+    def update(self, record: dict[str, Any], changes: dict[str, Any],
+               dry_run: bool = False) -> dict[str, Any]:
+        """The record with ``changes`` (with ``dry_run``, what it would be)."""
+        updated = self.validate(dict(record, **changes))
+        self.complete(record, updated)
+        return updated if dry_run else public(self.store.save(updated))
+
+    def delete(self, record: dict[str, Any], dry_run: bool = False) -> None:
+        """Subclasses refuse first what must not go (a record still in use)."""
         if not dry_run:
             self.store.delete(record)

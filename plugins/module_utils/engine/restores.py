@@ -67,4 +67,4 @@ class RestoreService(RecordService):
             if status == R.RES_RESTORING:
                 record['resources_status'][key] = R.RES_ERROR
                 record.setdefault('resources_reason', {})[key] = 'the restoring run stopped'
-        return self._save(record, False)
+        return public(self.store.save(record))

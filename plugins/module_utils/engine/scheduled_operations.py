@@ -84,28 +84,16 @@ class ScheduledOperationService(RecordService):
         result['operation_definition'] = definition
         return result
 
-    def create(self, fields: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
-        """A new operation; its fire times are owed from now on."""
-        record = self.validate(fields)
-        record['enabled_at'] = timeutil.isoformat(timeutil.now())
-        return self._new(record, dry_run)
-
-    def update(self, record: dict[str, Any], changes: dict[str, Any],
-               dry_run: bool = False) -> dict[str, Any]:
-        """The operation with ``changes``; enabling it again restarts ``enabled_at``."""
-        updated = dict(record)
-        updated.update(changes)
-        updated = self.validate(updated)
-        if newly_enabled(record, updated):
-            updated['enabled_at'] = timeutil.isoformat(timeutil.now())
-        return self._save(updated, dry_run)
+    def complete(self, before: dict[str, Any] | None, after: dict[str, Any]) -> None:
+        """A new operation, or one enabled again, owes fire times from now on."""
+        if newly_enabled(before, after):
+            after['enabled_at'] = timeutil.isoformat(timeutil.now())
 
     def delete(self, record: dict[str, Any], dry_run: bool = False) -> None:
         """Delete the operation with its claims and cursor (its logs stay)."""
-        if dry_run:
-            return
-        self.store.delete(record)
-        self.forget(record)
+        super().delete(record, dry_run)
+        if not dry_run:
+            self.forget(record)
 
     def forget(self, operation: dict[str, Any]) -> None:
         """Drop an operation's claims and cursor."""

@@ -56,22 +56,16 @@ class TriggerService(RecordService):
         super().__init__(store, project_id)
         self.operations = operations
 
-    def create(self, fields: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
-        """A new trigger; its fire times are owed from now on."""
-        record = dict(fields, type='time')
-        TimeTrigger.from_properties(record.get('properties') or {})  # refuse what cannot fire
-        record['schedule_since'] = timeutil.isoformat(timeutil.now())
-        return self._new(record, dry_run)
+    def validate(self, fields: dict[str, Any]) -> dict[str, Any]:
+        TimeTrigger.from_properties(fields.get('properties') or {})  # refuse what cannot fire
+        fields['type'] = 'time'
+        return fields
 
-    def update(self, record: dict[str, Any], changes: dict[str, Any],
-               dry_run: bool = False) -> dict[str, Any]:
-        """The trigger with ``changes``; a new schedule restarts ``schedule_since``."""
-        updated = dict(record)
-        updated.update(changes)
-        TimeTrigger.from_properties(updated.get('properties') or {})
-        if schedule_changed(record.get('properties') or {}, updated.get('properties') or {}):
-            updated['schedule_since'] = timeutil.isoformat(timeutil.now())
-        return self._save(updated, dry_run)
+    def complete(self, before: dict[str, Any] | None, after: dict[str, Any]) -> None:
+        """A new schedule (or a new trigger) owes fire times from now on."""
+        if schedule_changed(before and (before.get('properties') or {}),
+                            after.get('properties') or {}):
+            after['schedule_since'] = timeutil.isoformat(timeutil.now())
 
     def users(self, trigger_id: str) -> list[dict]:
         """The scheduled operations that fire on the trigger."""
@@ -86,4 +80,4 @@ class TriggerService(RecordService):
                            'to another trigger first.' % (
                                record['id'], ', '.join('%s (%s)' % (op['id'], op.get('name'))
                                                        for op in users)))
-        self._delete(record, dry_run)
+        super().delete(record, dry_run)
