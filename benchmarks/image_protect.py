@@ -204,7 +204,7 @@ def main():
         swift().put_container(scratch)
         engine = ProtectionEngine(state_dir=state, providers_dir=providers,
                                   cloud=CloudSession({'cloud': args.cloud}))
-        plan = engine.create_plan({'name': 'bench', 'provider_id': provider_id,
+        plan = engine.plans.create({'name': 'bench', 'provider_id': provider_id,
                                    'resources': [{'id': image.id, 'type': 'OS::Glance::Image'}]})
         engine.protect(plan)  # warm-up: connections, container creation
         for checkpoint in engine.list_checkpoints(provider_id):

@@ -240,7 +240,7 @@ def main() -> None:
                  args.availability_zone or 'default'), flush=True)
         plans = {}
         for label, chosen in (('one', ids[:1]), ('many', ids[1:])):
-            plans[label] = engine.create_plan({
+            plans[label] = engine.plans.create({
                 'name': 'bench-volumes-%s-%s' % (tag, label), 'provider_id': OS_INFRA_PROVIDER_ID,
                 'resources': [{'id': i, 'type': VOLUME_TYPE} for i in chosen]})
         for round_no in range(args.repeat):

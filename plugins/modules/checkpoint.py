@@ -151,7 +151,7 @@ class CheckpointModule(KarborModule):
 
     def _absent(self):
         engine = self.engine
-        plan = engine.get_plan(self.params['plan']) if self.params['plan'] else None
+        plan = engine.plans.get(self.params['plan']) if self.params['plan'] else None
         provider_id = self.params['provider_id'] or (plan or {}).get('provider_id')
         checkpoint = None
         if self.params['id']:
@@ -194,7 +194,7 @@ class CheckpointModule(KarborModule):
         if self.params['state'] == 'absent':
             return self._absent()
         engine = self.engine
-        plan = engine.get_plan(self.params['plan'])
+        plan = engine.plans.get(self.params['plan'])
         if self.params['provider_id'] and engine.provider(self.params['provider_id']).id != \
                 plan['provider_id']:
             raise InvalidInput('Plan %s belongs to provider %s, not %s.' % (

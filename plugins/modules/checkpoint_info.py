@@ -114,7 +114,7 @@ class CheckpointInfoModule(KarborModule):
 
     def run(self):
         engine = self.engine
-        plan = engine.get_plan(self.params['plan']) if self.params['plan'] else None
+        plan = engine.plans.get(self.params['plan']) if self.params['plan'] else None
         provider_id = self.params['provider_id'] or (plan or {}).get('provider_id')
         if not provider_id:
             raise InvalidInput('Set provider_id or plan to choose the bank to read.')

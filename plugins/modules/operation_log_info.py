@@ -123,7 +123,6 @@ operation_logs:
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     InvalidInput, NotFound)
 from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
-from ansible_collections.karbor.protection.plugins.module_utils.engine.scheduler import find_operation
 
 
 class OperationLogInfoModule(KarborModule):
@@ -149,7 +148,7 @@ class OperationLogInfoModule(KarborModule):
         filters = {'operation_type': p['operation_type'], 'status': p['status'],
                    'checkpoint_id': p['checkpoint_id']}
         if p['scheduled_operation']:
-            record = find_operation(engine, p['scheduled_operation'])
+            record = engine.scheduled_operations.find(p['scheduled_operation'])
             # a deleted operation's logs stay: an id still filters
             filters['scheduled_operation_id'] = record['id'] if record else \
                 p['scheduled_operation']
@@ -157,7 +156,7 @@ class OperationLogInfoModule(KarborModule):
                 raise NotFound('Scheduled operation %r does not exist; give its id to list the '
                                'logs of a deleted one.' % p['scheduled_operation'])
         if p['plan']:
-            plan = engine.find_plan(p['plan'])
+            plan = engine.plans.find(p['plan'])
             filters['plan_id'] = plan['id'] if plan else p['plan']
         return {'operation_logs': engine.operation_logs.list(limit=p['limit'], **filters)}
 

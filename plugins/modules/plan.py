@@ -172,9 +172,9 @@ plan:
       type: str
 '''
 
-from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import public
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
-from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
+from ansible_collections.karbor.protection.plugins.module_utils.module.record_state import (
+    RecordStateModule, state_argument_spec)
 
 
 def _resource_differs(current, wanted):
@@ -191,12 +191,12 @@ def _resource_differs(current, wanted):
     return False
 
 
-class PlanModule(KarborModule):
-    name_options = ('name',)
+class PlanModule(RecordStateModule):
     catalog_kind = 'plans'
+    result_key = 'plan'
+    new_noun = 'a plan'
     argument_spec = dict(
-        name=dict(type='str'),
-        id=dict(type='str'),
+        state_argument_spec(),
         provider_id=dict(type='str'),
         resources=dict(type='list', elements='dict', options=dict(
             id=dict(type='str', required=True),
@@ -207,9 +207,7 @@ class PlanModule(KarborModule):
         parameters=dict(type='dict'),
         description=dict(type='str'),
         status=dict(type='str', choices=['started', 'suspended']),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
     )
-    module_kwargs = dict(required_one_of=[('name', 'id')])
 
     def _wanted(self):
         fields = {}
@@ -222,58 +220,32 @@ class PlanModule(KarborModule):
                                    for r in self.params['resources']]
         return fields
 
-    def _changes(self, plan, wanted):
+    def new_fields(self):
+        wanted = self._wanted()
+        missing = [k for k in ('name', 'provider_id') if not wanted.get(k)]
+        if not wanted.get('resources') and not wanted.get('resource_query'):
+            missing.append('resources or resource_query')
+        if missing:
+            raise InvalidInput('To create plan %r set %s.'
+                               % (self.params['name'], ', '.join(missing)))
+        return wanted
+
+    def changes(self, record):
         changes = {}
-        for key, value in wanted.items():
+        for key, value in self._wanted().items():
             if key == 'resources':
-                if _resource_differs(plan['resources'], value):
+                if _resource_differs(record['resources'], value):
                     changes[key] = value
             elif key == 'provider_id':
                 provider = self.engine.provider(value)
-                if provider.id != plan['provider_id']:
+                if provider.id != record['provider_id']:
                     changes[key] = provider.id
             elif key == 'resource_query':
-                if (plan.get(key) or '') != value:
+                if (record.get(key) or '') != value:
                     changes[key] = value or None
-            elif plan.get(key) != value:
+            elif record.get(key) != value:
                 changes[key] = value
         return changes
-
-    def run(self):
-        engine = self.engine
-        plan = engine.find_plan(self.params['id'] or self.params['name'])
-        if plan is None and self.params['id']:
-            if self.params['state'] == 'absent':
-                return {'changed': False}
-            raise InvalidInput('Plan %s does not exist; to create a plan give its name, not an id.'
-                               % self.params['id'])
-        if self.params['state'] == 'absent':
-            if plan is None:
-                return {'changed': False}
-            if not self.check_mode:
-                engine.delete_plan(plan)
-            return {'changed': True}
-        wanted = self._wanted()
-        if plan is None:
-            missing = [k for k in ('name', 'provider_id') if not wanted.get(k)]
-            if not wanted.get('resources') and not wanted.get('resource_query'):
-                missing.append('resources or resource_query')
-            if missing:
-                raise InvalidInput('To create plan %r set %s.'
-                                   % (self.params['name'], ', '.join(missing)))
-            if self.check_mode:
-                fields = engine.validate_plan(dict(wanted))
-                fields.setdefault('status', 'suspended')
-                return {'changed': True, 'plan': fields}
-            return {'changed': True, 'plan': public(engine.create_plan(wanted))}
-        changes = self._changes(plan, wanted)
-        if not changes:
-            return {'changed': False, 'plan': public(plan)}
-        if self.check_mode:
-            merged = dict(plan)
-            merged.update(engine.validate_plan(dict(merged, **changes)))
-            return {'changed': True, 'plan': public(merged)}
-        return {'changed': True, 'plan': public(engine.update_plan(plan, changes))}
 
 
 def main():

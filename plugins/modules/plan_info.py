@@ -54,7 +54,6 @@ plans:
   elements: dict
 '''
 
-from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import public
 from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
 
 
@@ -68,16 +67,16 @@ class PlanInfoModule(KarborModule):
     def run(self):
         engine = self.engine
         if self.params['plan']:
-            plan = engine.find_plan(self.params['plan'])
+            plan = engine.plans.find(self.params['plan'])
             plans = [plan] if plan else []
         else:
-            plans = engine.catalog.plans.list(engine.project_id)
+            plans = engine.plans.list()
         if self.params['provider_id']:
             provider = engine.provider(self.params['provider_id'])
             plans = [p for p in plans if p['provider_id'] == provider.id]
         if self.params['status']:
             plans = [p for p in plans if p.get('status') == self.params['status']]
-        return {'plans': [public(p) for p in plans]}
+        return {'plans': plans}
 
 
 def main():

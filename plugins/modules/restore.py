@@ -118,7 +118,6 @@ restore:
       type: dict
 '''
 
-from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import public
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
 from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
@@ -140,14 +139,14 @@ class RestoreModule(KarborModule):
         engine = self.engine
         provider_id = self.params['provider_id']
         if not provider_id and self.params['plan']:
-            provider_id = engine.get_plan(self.params['plan'])['provider_id']
+            provider_id = engine.plans.get(self.params['plan'])['provider_id']
         if not provider_id:
             raise InvalidInput('Set provider_id (or plan) of checkpoint %s.'
                                % self.params['checkpoint_id'])
         if self.params['name']:
-            previous = engine.find_restore(self.params['name'])
+            previous = engine.restores.find(self.params['name'])
             if previous and previous['status'] == R.RESTORE_SUCCESS:
-                return {'changed': False, 'restore': public(previous)}
+                return {'changed': False, 'restore': previous}
         if self.check_mode:
             engine.prepare_restore(provider_id, self.params['checkpoint_id'],
                                    self.params['parameters'], self.params['restore_target'])
@@ -156,7 +155,7 @@ class RestoreModule(KarborModule):
                                 self.params['parameters'], self.params['restore_target'],
                                 self.params['name'])
         # another run of this name may have finished while this one started
-        result = {'changed': not record.get('_reused'), 'restore': public(record)}
+        result = {'changed': not record.pop('_reused', False), 'restore': record}
         if record['status'] != R.RESTORE_SUCCESS:
             reasons = '; '.join('%s: %s' % item for item in sorted(
                 record['resources_reason'].items()))

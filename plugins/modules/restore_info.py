@@ -53,7 +53,6 @@ restores:
   elements: dict
 '''
 
-from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import public
 from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
 
 
@@ -67,12 +66,12 @@ class RestoreInfoModule(KarborModule):
     def run(self):
         engine = self.engine
         if self.params['id']:
-            restores = [engine.get_restore(self.params['id'])]
+            restores = [engine.restores.get(self.params['id'])]
         else:
-            restores = engine.list_restores(
+            restores = engine.restores.list(
                 checkpoint_id=self.params['checkpoint_id'],
                 status=self.params['status'])
-        return {'restores': [public(r) for r in restores]}
+        return {'restores': restores}
 
 
 def main():

@@ -154,23 +154,20 @@ scheduled_operation:
       type: str
 '''
 
-from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
-from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import public
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
-from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
-from ansible_collections.karbor.protection.plugins.module_utils.engine.scheduler import (
-    find_operation, forget_operation, validate_operation)
+from ansible_collections.karbor.protection.plugins.module_utils.module.record_state import (
+    RecordStateModule, state_argument_spec)
 
 COMPARED = ('name', 'description', 'operation_type', 'trigger_id', 'operation_definition',
             'enabled')
 
 
-class ScheduledOperationModule(KarborModule):
-    name_options = ('name',)
+class ScheduledOperationModule(RecordStateModule):
     catalog_kind = 'scheduled_operations'
+    result_key = 'scheduled_operation'
+    new_noun = 'one'
     argument_spec = dict(
-        name=dict(type='str'),
-        id=dict(type='str'),
+        state_argument_spec(),
         description=dict(type='str'),
         operation_type=dict(type='str', choices=['protect', 'retention_protect']),
         trigger=dict(type='str', aliases=['trigger_id']),
@@ -179,11 +176,10 @@ class ScheduledOperationModule(KarborModule):
         max_backups=dict(type='int'),
         retention_duration=dict(type='int'),
         enabled=dict(type='bool'),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
     )
-    module_kwargs = dict(required_one_of=[('name', 'id')])
 
     def _wanted(self, record):
+        """The options over the stored fields, with trigger, plan and provider resolved."""
         p = self.params
         current = record or {}
         definition = dict(current.get('operation_definition') or {})
@@ -208,47 +204,18 @@ class ScheduledOperationModule(KarborModule):
             'operation_definition': definition,
             'enabled': p['enabled'] if p['enabled'] is not None else current.get('enabled', True),
         }
-        return validate_operation(self.engine, fields)
+        return self.service.validate(fields)
 
-    def run(self):
-        engine = self.engine
-        p = self.params
-        record = find_operation(engine, p['id'] or p['name'])
-        if record is None and p['id']:
-            if p['state'] == 'absent':
-                return {'changed': False}
-            raise InvalidInput('Scheduled operation %s does not exist; to create one give its '
-                               'name, not an id.' % p['id'])
-        if p['state'] == 'absent':
-            if record is None:
-                return {'changed': False}
-            if not self.check_mode:
-                engine.catalog.scheduled_operations.delete(record)
-                forget_operation(engine, record)
-            return {'changed': True}
-        if record is None:
-            missing = [k for k in ('trigger', 'plan') if not p[k]]
-            if missing:
-                raise InvalidInput('To create scheduled operation %r set %s.'
-                                   % (p['name'], ' and '.join(missing)))
+    def new_fields(self):
+        missing = [k for k in ('trigger', 'plan') if not self.params[k]]
+        if missing:
+            raise InvalidInput('To create scheduled operation %r set %s.'
+                               % (self.params['name'], ' and '.join(missing)))
+        return self._wanted(None)
+
+    def changes(self, record):
         fields = self._wanted(record)
-        now = timeutil.isoformat(timeutil.now())
-        if record is None:
-            fields['enabled_at'] = now
-            if self.check_mode:
-                return {'changed': True, 'scheduled_operation': fields}
-            return {'changed': True, 'scheduled_operation': public(
-                engine.catalog.scheduled_operations.new(engine.project_id, fields))}
-        if all(record.get(k) == fields[k] for k in COMPARED):
-            return {'changed': False, 'scheduled_operation': public(record)}
-        updated = dict(record)
-        updated.update(fields)
-        if fields['enabled'] and not record.get('enabled', True):
-            updated['enabled_at'] = now  # fire times while disabled are not owed
-        if self.check_mode:
-            return {'changed': True, 'scheduled_operation': public(updated)}
-        return {'changed': True, 'scheduled_operation': public(
-            engine.catalog.scheduled_operations.save(updated))}
+        return {} if all(record.get(k) == fields[k] for k in COMPARED) else fields
 
 
 def main():

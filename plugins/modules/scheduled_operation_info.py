@@ -90,15 +90,13 @@ scheduled_operations:
       elements: dict
 '''
 
-from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import public
-from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
-    InvalidInput, NotFound)
 from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
-from ansible_collections.karbor.protection.plugins.module_utils.engine.scheduler import (
-    claims_of, find_operation, get_trigger, next_fire_time)
+from ansible_collections.karbor.protection.plugins.module_utils.engine.triggers import (
+    next_fire_time)
 
 
 class ScheduledOperationInfoModule(KarborModule):
+    count_options = ('history',)
     argument_spec = dict(
         name=dict(type='str', aliases=['id']),
         trigger=dict(type='str', aliases=['trigger_id']),
@@ -107,32 +105,23 @@ class ScheduledOperationInfoModule(KarborModule):
     )
 
     def run(self):
-        if self.params['history'] < 0:
-            raise InvalidInput('history must be 0 or more.')
         engine = self.engine
-        if self.params['name']:
-            record = find_operation(engine, self.params['name'])
-            if record is None:
-                raise NotFound('Scheduled operation %r does not exist in this project.'
-                               % self.params['name'])
-            records = [record]
-        else:
-            records = list(engine.catalog.scheduled_operations.iter(engine.project_id))
+        records = engine.scheduled_operations.matching(self.params['name'])
         if self.params['trigger']:
-            trigger_id = get_trigger(engine, self.params['trigger'])['id']
+            trigger_id = engine.triggers.get(self.params['trigger'])['id']
             records = [r for r in records if r.get('trigger_id') == trigger_id]
         if self.params['plan']:
-            plan_id = engine.get_plan(self.params['plan'])['id']
+            plan_id = engine.plans.get(self.params['plan'])['id']
             records = [r for r in records
                        if (r.get('operation_definition') or {}).get('plan_id') == plan_id]
-        triggers = {t['id']: t for t in engine.catalog.triggers.iter(engine.project_id)}
+        triggers = {t['id']: t for t in engine.triggers.list()}
         result = []
         for record in sorted(records, key=lambda r: (r.get('name') or '', r['id'])):
-            item = public(record)
+            item = dict(record)
             trigger = triggers.get(record.get('trigger_id'))
             item['next_run_time'] = next_fire_time(trigger) if trigger and \
                 record.get('enabled', True) else None
-            item['recent_runs'] = claims_of(engine, record, self.params['history']) \
+            item['recent_runs'] = engine.scheduled_operations.claims(record, self.params['history']) \
                 if self.params['history'] else []
             result.append(item)
         return {'scheduled_operations': result}

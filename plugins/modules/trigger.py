@@ -192,15 +192,10 @@ awx_rrule_note:
 
 import os
 
-from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
 from ansible_collections.karbor.protection.plugins.module_utils.engine import time_trigger as T
-from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import public
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
-from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
-from ansible_collections.karbor.protection.plugins.module_utils.engine.scheduler import (
-    delete_trigger, find_trigger)
-
-SCHEDULE_KEYS = ('format', 'pattern', 'start_time', 'end_time', 'timezone')
+from ansible_collections.karbor.protection.plugins.module_utils.module.record_state import (
+    RecordStateModule, state_argument_spec)
 
 
 def config_value(params, name, env, default):
@@ -217,12 +212,14 @@ def config_value(params, name, env, default):
     return default
 
 
-class TriggerModule(KarborModule):
-    name_options = ('name',)
+class TriggerModule(RecordStateModule):
     catalog_kind = 'triggers'
+    result_key = 'trigger'
+    new_noun = 'a trigger'
+    count_options = ('next_count',)
+    _described = None  # the wanted schedule, whose next fire times every result shows
     argument_spec = dict(
-        name=dict(type='str'),
-        id=dict(type='str'),
+        state_argument_spec(),
         type=dict(type='str', default='time', choices=['time']),
         format=dict(type='str', choices=['calendar', 'crontab']),
         pattern=dict(type='str'),
@@ -234,9 +231,7 @@ class TriggerModule(KarborModule):
         min_window=dict(type='int'),
         max_window=dict(type='int'),
         next_count=dict(type='int', default=5),
-        state=dict(type='str', default='present', choices=['present', 'absent']),
     )
-    module_kwargs = dict(required_one_of=[('name', 'id')])
 
     def _limits(self):
         return (config_value(self.params, 'min_interval', 'KARBOR_MIN_INTERVAL',
@@ -264,52 +259,27 @@ class TriggerModule(KarborModule):
                              merged.get('start_time'), merged.get('end_time'),
                              merged.get('window'), merged.get('timezone'))
 
-    def _result(self, record, schedule, changed):
-        result = {'changed': changed, 'trigger': public(record)}
-        result.update(schedule.describe(self.params['next_count']))
-        return result
-
-    def run(self):
-        if self.params['next_count'] < 0:
-            raise InvalidInput('next_count must be 0 or more.')
-        engine = self.engine
-        record = find_trigger(engine, self.params['id'] or self.params['name'])
-        if record is None and self.params['id']:
-            if self.params['state'] == 'absent':
-                return {'changed': False}
-            raise InvalidInput('Trigger %s does not exist; to create a trigger give its name, not '
-                               'an id.' % self.params['id'])
-        if self.params['state'] == 'absent':
-            if record is None:
-                return {'changed': False}
-            delete_trigger(engine, record, dry_run=self.check_mode)
-            return {'changed': True}
-
+    def _wanted(self, record):
+        """Name and properties wanted, validated against the limits once they differ."""
         limits = self._limits()
-        current = (record or {}).get('properties')
-        schedule = self._schedule(current, limits)
-        properties = schedule.properties()
-        name = self.params['name'] or record['name']
-        if record is not None and record.get('properties') == properties and \
-                record.get('name') == name:
-            return self._result(record, schedule, False)
-        schedule.validate(*limits)
-        now = timeutil.isoformat(timeutil.now())
-        if record is None:
-            fields = {'name': name, 'type': 'time', 'properties': properties,
-                      'schedule_since': now}
-            if self.check_mode:
-                return self._result(fields, schedule, True)
-            return self._result(engine.catalog.triggers.new(engine.project_id, fields),
-                                schedule, True)
-        updated = dict(record)
-        updated['name'] = name
-        if any(current.get(k) != properties.get(k) for k in SCHEDULE_KEYS):
-            updated['schedule_since'] = now
-        updated['properties'] = properties
-        if self.check_mode:
-            return self._result(updated, schedule, True)
-        return self._result(engine.catalog.triggers.save(updated), schedule, True)
+        self._described = schedule = self._schedule((record or {}).get('properties'), limits)
+        fields = {'name': self.params['name'] or record['name'],
+                  'properties': schedule.properties()}
+        if record is None or any(record.get(k) != v for k, v in fields.items()):
+            schedule.validate(*limits)
+        return fields
+
+    def new_fields(self):
+        return self._wanted(None)
+
+    def changes(self, record):
+        fields = self._wanted(record)
+        return fields if any(record.get(k) != v for k, v in fields.items()) else {}
+
+    def result(self, record, changed):
+        result = super().result(record, changed)
+        result.update(self._described.describe(self.params['next_count']))
+        return result
 
 
 def main():

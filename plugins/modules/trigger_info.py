@@ -88,35 +88,29 @@ triggers:
       elements: str
 '''
 
-from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import public
-from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
-    InvalidInput, KarborError)
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import KarborError
 from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
-from ansible_collections.karbor.protection.plugins.module_utils.engine.scheduler import (
-    get_trigger, time_trigger)
+from ansible_collections.karbor.protection.plugins.module_utils.engine.triggers import (
+    time_trigger)
 
 
 class TriggerInfoModule(KarborModule):
+    count_options = ('next_count',)
     argument_spec = dict(
         name=dict(type='str', aliases=['id']),
         next_count=dict(type='int', default=5),
     )
 
     def run(self):
-        if self.params['next_count'] < 0:
-            raise InvalidInput('next_count must be 0 or more.')
         engine = self.engine
-        if self.params['name']:
-            records = [get_trigger(engine, self.params['name'])]
-        else:
-            records = sorted(engine.catalog.triggers.iter(engine.project_id),
-                             key=lambda r: (r.get('name') or '', r['id']))
+        records = sorted(engine.triggers.matching(self.params['name']),
+                         key=lambda r: (r.get('name') or '', r['id']))
         users = {}
-        for op in engine.catalog.scheduled_operations.iter(engine.project_id):
+        for op in engine.scheduled_operations.list():
             users.setdefault(op.get('trigger_id'), []).append(op['id'])
         result = []
         for record in records:
-            item = public(record)
+            item = dict(record)
             try:
                 item.update(time_trigger(record).describe(self.params['next_count']))
             except KarborError as exc:

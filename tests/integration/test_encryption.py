@@ -254,7 +254,7 @@ def test_local_bank_image(cloud, conn, made, tmp_path):
                                 cloud=CloudSession({'cloud': cloud.a}), encryption_key=with_key)
 
     keyed = engine(key)
-    plan = keyed.create_plan({'name': 'enc-local', 'provider_id': OS_INFRA_FS_PROVIDER_ID,
+    plan = keyed.plans.create({'name': 'enc-local', 'provider_id': OS_INFRA_FS_PROVIDER_ID,
                               'resources': [{'id': image.id, 'type': IMAGE}]})
     first = keyed.protect(plan)
     assert first.status == 'available', first.data.get('error')

@@ -91,7 +91,7 @@ def test_protect_dedup_restore_and_shared_chunks(cloud, conn, images, tmp_path, 
                          karbor_test_prop='kept')
     engine = make_engine(tmp_path, providers)
     try:
-        plan = engine.create_plan({'name': 'img', 'provider_id': provider_id,
+        plan = engine.plans.create({'name': 'img', 'provider_id': provider_id,
                                    'resources': [{'id': image.id, 'type': IMAGE}],
                                    'parameters': {IMAGE: {'backup_name': 'nightly'}}})
         first = engine.protect(plan)
@@ -148,13 +148,13 @@ def test_changed_image_uploads_only_changed_chunks(cloud, conn, images, tmp_path
     data = bytearray(os.urandom(4 * MIB))
     image = upload_image(conn, images, bytes(data))
     engine = make_engine(tmp_path, providers)
-    plan = engine.create_plan({'name': 'img', 'provider_id': provider_id,
+    plan = engine.plans.create({'name': 'img', 'provider_id': provider_id,
                                'resources': [{'id': image.id, 'type': IMAGE}]})
     first = engine.protect(plan)
     assert first.status == 'available', first.data.get('error')
     data[MIB + 10:MIB + 20] = b'0123456789'  # one chunk differs
     other = upload_image(conn, images, bytes(data))
-    plan2 = engine.create_plan({'name': 'img2', 'provider_id': provider_id,
+    plan2 = engine.plans.create({'name': 'img2', 'provider_id': provider_id,
                                 'resources': [{'id': other.id, 'type': IMAGE}]})
     second = engine.protect(plan2)
     assert second.status == 'available', second.data.get('error')
@@ -176,7 +176,7 @@ def test_failed_protect_is_fully_freed_by_delete(cloud, conn, images, tmp_path, 
     provider_id, _container = provider_file(str(providers), 'local')
     image = upload_image(conn, images, os.urandom(6 * MIB))
     engine = make_engine(tmp_path, providers)
-    plan = engine.create_plan({'name': 'img', 'provider_id': provider_id,
+    plan = engine.plans.create({'name': 'img', 'provider_id': provider_id,
                                'resources': [{'id': image.id, 'type': IMAGE}]})
     real_store = ChunkStore.store
     calls = []
@@ -205,7 +205,7 @@ def test_restore_of_a_damaged_chunk_fails_and_leaves_no_image(cloud, conn, image
     provider_id, _container = provider_file(str(providers), 'local')
     image = upload_image(conn, images, os.urandom(3 * MIB))
     engine = make_engine(tmp_path, providers)
-    plan = engine.create_plan({'name': 'img', 'provider_id': provider_id,
+    plan = engine.plans.create({'name': 'img', 'provider_id': provider_id,
                                'resources': [{'id': image.id, 'type': IMAGE}]})
     checkpoint = engine.protect(plan)
     assert checkpoint.status == 'available', checkpoint.data.get('error')
@@ -235,7 +235,7 @@ def test_server_boot_image_is_protected_as_a_snapshot(cloud, conn, images, tmp_p
     engine = make_engine(tmp_path, providers)
     try:
         server = conn.compute.wait_for_server(server, wait=180)
-        plan = engine.create_plan({'name': 'boot', 'provider_id': provider_id, 'resources': [
+        plan = engine.plans.create({'name': 'boot', 'provider_id': provider_id, 'resources': [
             {'id': image.id, 'type': IMAGE, 'extra_info': {'server_id': server.id}}]})
         checkpoint = engine.protect(plan)
         assert checkpoint.status == 'available', checkpoint.data.get('error')
@@ -271,7 +271,7 @@ def test_delete_after_a_crash_while_snapshotting_removes_the_snapshot(cloud, con
     engine = make_engine(tmp_path, providers)
     try:
         server = conn.compute.wait_for_server(server, wait=180)
-        plan = engine.create_plan({'name': 'boot', 'provider_id': provider_id, 'resources': [
+        plan = engine.plans.create({'name': 'boot', 'provider_id': provider_id, 'resources': [
             {'id': image.id, 'type': IMAGE, 'extra_info': {'server_id': server.id}}]})
         real_put = glance_plugin.GlanceProtect._snapshot_server
 

@@ -78,7 +78,7 @@ def test_auto_mode_chains_incrementals_and_protects_parents(cloud, two_volumes, 
     from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import ProtectionEngine
     from ansible_collections.karbor.protection.plugins.module_utils.common.errors import Conflict
     engine = ProtectionEngine(state_dir=str(tmp_path), cloud=CloudSession({'cloud': cloud.a}))
-    plan = engine.create_plan({'name': 'auto', 'provider_id': OS_INFRA,
+    plan = engine.plans.create({'name': 'auto', 'provider_id': OS_INFRA,
                                'resources': [{'id': volumes[0].id, 'type': 'OS::Cinder::Volume'}],
                                'parameters': {'OS::Cinder::Volume': {'backup_mode': 'auto'}}})
     first = engine.protect(plan)
@@ -111,7 +111,7 @@ def test_two_checkpoints_of_one_volume_at_once(cloud, two_volumes, tmp_path):
     volume_id = volumes[0].id
     sessions = [CloudSession({'cloud': cloud.a}), CloudSession({'cloud': cloud.a})]
     engines = [ProtectionEngine(state_dir=str(tmp_path), cloud=s) for s in sessions]
-    plan = engines[0].create_plan({'name': 'busy', 'provider_id': OS_INFRA,
+    plan = engines[0].plans.create({'name': 'busy', 'provider_id': OS_INFRA,
                                    'resources': [{'id': volume_id, 'type': 'OS::Cinder::Volume'}]})
     second_ready, first_created = threading.Event(), threading.Event()
     refused = []
@@ -189,7 +189,7 @@ def test_image_protect_dedup_restore_and_shared_chunks(cloud, tmp_path):
     image = upload_image(conn, data)
     engine = engine_for(cloud, cloud.a, tmp_path)
     try:
-        plan = engine.create_plan({'name': 'img', 'provider_id': OS_INFRA,
+        plan = engine.plans.create({'name': 'img', 'provider_id': OS_INFRA,
                                    'resources': [{'id': image.id, 'type': 'OS::Glance::Image'}]})
         first = engine.protect(plan)
         assert first.status == 'available', first.data
@@ -236,7 +236,7 @@ def test_server_with_attached_volume(cloud, tmp_path):
     engine = engine_for(cloud, cloud.a, tmp_path)
     made = []
     try:
-        plan = engine.create_plan({
+        plan = engine.plans.create({
             'name': 'srv', 'provider_id': OS_INFRA,
             'resources': [{'id': server.id, 'type': 'OS::Nova::Server'}],
             'parameters': {'OS::Cinder::Volume': {'force': True}}})
@@ -289,7 +289,7 @@ def test_whole_project(cloud, tmp_path):
     project_id = conn.current_project_id
     new = {}
     try:
-        plan = engine.create_plan({'name': 'proj', 'provider_id': OS_INFRA,
+        plan = engine.plans.create({'name': 'proj', 'provider_id': OS_INFRA,
                                    'resources': [{'id': project_id,
                                                   'type': 'OS::Keystone::Project'}]})
         checkpoint = engine.protect(plan)

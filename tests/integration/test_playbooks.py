@@ -186,7 +186,7 @@ def test_backup_twice_then_restore(cloud, sample, run_playbook, tmp_path):
     finally:
         # every checkpoint of the plan, newest first, also those of a run that failed
         try:
-            plan_id = engine.get_plan(plan_name)['id']
+            plan_id = engine.plans.get(plan_name)['id']
             left = engine.list_checkpoints(OS_INFRA_LOCAL, plan_id=plan_id)
         except Exception:  # pylint: disable=broad-except
             left = []  # no plan: nothing was protected

@@ -253,7 +253,7 @@ class Lab:
                 'images': images}
 
     def restore_records(self) -> list[dict]:
-        return self.engine.list_restores()
+        return self.engine.restores.list()
 
     def recorded_backups(self) -> set[str]:
         """Backup ids recorded by the checkpoints that are not deleted."""
@@ -301,7 +301,7 @@ class Lab:
         return listed
 
     def plan_id(self) -> str:
-        return self.engine.get_plan(self.plan_name)['id']
+        return self.engine.plans.get(self.plan_name)['id']
 
     def assert_backups_accounted(self) -> None:
         art = self.cloud_artifacts()

@@ -123,7 +123,7 @@ def restore_case(lab: Lab, phase: str) -> None:
     lab.ok('delete', checkpoint_id=cid)  # the dead restore's reader mark does not block it
     lab.assert_consistent_catalog()
     lab.assert_nothing_left()
-    dead = lab.engine.get_restore(dead['id'])
+    dead = lab.engine.restores.get(dead['id'])
     assert dead['status'] != 'in_progress', (
         'restore %s of the killed run still says in_progress long after the run died' % dead['id'])
 

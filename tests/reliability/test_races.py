@@ -79,7 +79,7 @@ def test_two_checkpoints_with_one_name(make_lab):  # noqa: F811 pylint: disable=
         assert len(ids) == 1, 'round %d: two checkpoints named %s: %s' % (round_, name, ids)
         cid = ids.pop()
         assert sum(1 for r in made if r.get('changed')) == 1, made
-        named = lab.engine.find_named_checkpoint(lab.engine.get_plan(lab.plan_name), name)
+        named = lab.engine.find_named_checkpoint(lab.engine.plans.get(lab.plan_name), name)
         assert named is not None and named.id == cid
         listed = lab.assert_consistent_catalog()
         assert [c.id for c in listed if c.extra_info.get('name') == name] == [cid]

@@ -81,7 +81,8 @@ def restore(engine: Any, provider_id: str, checkpoint_id: str, parameters: dict 
                 bank, RESTORE_NAME_CLAIM % (engine.project_id, name_digest(bank, name)),
                 lease.owner_id, 'A restore named %r is running in another run; run again '
                 'when it has finished.' % name)
-            previous = engine.find_restore(name)
+            named = engine.restores.list(name=name)
+            previous = named[0] if named else None
             if previous and previous['status'] == R.RESTORE_SUCCESS:
                 return dict(previous, _reused=True)  # finished while this run started
         bank.put(reader_key, {'since': timeutil.isoformat(timeutil.now())})

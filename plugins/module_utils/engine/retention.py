@@ -75,21 +75,27 @@ def _deletion_key(project_id: str, checkpoint_id: str) -> str:
 
 def apply_retention(engine, provider_id: str, plan_id: str, max_backups: int | None,
                     retention_duration_days: int | None,
-                    now: datetime.datetime | None = None, claims=None) -> dict[str, list]:
+                    now: datetime.datetime | None = None, claims=None,
+                    dry_run: bool = False) -> dict[str, list]:
     """Delete what :func:`select_for_deletion` picks among the plan's checkpoints.
 
     Two runs pruning the same plan at once pick the same checkpoints; with a
     ``claims`` bank each deletion is first claimed with an exclusive create,
     so only one run deletes a checkpoint (the engine's own status check is
     not atomic). Returns ``deleted`` ids, ``skipped`` (id and why) and
-    ``errors`` (id and message); it never raises for one checkpoint.
+    ``errors`` (id and message); it never raises for one checkpoint. With
+    ``dry_run``, ``deleted`` names what would be deleted and nothing is.
     """
     now = now or timeutil.now()
     listed = engine.list_checkpoints(provider_id, plan_id=plan_id, status=R.CP_AVAILABLE)
     items = [{'id': c.id, 'status': c.status, 'created_at': c.data['created_at'],
               'extra_info': c.extra_info} for c in listed]
     result: dict[str, list] = {'deleted': [], 'skipped': [], 'errors': []}
-    for checkpoint_id in select_for_deletion(items, max_backups, retention_duration_days, now):
+    doomed = select_for_deletion(items, max_backups, retention_duration_days, now)
+    if dry_run:
+        result['deleted'] = doomed
+        return result
+    for checkpoint_id in doomed:
         key = None
         try:
             if claims is not None:
@@ -116,3 +122,22 @@ def apply_retention(engine, provider_id: str, plan_id: str, max_backups: int | N
             if key is not None:
                 claims.delete(key)
     return result
+
+
+class Retention:
+    """Retention of the engine's plans, every deletion claimed in ``claims``
+    (the catalog bank), so the scheduler's ``retention_protect`` and the
+    ``checkpoint_prune`` module never delete one checkpoint twice."""
+
+    def __init__(self, engine, claims) -> None:
+        self.engine = engine
+        self.claims = claims
+
+    def prune(self, plan: dict[str, Any], max_backups: int | None,
+              retention_duration_days: int | None = None, dry_run: bool = False,
+              now: datetime.datetime | None = None) -> dict[str, list]:
+        """Keep the plan's newest ``max_backups`` available checkpoints and none
+        older than ``retention_duration_days`` (never the newest one)."""
+        return apply_retention(self.engine, plan['provider_id'], plan['id'], max_backups,
+                               retention_duration_days, now, claims=self.claims,
+                               dry_run=dry_run)

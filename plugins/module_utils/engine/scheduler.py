@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: karbor.protection contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Scheduled operations and the runner that executes what is due, exactly once.
+"""The runner that executes the due fire times of scheduled operations, exactly once.
 
 Karbor's operation engine kept "next run" state per node and computed the
 next time from *now*, so with several nodes runs were missed, and after an
@@ -33,15 +33,12 @@ from typing import Any
 
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
-from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import public
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
-    Conflict, InvalidInput, KarborError, NotFound)
-from ansible_collections.karbor.protection.plugins.module_utils.engine.retention import (
-    apply_retention, normalize_limit)
-from ansible_collections.karbor.protection.plugins.module_utils.engine.time_trigger import (
-    TimeTrigger, iso)
+    Conflict, KarborError, NotFound)
+from ansible_collections.karbor.protection.plugins.module_utils.engine.time_trigger import iso
+from ansible_collections.karbor.protection.plugins.module_utils.engine.triggers import (
+    time_trigger)
 
-OPERATION_TYPES = ('protect', 'retention_protect')
 RUN_LOG_TYPE = 'scheduled_operation'
 AWX_FIELDS = ('awx_job_id', 'awx_schedule_id', 'awx_schedule_name', 'awx_job_launch_type')
 CREATED_BY = 'operation-engine'  # Karbor's value for scheduled checkpoints
@@ -51,86 +48,6 @@ STATE_SUCCESS = 'success'
 STATE_FAILED = 'failed'
 STATE_MISSED = 'missed'
 DEFAULT_MAX_FIRE_TIMES = 1000
-
-
-# -- records -----------------------------------------------------------------------------
-
-def find_trigger(engine, name_or_id: str) -> dict | None:
-    return engine.catalog.triggers.find(engine.project_id, name_or_id)
-
-
-def get_trigger(engine, name_or_id: str) -> dict:
-    record = find_trigger(engine, name_or_id)
-    if record is None:
-        raise NotFound('Trigger %r does not exist in this project; create it with '
-                       'karbor.protection.trigger.' % (name_or_id,))
-    return record
-
-
-def time_trigger(record: dict) -> TimeTrigger:
-    try:
-        return TimeTrigger.from_properties(record.get('properties') or {})
-    except InvalidInput as exc:
-        raise InvalidInput('Trigger %s is stored with an invalid definition (%s); update it with '
-                           'karbor.protection.trigger.' % (record.get('id'), exc.msg))
-
-
-def operations_using_trigger(engine, trigger_id: str) -> list[dict]:
-    return [op for op in engine.catalog.scheduled_operations.iter(engine.project_id)
-            if op.get('trigger_id') == trigger_id]
-
-
-def delete_trigger(engine, record: dict, dry_run: bool = False) -> None:
-    """Delete a trigger no scheduled operation uses (Karbor: 424 otherwise)."""
-    users = operations_using_trigger(engine, record['id'])
-    if users:
-        raise Conflict('Trigger %s is used by scheduled operation(s) %s; delete or move them '
-                       'to another trigger first.' % (
-                           record['id'], ', '.join('%s (%s)' % (op['id'], op.get('name'))
-                                                   for op in users)))
-    if not dry_run:
-        engine.catalog.triggers.delete(record)
-
-
-def find_operation(engine, name_or_id: str) -> dict | None:
-    return engine.catalog.scheduled_operations.find(engine.project_id, name_or_id)
-
-
-def validate_operation(engine, fields: dict[str, Any]) -> dict[str, Any]:
-    """Check type, trigger, plan and provider of a scheduled operation;
-    return the fields with ids resolved and the definition normalized."""
-    op_type = fields.get('operation_type')
-    if op_type not in OPERATION_TYPES:
-        raise InvalidInput('operation_type must be protect or retention_protect; got %r.'
-                           % (op_type,))
-    trigger = get_trigger(engine, fields.get('trigger_id') or '')
-    definition = dict(fields.get('operation_definition') or {})
-    if not definition.get('plan_id'):
-        raise InvalidInput('A scheduled operation needs a plan (plan or operation_definition.'
-                           'plan_id).')
-    plan = engine.get_plan(str(definition['plan_id']))
-    if definition.get('provider_id'):
-        provider = engine.provider(str(definition['provider_id']))
-        if provider.id != plan['provider_id']:
-            raise InvalidInput('Plan %s (%s) belongs to provider %s, not %s; leave provider_id '
-                               'out or give the plan\'s provider.' % (
-                                   plan['name'], plan['id'], plan['provider_id'], provider.id))
-    definition['plan_id'] = plan['id']
-    definition['provider_id'] = plan['provider_id']
-    if op_type == 'retention_protect':
-        definition['max_backups'] = normalize_limit(definition.get('max_backups'), 'max_backups')
-        definition['retention_duration'] = normalize_limit(
-            definition.get('retention_duration'), 'retention_duration')
-    else:
-        for key in ('max_backups', 'retention_duration'):
-            if definition.get(key) not in (None, ''):
-                raise InvalidInput('%s applies to retention_protect operations only; use '
-                                   'operation_type retention_protect or leave it out.' % key)
-            definition.pop(key, None)
-    result = dict(fields)
-    result['trigger_id'] = trigger['id']
-    result['operation_definition'] = definition
-    return result
 
 
 # -- claims ------------------------------------------------------------------------------
@@ -145,13 +62,6 @@ def claim_key(project_id: str, operation_id: str, fire_time: datetime.datetime) 
 
 def cursor_key(project_id: str, operation_id: str) -> str:
     return '/scheduler/cursors/%s/%s' % (project_id, operation_id)
-
-
-def forget_operation(engine, operation: dict) -> None:
-    """Drop an operation's claims and cursor (its logs stay)."""
-    bank = engine.catalog.bank
-    bank.delete_prefix(claim_prefix(operation['project_id'], operation['id']))
-    bank.delete(cursor_key(operation['project_id'], operation['id']))
 
 
 class Scheduler:
@@ -176,7 +86,8 @@ class Scheduler:
     def baseline(self, operation: dict, trigger: dict) -> datetime.datetime:
         """Fire times after this one are this operation's business: not before
         it was enabled, not before its trigger's schedule last changed, not
-        before what was already processed."""
+        before what was already processed. ``enabled_at`` and ``schedule_since``
+        are kept by the scheduled_operations and triggers services."""
         moments = [operation.get('enabled_at') or operation['created_at'],
                    trigger.get('schedule_since') or trigger['created_at']]
         try:
@@ -234,19 +145,14 @@ class Scheduler:
     def select(self, operations: list[str] | None = None,
                triggers: list[str] | None = None) -> list[dict]:
         """Enabled operations, optionally only the named ones / those of named triggers."""
-        ops = [op for op in self.engine.catalog.scheduled_operations.iter(self.project_id)
-               if op.get('enabled', True)]
+        ops = [op for op in self.engine.scheduled_operations.list() if op.get('enabled', True)]
         if operations:
             wanted = set()
             for name in operations:
-                record = find_operation(self.engine, name)
-                if record is None:
-                    raise NotFound('Scheduled operation %r does not exist in this project.'
-                                   % (name,))
-                wanted.add(record['id'])
+                wanted.add(self.engine.scheduled_operations.get(name)['id'])
             ops = [op for op in ops if op['id'] in wanted]
         if triggers:
-            ids = {get_trigger(self.engine, name)['id'] for name in triggers}
+            ids = {self.engine.triggers.get(name)['id'] for name in triggers}
             ops = [op for op in ops if op.get('trigger_id') in ids]
         return sorted(ops, key=lambda op: (op.get('created_at', ''), op['id']))
 
@@ -257,10 +163,8 @@ class Scheduler:
                                   'run_id': self.run_id}
         for operation in self.select(operations, triggers):
             report['operations_checked'] += 1
-            try:
-                trigger = self.engine.catalog.triggers.get(self.project_id,
-                                                           operation['trigger_id'])
-            except NotFound:
+            trigger = self.engine.triggers.find(operation['trigger_id'])
+            if trigger is None:
                 report['runs'].append(self._error_entry(
                     operation, None, 'Its trigger %s no longer exists; give the operation '
                     'another trigger or delete it.' % operation['trigger_id']))
@@ -363,9 +267,9 @@ class Scheduler:
 
     def _protect(self, operation: dict, fire: datetime.datetime, entry: dict) -> None:
         definition = operation.get('operation_definition') or {}
-        try:
-            plan = self.engine.catalog.plans.get(self.project_id, definition.get('plan_id'))
-        except (NotFound, InvalidInput):
+        plan = self.engine.plans.find(definition['plan_id']) if definition.get('plan_id') \
+            else None
+        if plan is None:
             raise NotFound('Plan %s of scheduled operation %s no longer exists; point the '
                            'operation at another plan or delete it.'
                            % (definition.get('plan_id'), operation['id']))
@@ -381,10 +285,8 @@ class Scheduler:
                 checkpoint.id, plan.get('name'), checkpoint.status,
                 checkpoint.data.get('error') or 'no reason recorded'))
         if operation['operation_type'] == 'retention_protect':
-            outcome = apply_retention(self.engine, plan['provider_id'], plan['id'],
-                                      definition.get('max_backups'),
-                                      definition.get('retention_duration'), timeutil.now(),
-                                      claims=self.bank)
+            outcome = self.engine.retention.prune(plan, definition.get('max_backups'),
+                                                  definition.get('retention_duration'))
             entry['retention'] = outcome
             entry['deleted_checkpoints'] = outcome['deleted']
             if outcome['errors']:
@@ -392,25 +294,3 @@ class Scheduler:
                     checkpoint.id, '; '.join('%s: %s' % (e['id'], e['error'])
                                              for e in outcome['errors'])))
         entry['state'] = STATE_SUCCESS
-
-
-def claims_of(engine, operation: dict, limit: int | None = None) -> list[dict]:
-    """An operation's claims, newest fire time first."""
-    bank = engine.catalog.bank
-    keys = bank.list(claim_prefix(operation['project_id'], operation['id']), limit=limit,
-                     reverse=True)
-    result = []
-    for key in keys:
-        try:
-            result.append(public(bank.get_json(key)))
-        except NotFound:
-            continue
-    return result
-
-
-def next_fire_time(trigger: dict, now: datetime.datetime | None = None) -> str | None:
-    try:
-        times = time_trigger(trigger).next_times(1, now or timeutil.now())
-    except KarborError:
-        return None
-    return iso(times[0]) if times else None

@@ -74,6 +74,8 @@ class KarborModule:
     default_timeout: int | None = None
     #: options naming an object the module creates; checked by check_name() before run()
     name_options: tuple[str, ...] = ()
+    #: whole-number options that must be 0 or more; checked before run()
+    count_options: tuple[str, ...] = ()
     #: catalog kind ('plans', ...) of the named record the module finds or creates: run() is
     #: then called under the engine's name lock, so two runs of one new name make one record
     catalog_kind: str | None = None
@@ -109,6 +111,9 @@ class KarborModule:
         try:
             for option in self.name_options:
                 check_name(self.params.get(option), option)
+            for option in self.count_options:
+                if self.params[option] < 0:
+                    raise InvalidInput('%s must be 0 or more.' % option)
             lock = self.engine.name_lock(
                 self.catalog_kind, self.params.get('name') or self.params.get('id') or '') \
                 if self.catalog_kind else contextlib.nullcontext()

@@ -71,7 +71,7 @@ def engine(tmp_path):
 
 
 def make_plan(engine, provider=NOOP_PROVIDER_ID, resources=None, name='p'):
-    return engine.create_plan({'name': name, 'provider_id': provider,
+    return engine.plans.create({'name': name, 'provider_id': provider,
                                'resources': resources or [SERVER.to_dict()]})
 
 
@@ -117,7 +117,7 @@ def test_bad_plans_change_nothing(engine, tmp_path):
     with pytest.raises(NotFound):
         make_plan(engine, provider='00000000-0000-0000-0000-000000000000')
     with pytest.raises(InvalidInput):
-        engine.create_plan({'name': 'x', 'provider_id': NOOP_PROVIDER_ID,
+        engine.plans.create({'name': 'x', 'provider_id': NOOP_PROVIDER_ID,
                             'resources': [VOLUME.to_dict()],
                             'parameters': {R.VOLUME: {'unknown': 1}}})
     assert engine.catalog.plans.list('project-a') == []
@@ -205,7 +205,7 @@ def test_checkpoints_are_scoped_by_project(engine, tmp_path):
         other.get_checkpoint(NOOP_PROVIDER_ID, cp.id)
     assert other.list_checkpoints(NOOP_PROVIDER_ID) == []
     with pytest.raises(NotFound):
-        other.get_plan(plan['id'])
+        other.plans.get(plan['id'])
 
 
 def test_dead_restore_is_reaped_with_what_it_created(engine):
@@ -219,13 +219,13 @@ def test_dead_restore_is_reaped_with_what_it_created(engine):
                                         SERVER.key: R.RES_RESTORING}})
     engine.catalog.restores.save(record)
     cp.bank.put(lease_key('dead-owner'), {'expires_at': timeutil.wall_clock() + 60})
-    assert engine.get_restore(record['id'])['status'] == R.RESTORE_IN_PROGRESS  # still alive
+    assert engine.restores.get(record['id'])['status'] == R.RESTORE_IN_PROGRESS  # still alive
     cp.bank.put(lease_key('dead-owner'), {'expires_at': timeutil.wall_clock() - 1})
-    reaped = engine.list_restores(status=R.RESTORE_FAIL)
+    reaped = engine.restores.list(status=R.RESTORE_FAIL)
     assert [r['id'] for r in reaped] == [record['id']]
     assert 'new-volume' in reaped[0]['error']
     assert reaped[0]['resources_status'][SERVER.key] == R.RES_ERROR
-    assert engine.list_restores(status=R.RESTORE_IN_PROGRESS) == []
+    assert engine.restores.list(status=R.RESTORE_IN_PROGRESS) == []
 
 
 def test_restore_records_new_resources_as_they_are_made(engine):
@@ -279,7 +279,7 @@ def test_index_is_written_once_per_run_not_per_resource(engine, monkeypatch):
 
 def test_resource_query_is_resolved_at_each_checkpoint_and_recorded(engine, monkeypatch):
     query = "[?type=='%s' && metadata.backup=='daily']" % R.VOLUME
-    plan = engine.create_plan({'name': 'q', 'provider_id': NOOP_PROVIDER_ID,
+    plan = engine.plans.create({'name': 'q', 'provider_id': NOOP_PROVIDER_ID,
                                'resource_query': query})
     assert plan['resources'] == [] and plan['resource_query'] == query
     first = engine.protect(plan)
@@ -291,17 +291,17 @@ def test_resource_query_is_resolved_at_each_checkpoint_and_recorded(engine, monk
     with pytest.raises(InvalidInput, match='matches no resource'):
         engine.protect(plan)
     assert len(engine.list_checkpoints(NOOP_PROVIDER_ID, plan_id=plan['id'])) == 1
-    plan = engine.update_plan(plan, {'resource_query': "[?type=='%s']" % R.SERVER})
+    plan = engine.plans.update(plan, {'resource_query': "[?type=='%s']" % R.SERVER})
     second = engine.protect(plan)
     assert sorted(second.data['resources_status']) == sorted([SERVER.key, VOLUME.key])
 
 
 def test_bad_resource_query_changes_nothing(engine):
     with pytest.raises(InvalidInput, match='JMESPath'):
-        engine.create_plan({'name': 'bad', 'provider_id': NOOP_PROVIDER_ID,
+        engine.plans.create({'name': 'bad', 'provider_id': NOOP_PROVIDER_ID,
                             'resource_query': '[?type=='})
     with pytest.raises(InvalidInput, match='resource_query'):
-        engine.create_plan({'name': 'none', 'provider_id': NOOP_PROVIDER_ID})
+        engine.plans.create({'name': 'none', 'provider_id': NOOP_PROVIDER_ID})
     assert engine.catalog.plans.list('project-a') == []
 
 
@@ -426,7 +426,7 @@ def test_one_named_restore_at_a_time_and_a_finished_one_is_not_repeated(engine):
     bank.put(claim, 'other-run')
     with pytest.raises(Conflict, match="named 'nightly' is running in another run"):
         engine.restore(NOOP_PROVIDER_ID, cp.id, name='nightly')
-    assert engine.list_restores() == []
+    assert engine.restores.list() == []
     bank.put(lease_key('other-run'), {'expires_at': timeutil.wall_clock() - 1})  # it died
     first = engine.restore(NOOP_PROVIDER_ID, cp.id, name='nightly')
     assert first['status'] == R.RESTORE_SUCCESS and not first.get('_reused')
@@ -435,7 +435,7 @@ def test_one_named_restore_at_a_time_and_a_finished_one_is_not_repeated(engine):
     # holds the claim, the engine finds the finished restore and does not run it again
     again = engine.restore(NOOP_PROVIDER_ID, cp.id, name='nightly')
     assert again['_reused'] and again['id'] == first['id']
-    assert [r['id'] for r in engine.list_restores()] == [first['id']]
+    assert [r['id'] for r in engine.restores.list()] == [first['id']]
     assert not bank.exists(claim)
 
 
@@ -515,7 +515,7 @@ def test_name_lock_makes_find_or_create_one_at_a_time(engine):
     def run():
         barrier.wait()
         with engine.name_lock('plans', 'nightly'):
-            if engine.find_plan('nightly') is None:
+            if engine.plans.find('nightly') is None:
                 _time.sleep(0.2)  # a slow create: the other run must wait, not look
                 made.append(make_plan(engine, name='nightly')['id'])
     threads = [threading.Thread(target=run) for _run in range(2)]
@@ -523,7 +523,7 @@ def test_name_lock_makes_find_or_create_one_at_a_time(engine):
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(made) == 1 and engine.find_plan('nightly')['id'] == made[0]
+    assert len(made) == 1 and engine.plans.find('nightly')['id'] == made[0]
     with engine.name_lock('plans', 'other'):  # other names are not held up
         with engine.name_lock('triggers', 'nightly'):
             pass

@@ -14,6 +14,12 @@ import pytest
 from ansible_collections.karbor.protection.plugins.module_utils.engine import scheduler as S
 from ansible_collections.karbor.protection.plugins.module_utils.engine.operation_logs import (
     OperationLogService)
+from ansible_collections.karbor.protection.plugins.module_utils.engine.plans import PlanService
+from ansible_collections.karbor.protection.plugins.module_utils.engine.retention import Retention
+from ansible_collections.karbor.protection.plugins.module_utils.engine.scheduled_operations import (
+    ScheduledOperationService)
+from ansible_collections.karbor.protection.plugins.module_utils.engine.triggers import (
+    TriggerService)
 from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
 from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import Catalog
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
@@ -47,17 +53,18 @@ class FakeEngine:
 
     def __init__(self, root):
         self.catalog = Catalog(LocalBank(os.path.join(root, 'catalog')))
-        self.operation_logs = OperationLogService(self.catalog.operation_logs,
-                                                  lambda: self.project_id)
+        project = lambda: self.project_id  # noqa: E731
+        self.operation_logs = OperationLogService(self.catalog.operation_logs, project)
+        self.plans = PlanService(self.catalog.plans, project, self.catalog.scheduled_operations,
+                                 self.provider, lambda: None)
+        self.triggers = TriggerService(self.catalog.triggers, project,
+                                       self.catalog.scheduled_operations)
+        self.scheduled_operations = ScheduledOperationService(
+            self.catalog.scheduled_operations, project, self.plans, self.triggers, self.provider)
+        self.retention = Retention(self, self.catalog.bank)
         self.lock = threading.Lock()
         self.checkpoints = []
         self.fail_next = False
-
-    def get_plan(self, name_or_id):
-        plan = self.catalog.plans.find(self.project_id, name_or_id)
-        if plan is None:
-            raise NotFound('Plan %r does not exist in this project.' % name_or_id)
-        return plan
 
     def provider(self, provider_id):
         if provider_id != PROVIDER:
@@ -111,7 +118,7 @@ def make_trigger(engine, rule='FREQ=HOURLY', window=900, name='hourly'):
 
 
 def make_operation(engine, trigger, op_type='protect', name='op', **definition):
-    fields = S.validate_operation(engine, {
+    fields = engine.scheduled_operations.validate({
         'name': name, 'operation_type': op_type, 'trigger_id': trigger['name'],
         'operation_definition': dict(definition, plan_id='p'), 'enabled': True})
     fields['enabled_at'] = timeutil.isoformat(timeutil.now())
@@ -267,18 +274,18 @@ def test_validation_of_operations(engine):
     base = {'name': 'x', 'operation_type': 'protect', 'trigger_id': trigger['id'],
             'operation_definition': {'plan_id': 'p'}}
     with pytest.raises(NotFound, match='Trigger .nope. does not exist'):
-        S.validate_operation(engine, dict(base, trigger_id='nope'))
+        engine.scheduled_operations.validate(dict(base, trigger_id='nope'))
     with pytest.raises(NotFound, match='Plan .nope. does not exist'):
-        S.validate_operation(engine, dict(base, operation_definition={'plan_id': 'nope'}))
+        engine.scheduled_operations.validate(dict(base, operation_definition={'plan_id': 'nope'}))
     with pytest.raises(InvalidInput, match='protect or retention_protect'):
-        S.validate_operation(engine, dict(base, operation_type='restore'))
+        engine.scheduled_operations.validate(dict(base, operation_type='restore'))
     with pytest.raises(InvalidInput, match='retention_protect operations only'):
-        S.validate_operation(engine, dict(base, operation_definition={'plan_id': 'p',
+        engine.scheduled_operations.validate(dict(base, operation_definition={'plan_id': 'p',
                                                                       'max_backups': 3}))
     with pytest.raises(NotFound):
-        S.validate_operation(engine, dict(base, operation_definition={
+        engine.scheduled_operations.validate(dict(base, operation_definition={
             'plan_id': 'p', 'provider_id': 'cf56bd3e-97a7-4078-b6d5-f36246333fd9'}))
-    good = S.validate_operation(engine, dict(base, operation_type='retention_protect',
+    good = engine.scheduled_operations.validate(dict(base, operation_type='retention_protect',
                                              operation_definition={'plan_id': 'p',
                                                                    'max_backups': 0}))
     assert good['operation_definition'] == {'plan_id': engine.plan['id'], 'provider_id': PROVIDER,
@@ -289,11 +296,11 @@ def test_a_used_trigger_cannot_be_deleted(engine):
     trigger = make_trigger(engine)
     op = make_operation(engine, trigger)
     with pytest.raises(Conflict, match='used by scheduled operation'):
-        S.delete_trigger(engine, trigger)
+        engine.triggers.delete(trigger)
     engine.catalog.scheduled_operations.delete(op)
-    S.delete_trigger(engine, trigger)
+    engine.triggers.delete(trigger)
     with pytest.raises(KarborError):
-        S.get_trigger(engine, 'hourly')
+        engine.triggers.get('hourly')
 
 
 def test_claims_survive_folder_churn(tmp_path):

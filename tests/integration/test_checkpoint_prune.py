@@ -1,0 +1,42 @@
+# -*- coding: utf-8 -*-
+"""checkpoint_prune through real ansible-playbook, on the local bank with the
+No-Op provider: keep-N deletes the oldest, never the newest, and a dry run
+changes nothing."""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+
+import pytest
+
+
+@pytest.fixture(scope='module')
+def volume(cloud):
+    conn = cloud.connect(cloud.a)
+    vol = conn.block_storage.create_volume(size=1, name='karbor-it-%s' % uuid.uuid4().hex[:6])
+    conn.block_storage.wait_for_status(vol, 'available', failures=['error'], wait=120)
+    yield vol
+    conn.block_storage.delete_volume(vol, ignore_missing=True)
+
+
+def test_keep_n_deletes_the_oldest_never_the_newest(run_playbook, volume, tmp_path):
+    out = os.path.join(str(tmp_path), 'facts.json')
+    run_playbook('noop_prune.yml', {'volume_id': volume.id, 'state_dir': str(tmp_path),
+                                    'out': out})
+    with open(out) as handle:
+        facts = json.load(handle)
+    oldest, middle, newest = facts['made']
+    # check mode names what would go, and nothing goes
+    assert facts['dry']['changed'] is True
+    assert facts['dry']['deleted'] == [oldest, middle]
+    assert sorted(facts['after_dry']) == sorted(facts['made'])
+    # the real run deletes the two oldest, oldest first
+    assert facts['pruned']['changed'] is True
+    assert facts['pruned']['deleted'] == [oldest, middle]
+    assert facts['pruned']['skipped'] == [] and facts['pruned']['errors'] == []
+    # idempotent
+    assert facts['again']['changed'] is False and facts['again']['deleted'] == []
+    # the newest is kept even when it is too old
+    assert facts['aged']['changed'] is False and facts['aged']['deleted'] == []
+    assert facts['left'] == [newest]
