@@ -38,12 +38,11 @@ def test_network_router_security_group_floating_ip_and_server(cloud):
         net.add_interface_to_router(made['router'], subnet=made['subnet'].id)
         made['interface'] = True
         made['group'] = net.create_security_group(name=tag, description='ssh and ping')
-        rules = [net.create_security_group_rule(
-            security_group_id=made['group'].id, direction='ingress', ethertype='IPv4',
-            protocol='tcp', port_range_min=22, port_range_max=22, remote_ip_prefix='0.0.0.0/0'),
-                 net.create_security_group_rule(
-            security_group_id=made['group'].id, direction='ingress', ethertype='IPv4',
-            protocol='icmp', remote_ip_prefix='0.0.0.0/0')]
+        ingress = {'security_group_id': made['group'].id, 'direction': 'ingress',
+                   'ethertype': 'IPv4', 'remote_ip_prefix': '0.0.0.0/0'}
+        rules = [net.create_security_group_rule(protocol='tcp', port_range_min=22,
+                                                port_range_max=22, **ingress),
+                 net.create_security_group_rule(protocol='icmp', **ingress)]
         made['fip'] = net.create_ip(floating_network_id=external.id)
         made['port'] = net.create_port(name=tag, network_id=made['network'].id,
                                        fixed_ips=[{'subnet_id': made['subnet'].id,
