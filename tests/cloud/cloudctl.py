@@ -6,8 +6,9 @@
 Services: MariaDB, RabbitMQ and memcached (Debian packages, private instances), Keystone,
 Glance, Cinder API, Placement and Nova API under gunicorn, Swift all-in-one,
 cinder scheduler/volume/backup (sparse-file volumes, Swift backups), Nova
-conductor/scheduler/compute (fake driver with real snapshots) and a Neutron
-stand-in. State lives under KARBOR_CLOUD_BASE (default /tmp/karbor-cloud).
+conductor/scheduler/compute (fake driver with real snapshots) and
+neutron-server (ML2 without agents, ports bound by drivers/karbor_ml2_bind.py,
+the L3 router plugin; networks 'private' and external 'public'). State lives under KARBOR_CLOUD_BASE (default /tmp/karbor-cloud).
 KARBOR_CLOUD_BENCH_AZ=1 also starts the availability zone 'bench': one more
 cinder-volume and cinder-backup (host karbor-bench) whose backups are sparse
 files (drivers/karbor_sparse_backup.py); on a running cloud, only those two.
@@ -30,7 +31,7 @@ PASSWORD = os.environ.get('KARBOR_CLOUD_PASSWORD', 'karbor-secret')
 VENV, ETC, DATA, LOG, RUN, BIN = (os.path.join(BASE, d) for d in
                                   ('venv', 'etc', 'data', 'log', 'run', 'bin'))
 PYTHON = os.environ.get('KARBOR_CLOUD_PYTHON') or shutil.which('python3.11') or sys.executable
-PACKAGES = ['keystone==29.*', 'glance==32.*', 'cinder==28.*', 'nova==33.*',
+PACKAGES = ['keystone==29.*', 'glance==32.*', 'cinder==28.*', 'nova==33.*', 'neutron==28.*',
             'openstack-placement==15.*', 'swift==2.38.*', 'openstacksdk', 'gunicorn', 'PyMySQL']
 DEBIAN = ['mariadb-server', 'rabbitmq-server', 'memcached']
 DB = 'mysql+pymysql://openstack:%s@127.0.0.1:3306' % PASSWORD
@@ -182,6 +183,13 @@ def install():
                           capture_output=True, text=True, check=True).stdout.strip()
     shutil.copy(os.path.join(HERE, 'drivers', 'karbor_fake_compute.py'),
                 os.path.join(site, 'nova', 'virt', 'karbor_fake_compute.py'))
+    # ML2 loads mechanism drivers by entry point name only: declare ours (the module itself
+    # comes from drivers/ on the services' PYTHONPATH)
+    dist = os.path.join(site, 'karbor_cloud_drivers-0.dist-info')
+    write(os.path.join(dist, 'METADATA'),
+          'Metadata-Version: 2.1\nName: karbor-cloud-drivers\nVersion: 0\n')
+    write(os.path.join(dist, 'entry_points.txt'),
+          '[neutron.ml2.mechanism_drivers]\nkarbor_bind = karbor_ml2_bind:BindEverywhereDriver\n')
     write(os.path.join(BIN, 'sudo'), '#!/bin/sh\n# services already run as root\nexec "$@"\n')
     os.chmod(os.path.join(BIN, 'sudo'), 0o755)
 
@@ -226,7 +234,9 @@ def wsgi_wrappers():
                      'nova.wsgi.osapi_compute'),
         'cinder_app': ("sys.argv = [sys.argv[0], '--config-file', '%s/cinder/cinder.conf', "
                        "'--log-file', '%s/cinder-api.log']" % (ETC, LOG), 'cinder.wsgi.api'),
-        'neutron_app': ('', 'neutron_standin'),
+        'neutron_app': ("os.environ.setdefault('OS_NEUTRON_CONFIG_DIR', '%s/neutron')\n"
+                        "os.environ.setdefault('OS_NEUTRON_CONFIG_FILES', 'neutron.conf;ml2_conf.ini')"
+                        % ETC, 'neutron.wsgi.api'),
     }
     for name, (setup, module) in wrappers.items():
         keep_argv = 'sys.argv' in setup
@@ -285,7 +295,8 @@ socket = {r}/mysqld.sock
     sql = ["CREATE USER IF NOT EXISTS 'openstack'@'127.0.0.1' IDENTIFIED BY '%s';" % PASSWORD,
            "GRANT ALL PRIVILEGES ON *.* TO 'openstack'@'127.0.0.1';"]
     sql += ['CREATE DATABASE IF NOT EXISTS %s CHARACTER SET utf8mb4;' % db
-            for db in ('keystone', 'glance', 'cinder', 'placement', 'nova_api', 'nova', 'nova_cell0')]
+            for db in ('keystone', 'glance', 'cinder', 'placement', 'nova_api', 'nova', 'nova_cell0',
+                       'neutron')]
     subprocess.run(['mariadb', '--defaults-file=' + conf], input='\n'.join(sql), text=True,
                    check=True)
     say('mariadb ready')
@@ -503,7 +514,7 @@ lock_path = {d}/glance/locks
     say('glance ready')
 
 
-def placement_and_network():
+def placement():
     conf = os.path.join(ETC, 'placement', 'placement.conf')
     write(conf, '[DEFAULT]\nlog_file = %s/placement-api.log\n[placement_database]\n'
           'connection = %s/placement?charset=utf8mb4\n[api]\nauth_strategy = keystone\n%s'
@@ -511,7 +522,71 @@ def placement_and_network():
     sh(os.path.join(VENV, 'bin', 'placement-manage'), '--config-file', conf, 'db', 'sync',
        env=service_env())
     gunicorn('placement', 8778, 'placement_app')
-    gunicorn('neutron', 9696, 'neutron_app', threads=2)
+
+
+def neutron_config():
+    """Write neutron.conf and ml2_conf.ini, then start the schema migration in the
+    background: on a fresh database its ~140 alembic steps take about 8 s, which overlap
+    with the start of the other services instead of adding to it. Returns the migration
+    process, or None when Neutron is already running."""
+    conf_dir = os.path.join(ETC, 'neutron')
+    os.makedirs(os.path.join(DATA, 'neutron', 'locks'), exist_ok=True)
+    os.makedirs(conf_dir, exist_ok=True)
+    shutil.copy(os.path.join(VENV, 'etc', 'neutron', 'api-paste.ini'), conf_dir)
+    write(os.path.join(conf_dir, 'neutron.conf'), """
+[DEFAULT]
+host = karbor-cloud
+log_file = {l}/neutron-server.log
+state_path = {d}/neutron
+auth_strategy = keystone
+transport_url = {mq}
+core_plugin = ml2
+service_plugins = router
+allow_overlapping_ips = true
+# no DHCP agent: no DHCP provisioning block, scheduling or notifications
+enable_traditional_dhcp = false
+dhcp_agent_notification = false
+# Nova gets network-vif-plugged and network-changed (a floating IP shows up in the
+# server's addresses); it does not wait for them (vif_plugging_timeout = 0)
+notify_nova_on_port_status_changes = true
+notify_nova_on_port_data_changes = true
+[database]
+connection = {db}/neutron?charset=utf8mb4
+{token}{nova}[oslo_concurrency]
+lock_path = {d}/neutron/locks
+[oslo_messaging_rabbit]
+heartbeat_timeout_threshold = 0
+""".format(l=LOG, d=DATA, mq=MQ, db=DB, token=authtoken('neutron'),
+           nova=auth_block('neutron', 'nova')))
+    write(os.path.join(conf_dir, 'ml2_conf.ini'), """
+[ml2]
+# 'local' segments need no agent and no data plane; 'flat' is the external network's
+type_drivers = local,flat
+project_network_types = local
+mechanism_drivers = karbor_bind
+extension_drivers = port_security
+[ml2_type_flat]
+flat_networks = public
+[securitygroup]
+enable_security_group = true
+""")
+    if pid_of('neutron'):
+        return None
+    out = open(os.path.join(LOG, 'neutron-db-manage.log'), 'a')
+    return subprocess.Popen([os.path.join(VENV, 'bin', 'neutron-db-manage'), '--config-file',
+                             os.path.join(conf_dir, 'neutron.conf'), '--config-file',
+                             os.path.join(conf_dir, 'ml2_conf.ini'), 'upgrade', 'heads'],
+                            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            env=service_env())
+
+
+def neutron(migration):
+    if migration is not None:
+        if migration.wait() != 0:
+            raise SystemExit('karbor-cloud: neutron-db-manage upgrade failed (exit %d); see '
+                             '%s/neutron-db-manage.log' % (migration.returncode, LOG))
+        say('neutron database migrated')
+    gunicorn('neutron', 9696, 'neutron_app')
 
 
 def cinder():
@@ -621,6 +696,9 @@ metadata_listen = 127.0.0.1
 enabled_apis = osapi_compute
 report_interval = 5
 graceful_shutdown_timeout = 5
+# no agent plugs anything: do not wait for network-vif-plugged events
+vif_plugging_is_fatal = false
+vif_plugging_timeout = 0
 [wsgi]
 api_paste_config = {c}/api-paste.ini
 [api]
@@ -682,15 +760,18 @@ def up():
     clouds_yaml()
     wsgi_wrappers()
     mariadb()
+    migration = neutron_config()
     rabbitmq()
     memcached()
     keystone()
     swift()
     glance()
-    placement_and_network()
+    placement()
     cinder()
+    neutron(migration)
     manage = nova()
-    identity('wait', '300', 'cinder', 'nova-compute')
+    wait_http('http://127.0.0.1:9696/')
+    identity('wait', '300', 'cinder', 'nova-compute', 'networks')
     sh(*manage, 'cell_v2', 'discover_hosts', env=service_env())
     identity('wait', '120', 'nova-hypervisor', 'flavor', 'quotas')
     if BENCH_AZ:

@@ -4,7 +4,7 @@ catalog of the karbor test cloud (idempotent), or wait for readiness.
   identity_setup.py catalog SERVICE...   service users and endpoints
   identity_setup.py tenants              project-a, project-b, user 'member'
   identity_setup.py wait SECONDS WHAT... cinder | nova-compute | nova-hypervisor |
-                                        quotas | flavor | bench-az
+                                        quotas | flavor | bench-az | networks
 """
 import os
 import sys
@@ -21,7 +21,12 @@ CATALOG = {
     'nova': ('nova', 'compute', 'http://127.0.0.1:8774/v2.1'),
     'neutron': ('neutron', 'network', 'http://127.0.0.1:9696'),
 }
-SERVICE_USERS = ('swift', 'glance', 'cinder', 'placement', 'nova')
+SERVICE_USERS = ('swift', 'glance', 'cinder', 'placement', 'nova', 'neutron')
+# (name, cidr, network attributes): documentation ranges, no packet ever leaves a port
+NETWORKS = (('private', '198.51.100.0/24', {'is_shared': True}),
+            ('public', '203.0.113.0/24', {'is_router_external': True,
+                                          'provider_network_type': 'flat',
+                                          'provider_physical_network': 'public'}))
 
 
 def admin():
@@ -78,6 +83,20 @@ def tenants():
     print('tenants: user member (role member) in project-a and project-b')
 
 
+def networks(conn):
+    """The shared network 'private' the tests boot servers on, and the external network
+    'public' for router gateways and floating IPs; admin's, idempotent."""
+    for name, cidr, attrs in NETWORKS:
+        net = conn.network.find_network(name) or conn.network.create_network(name=name, **attrs)
+        if not list(conn.network.subnets(network_id=net.id)):
+            prefix = cidr.rsplit('.', 1)[0]
+            conn.network.create_subnet(
+                name=name + '-subnet', network_id=net.id, ip_version=4, cidr=cidr,
+                gateway_ip=prefix + '.1', is_dhcp_enabled=False,
+                allocation_pools=[{'start': prefix + '.10', 'end': prefix + '.250'}])
+        print('ready: network %s (%s)' % (name, cidr))
+
+
 def wait(seconds, what):
     deadline = time.time() + seconds
     conn = admin()
@@ -118,6 +137,9 @@ def wait(seconds, what):
                 size=1, name='karbor-az-cache-refresh', availability_zone='karbor-no-such-zone'))
         except openstack.exceptions.BadRequestException:
             pass
+    if 'networks' in what:
+        until('neutron', lambda: list(conn.network.extensions()))
+        networks(conn)
     if 'quotas' in what:
         # the tests make many backups, snapshots and servers: lift the limits
         for name in ('project-a', 'project-b', 'admin'):
@@ -125,6 +147,9 @@ def wait(seconds, what):
             conn.set_volume_quotas(proj.id, volumes=-1, snapshots=-1, backups=-1, gigabytes=-1,
                                    backup_gigabytes=-1)
             conn.set_compute_quotas(proj.id, instances=-1, cores=-1, ram=-1)
+            conn.network.update_quota(proj.id, networks=-1, subnets=-1, ports=-1, routers=-1,
+                                      floating_ips=-1, security_groups=-1,
+                                      security_group_rules=-1)
         print('ready: quotas lifted for project-a, project-b, admin')
     if 'flavor' in what:
         if not conn.compute.find_flavor('m1.tiny'):
