@@ -41,6 +41,11 @@ options:
       - Also delete available checkpoints older than this many days (never the newest one).
         Left out, or 0 or less, no age limit.
     type: int
+  timeout:
+    description:
+      - Seconds each cloud wait of a delete (backups, images) may take.
+    type: int
+    default: 3600
 extends_documentation_fragment:
   - karbor.protection.openstack
   - karbor.protection.openstack.engine

@@ -93,7 +93,7 @@ def test_protect_dedup_restore_and_shared_chunks(cloud, conn, images, tmp_path, 
     try:
         plan = engine.plans.create({'name': 'img', 'provider_id': provider_id,
                                    'resources': [{'id': image.id, 'type': IMAGE}],
-                                   'parameters': {IMAGE: {'backup_name': 'nightly'}}})
+                                    'parameters': {IMAGE: {'backup_name': 'nightly'}}})
         first = engine.protect(plan)
         assert first.status == 'available', first.data.get('error')
         assert first.data['progress']['bytes_uploaded'] == len(data)

@@ -80,7 +80,7 @@ def test_auto_mode_chains_incrementals_and_protects_parents(cloud, two_volumes, 
     engine = ProtectionEngine(state_dir=str(tmp_path), cloud=CloudSession({'cloud': cloud.a}))
     plan = engine.plans.create({'name': 'auto', 'provider_id': OS_INFRA,
                                'resources': [{'id': volumes[0].id, 'type': 'OS::Cinder::Volume'}],
-                               'parameters': {'OS::Cinder::Volume': {'backup_mode': 'auto'}}})
+                                'parameters': {'OS::Cinder::Volume': {'backup_mode': 'auto'}}})
     first = engine.protect(plan)
     second = engine.protect(plan)
     assert first.status == second.status == 'available', (first.data, second.data)

@@ -39,7 +39,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.engine.scheduled
 from ansible_collections.karbor.protection.plugins.module_utils.engine.triggers import (
     TriggerService)
 from ansible_collections.karbor.protection.plugins.module_utils.flow import graph as G
-from ansible_collections.karbor.protection.plugins.module_utils.resources.protectable import (
+from ansible_collections.karbor.protection.plugins.module_utils.resources.discovery import (
     ProtectableRegistry)
 from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import Catalog
 from ansible_collections.karbor.protection.plugins.module_utils.storage.checkpoints import (

@@ -15,7 +15,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.common.errors im
 from ansible_collections.karbor.protection.plugins.module_utils.engine.providers import Provider
 from ansible_collections.karbor.protection.plugins.module_utils.engine.records import (
     RecordService)
-from ansible_collections.karbor.protection.plugins.module_utils.resources.protectable import (
+from ansible_collections.karbor.protection.plugins.module_utils.resources.discovery import (
     ProtectableRegistry)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.selection import (
     ResourceQuery)
@@ -83,10 +83,10 @@ class PlanService(RecordService):
             after.setdefault('status', R.PLAN_SUSPENDED)
             after.setdefault('description', '')
 
-    def delete(self, plan: dict[str, Any], dry_run: bool = False) -> None:
+    def delete(self, record: dict[str, Any], dry_run: bool = False) -> None:
         users = [op for op in self.operations.iter(self.project_id)
-                 if (op.get('operation_definition') or {}).get('plan_id') == plan['id']]
+                 if (op.get('operation_definition') or {}).get('plan_id') == record['id']]
         if users:
             raise Conflict('Plan %s is used by scheduled operation(s) %s; delete them first.'
-                           % (plan['id'], ', '.join(op['id'] for op in users)))
-        super().delete(plan, dry_run)
+                           % (record['id'], ', '.join(op['id'] for op in users)))
+        super().delete(record, dry_run)

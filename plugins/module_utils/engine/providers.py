@@ -21,33 +21,16 @@ from ansible_collections.karbor.protection.plugins.module_utils.common.errors im
     InvalidInput, NotFound, PluginNotFound)
 from ansible_collections.karbor.protection.plugins.module_utils.storage.registry import (
     BANK_NAMES, lease_section)
-from ansible_collections.karbor.protection.plugins.module_utils.resources.noop import (
-    NoopProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     ProtectionPlugin)
-from ansible_collections.karbor.protection.plugins.module_utils.common.schema import validate_value, split_parameter_key
-from ansible_collections.karbor.protection.plugins.module_utils.resources.volume import CinderVolumePlugin
-from ansible_collections.karbor.protection.plugins.module_utils.resources.image import GlanceImagePlugin
-from ansible_collections.karbor.protection.plugins.module_utils.resources.server import NovaServerPlugin
-from ansible_collections.karbor.protection.plugins.module_utils.resources.project import (
-    KeystoneProjectPlugin)
+from ansible_collections.karbor.protection.plugins.module_utils.resources.registry import (
+    OS_PLUGINS, PLUGIN_CLASSES)
+from ansible_collections.karbor.protection.plugins.module_utils.common.schema import (
+    split_parameter_key, validate_value)
 
 NOOP_PROVIDER_ID = 'b766f37c-d011-4026-8228-28730d734a3f'
 OS_INFRA_PROVIDER_ID = 'cf56bd3e-97a7-4078-b6d5-f36246333fd9'
 OS_INFRA_FS_PROVIDER_ID = '6659007d-6f66-4a0f-9cb4-17d6aded0bb9'
-
-PLUGIN_CLASSES: dict[str, type[ProtectionPlugin]] = {}
-for _cls, _aliases in ((NoopProtectionPlugin, ('noop',)),
-                       (CinderVolumePlugin, ('cinder', 'volume')),
-                       (GlanceImagePlugin, ('glance', 'image')),
-                       (NovaServerPlugin, ('nova', 'server')),
-                       (KeystoneProjectPlugin, ('project',))):
-    PLUGIN_CLASSES[_cls.name] = _cls
-    for _alias in _aliases:
-        PLUGIN_CLASSES[_alias] = _cls
-
-OS_PLUGINS = ['karbor-volume-protection-plugin', 'karbor-image-protection-plugin',
-              'karbor-server-protection-plugin', 'karbor-project-protection-plugin']
 
 
 class Provider:

@@ -7,6 +7,9 @@ protectables). Karbor had no plugin for projects, so such plans failed."""
 
 from __future__ import annotations
 
+from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
+from ansible_collections.karbor.protection.plugins.module_utils.resources.protectable import Protectable
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import NotFound
 from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     Operation, OperationContext, ProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
@@ -32,3 +35,17 @@ class KeystoneProjectPlugin(ProtectionPlugin):
 
     def get_restore_operation(self, resource):
         return ProjectRestore()
+
+
+class ProjectProtectable(Protectable):
+    resource_type = R.PROJECT
+
+    def list_resources(self) -> list[Resource]:
+        return [Resource(R.PROJECT, self.cloud.project_id, self.cloud.project_name)]
+
+    def show_resource(self, resource_id: str) -> Resource:
+        if resource_id != self.cloud.project_id:
+            raise NotFound('Project %s is not the project these credentials are scoped to (%s); '
+                           'only the current project can be protected.'
+                           % (resource_id, self.cloud.project_id))
+        return self.list_resources()[0]

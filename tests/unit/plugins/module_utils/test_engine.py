@@ -119,7 +119,7 @@ def test_bad_plans_change_nothing(engine, tmp_path):
     with pytest.raises(InvalidInput):
         engine.plans.create({'name': 'x', 'provider_id': NOOP_PROVIDER_ID,
                             'resources': [VOLUME.to_dict()],
-                            'parameters': {R.VOLUME: {'unknown': 1}}})
+                             'parameters': {R.VOLUME: {'unknown': 1}}})
     assert engine.catalog.plans.list('project-a') == []
 
 

@@ -53,14 +53,13 @@ class FakeEngine:
 
     def __init__(self, root):
         self.catalog = Catalog(LocalBank(os.path.join(root, 'catalog')))
-        project = lambda: self.project_id  # noqa: E731
-        self.operation_logs = OperationLogService(self.catalog.operation_logs, project)
-        self.plans = PlanService(self.catalog.plans, project, self.catalog.scheduled_operations,
+        self.operation_logs = OperationLogService(self.catalog.operation_logs, self._project)
+        self.plans = PlanService(self.catalog.plans, self._project, self.catalog.scheduled_operations,
                                  self.provider, lambda: None)
-        self.triggers = TriggerService(self.catalog.triggers, project,
+        self.triggers = TriggerService(self.catalog.triggers, self._project,
                                        self.catalog.scheduled_operations)
         self.scheduled_operations = ScheduledOperationService(
-            self.catalog.scheduled_operations, project, self.plans, self.triggers, self.provider)
+            self.catalog.scheduled_operations, self._project, self.plans, self.triggers, self.provider)
         self.retention = Retention(self, self.catalog.bank)
         self.lock = threading.Lock()
         self.checkpoints = []
@@ -281,13 +280,13 @@ def test_validation_of_operations(engine):
         engine.scheduled_operations.validate(dict(base, operation_type='restore'))
     with pytest.raises(InvalidInput, match='retention_protect operations only'):
         engine.scheduled_operations.validate(dict(base, operation_definition={'plan_id': 'p',
-                                                                      'max_backups': 3}))
+                                                                              'max_backups': 3}))
     with pytest.raises(NotFound):
         engine.scheduled_operations.validate(dict(base, operation_definition={
             'plan_id': 'p', 'provider_id': 'cf56bd3e-97a7-4078-b6d5-f36246333fd9'}))
     good = engine.scheduled_operations.validate(dict(base, operation_type='retention_protect',
-                                             operation_definition={'plan_id': 'p',
-                                                                   'max_backups': 0}))
+                                                     operation_definition={'plan_id': 'p',
+                                                                           'max_backups': 0}))
     assert good['operation_definition'] == {'plan_id': engine.plan['id'], 'provider_id': PROVIDER,
                                             'max_backups': -1, 'retention_duration': -1}
 

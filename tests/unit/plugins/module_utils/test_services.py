@@ -44,12 +44,11 @@ class Services:
     def __init__(self, root):
         catalog = Catalog(LocalBank(os.path.join(root, 'catalog')))
         self.catalog = catalog
-        project = lambda: self.project_id  # noqa: E731
-        self.plans = PlanService(catalog.plans, project, catalog.scheduled_operations, provider,
+        self.plans = PlanService(catalog.plans, self._project, catalog.scheduled_operations, provider,
                                  lambda: None)
-        self.triggers = TriggerService(catalog.triggers, project, catalog.scheduled_operations)
+        self.triggers = TriggerService(catalog.triggers, self._project, catalog.scheduled_operations)
         self.scheduled_operations = ScheduledOperationService(
-            catalog.scheduled_operations, project, self.plans, self.triggers, provider)
+            catalog.scheduled_operations, self._project, self.plans, self.triggers, provider)
         # a plan without resources: written directly, PlanService.validate needs the cloud
         self.plan = catalog.plans.new(self.project_id, {'name': 'p', 'provider_id': PROVIDER,
                                                         'resources': []})
