@@ -51,15 +51,19 @@ class FakeProvider:
 class FakeEngine:
     project_id = 'project-a'
 
+    def _project(self):
+        return self.project_id
+
     def __init__(self, root):
         self.catalog = Catalog(LocalBank(os.path.join(root, 'catalog')))
         self.operation_logs = OperationLogService(self.catalog.operation_logs, self._project)
-        self.plans = PlanService(self.catalog.plans, self._project, self.catalog.scheduled_operations,
-                                 self.provider, lambda: None)
+        self.plans = PlanService(self.catalog.plans, self._project,
+                                 self.catalog.scheduled_operations, self.provider, lambda: None)
         self.triggers = TriggerService(self.catalog.triggers, self._project,
                                        self.catalog.scheduled_operations)
         self.scheduled_operations = ScheduledOperationService(
-            self.catalog.scheduled_operations, self._project, self.plans, self.triggers, self.provider)
+            self.catalog.scheduled_operations, self._project, self.plans, self.triggers,
+            self.provider)
         self.retention = Retention(self, self.catalog.bank)
         self.lock = threading.Lock()
         self.checkpoints = []

@@ -41,11 +41,14 @@ def provider(provider_id):
 class Services:
     project_id = 'project-a'
 
+    def _project(self):
+        return self.project_id
+
     def __init__(self, root):
         catalog = Catalog(LocalBank(os.path.join(root, 'catalog')))
         self.catalog = catalog
-        self.plans = PlanService(catalog.plans, self._project, catalog.scheduled_operations, provider,
-                                 lambda: None)
+        self.plans = PlanService(catalog.plans, self._project, catalog.scheduled_operations,
+                                 provider, lambda: None)
         self.triggers = TriggerService(catalog.triggers, self._project, catalog.scheduled_operations)
         self.scheduled_operations = ScheduledOperationService(
             catalog.scheduled_operations, self._project, self.plans, self.triggers, provider)
