@@ -95,8 +95,16 @@ class FlowRun:
             self.progress, new_resources=self.new_resources,
             children=[c.value for c in node.child_nodes], restore=restore,
             check_lease=self.lease.check_valid, lock=self.lock, on_new_resource=on_new_resource,
+            previous_checkpoints=self._previous_checkpoints,
             set_status=(lambda status, reason=None, _res=res: self.status_sink(_res, status,
                                                                                reason)))
+
+    def _previous_checkpoints(self, limit: int) -> list:
+        """The plan's newest available checkpoints other than this run's."""
+        listed = self.engine.checkpoints(self.provider).list(
+            self.checkpoint.project_id, plan_id=self.checkpoint.plan.get('id'),
+            status=R.CP_AVAILABLE, limit=limit)
+        return [older for older in listed if older.id != self.checkpoint.id]
 
     # -- before the flow ---------------------------------------------------------
     def precheck(self) -> None:

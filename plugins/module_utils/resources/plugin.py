@@ -101,6 +101,9 @@ class OperationContext:
     config: dict[str, Any] = field(default_factory=dict)
     lock: Any = None
     on_new_resource: Callable[[], None] | None = None
+    #: this plan's newest available checkpoints before this one, newest first, at most N
+    #: (lent by the engine: a plugin never builds engine objects)
+    previous_checkpoints: Callable[[int], list] = lambda limit: []
 
     def publish_new_resource(self, original_id: str, new_id: str | None) -> None:
         """Tell parents (a server) which new resource replaced a child, and

@@ -17,8 +17,6 @@ from typing import Any, Callable
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
 from ansible_collections.karbor.protection.plugins.module_utils.resources.protectable import Protectable
-from ansible_collections.karbor.protection.plugins.module_utils.storage.checkpoints import (
-    CheckpointCollection)
 from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import (
     CloudSession, wait_for)
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
@@ -126,12 +124,7 @@ class CinderProtect(Operation):
 
     def _previous_backup(self, ctx: OperationContext) -> str | None:
         """This plan's newest available checkpoint's backup of the volume, if usable."""
-        checkpoint = ctx.checkpoint
-        collection = CheckpointCollection(checkpoint.bank, checkpoint.data['provider_id'])
-        for older in collection.list(checkpoint.project_id, plan_id=checkpoint.plan.get('id'),
-                                     status=R.CP_AVAILABLE, limit=5):
-            if older.id == checkpoint.id:
-                continue
+        for older in ctx.previous_checkpoints(5):
             try:
                 metadata = older.resource_section(ctx.resource.id).get_json('metadata')
             except NotFound:
