@@ -22,7 +22,6 @@ the checkpoint frees everything even when the protect died midway.
 from __future__ import annotations
 
 import concurrent.futures
-import threading
 import time
 from typing import Any, Callable, Iterator, NamedTuple
 
@@ -38,31 +37,16 @@ from ansible_collections.karbor.protection.plugins.module_utils.common.errors im
 from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     Operation, OperationContext, ProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
-
-
-def raise_for_response(response) -> None:
-    """The SDK's error for a raw Glance response (imported here, on first use:
-    the cloud layer has checked the SDK is there and modules that never
-    touch an image do not pay for importing it)."""
-    from openstack import exceptions as sdk_exceptions  # pylint: disable=import-outside-toplevel
-    sdk_exceptions.raise_from_response(response)
-
+from ansible_collections.karbor.protection.plugins.module_utils.resources.glance_calls import (
+    READ_BLOCK, close_response, delete_image, image_document, images_named, open_image_data,
+    raise_for_response, saved_image_metadata, snapshot_name, wait_image_active)
+from ansible_collections.karbor.protection.plugins.module_utils.resources.image_read_ahead import (
+    ImageReadAhead)
 
 MIB = 1024 * 1024
 DEFAULT_CHUNK = 8 * MIB
 DEFAULT_CONCURRENCY = 8
 MAX_CHUNK = 1024 * MIB
-READ_BLOCK = MIB
-# Glance fields that describe the stored copy or are set by Glance itself;
-# everything else (disk/container format, min_disk/min_ram, tags, properties)
-# is saved and given to the restored image.
-NOT_RESTORED = frozenset((
-    'id', 'name', 'status', 'created_at', 'updated_at', 'self', 'file', 'schema', 'owner',
-    'size', 'virtual_size', 'checksum', 'os_hash_algo', 'os_hash_value', 'direct_url',
-    'locations', 'stores', 'visibility', 'protected', 'os_hidden', 'image_import_methods',
-    'owner_specified.openstack.md5', 'owner_specified.openstack.sha256',
-    'owner_specified.openstack.object'))
-NOT_RESTORED_PREFIXES = ('os_glance',)
 
 
 class Settings(NamedTuple):
@@ -94,185 +78,6 @@ def plugin_settings(config: dict) -> Settings:
     snapshot = str(section.get('enable_server_snapshot', 'true')).strip().lower() not in (
         'false', 'no', '0', 'off')
     return Settings(size, workers, snapshot, memory)
-
-
-# -- cloud helpers ------------------------------------------------------------------
-def get_image(ctx: OperationContext, image_id: str):
-    return ctx.cloud.call('Image %s' % image_id, ctx.cloud.conn.image.get_image, image_id)
-
-
-def image_or_none(ctx: OperationContext, image_id: str):
-    try:
-        return get_image(ctx, image_id)
-    except NotFound:
-        return None
-
-
-def image_document(ctx: OperationContext, image_id: str) -> dict:
-    """The image exactly as Glance returns it (every property, flat)."""
-    def fetch():
-        response = ctx.cloud.conn.image.get('/images/%s' % image_id)
-        raise_for_response(response)
-        return response.json()
-    return ctx.cloud.call('Image %s' % image_id, fetch)
-
-
-def close_response(opened: concurrent.futures.Future) -> None:
-    """Close a download that was opened for nothing."""
-    if not opened.cancelled() and opened.exception() is None:
-        opened.result().close()
-
-
-def open_image_data(ctx: OperationContext, image_id: str):
-    """The image's bytes as a streamed response, in one request (the SDK's
-    ``download_image`` first fetches the image record, which the plugin reads
-    itself, beside this request)."""
-    def fetch():
-        response = ctx.cloud.conn.image.get('/images/%s/file' % image_id, stream=True)
-        raise_for_response(response)
-        if response.status_code != 200:
-            response.close()
-            raise KarborError('Image %s has no data to download (HTTP %d); is it active?'
-                              % (image_id, response.status_code))
-        return response
-    return ctx.cloud.call('Downloading image %s' % image_id, fetch)
-
-
-def wait_image_active(ctx: OperationContext, image_id: str, timeout: float):
-    return wait_for('image %s' % image_id, lambda: get_image(ctx, image_id),
-                    lambda i: i.status == 'active',
-                    lambda i: 'image is %s' % i.status if i.status in (
-                        'killed', 'deleted', 'deactivated', 'pending_delete') else None,
-                    max(1.0, timeout))
-
-
-def delete_image(ctx: OperationContext, image_id: str) -> None:
-    if image_or_none(ctx, image_id) is not None:
-        ctx.cloud.call('Deleting image %s' % image_id, ctx.cloud.conn.image.delete_image,
-                       image_id, ignore_missing=True)
-
-
-def images_named(ctx: OperationContext, name: str) -> list[str]:
-    conn = ctx.cloud.conn
-    return [i.id for i in ctx.cloud.call('Listing images named %s' % name,
-                                         lambda: list(conn.image.images(name=name)))]
-
-
-def snapshot_name(checkpoint_id: str, server_id: str) -> str:
-    return 'karbor-snapshot-%s-%s' % (checkpoint_id, server_id)
-
-
-def saved_image_metadata(document: dict) -> dict:
-    """What the restore needs and shows: Glance's hashes plus every property
-    the restored image should carry."""
-    properties = {k: v for k, v in document.items()
-                  if k not in NOT_RESTORED and not k.startswith(NOT_RESTORED_PREFIXES)}
-    return {'name': document.get('name'), 'size': document.get('size'),
-            'checksum': document.get('checksum'),
-            'os_hash_algo': document.get('os_hash_algo'),
-            'os_hash_value': document.get('os_hash_value'),
-            'disk_format': document.get('disk_format'),
-            'container_format': document.get('container_format'),
-            'min_disk': document.get('min_disk'), 'min_ram': document.get('min_ram'),
-            'properties': properties}
-
-
-class ImageReadAhead:
-    """Reads an image's record and first chunks while the engine writes the
-    checkpoint, so the uploads can start as soon as the checkpoint is in the
-    bank. Holds at most ``limit`` chunks, named, and whether the first one is
-    in the bank already; the chunks it has not read are read by whoever
-    takes it, from the same download."""
-
-    def __init__(self, ctx: OperationContext, image_id: str, chunk_size: int,
-                 limit: int, store: ChunkStore) -> None:
-        self.ctx = ctx
-        self.image_id = image_id
-        self.chunk_size = chunk_size
-        self.limit = max(0, limit)
-        self.store = store
-        self.document: dict | None = None
-        self.response = None
-        self.chunks: Iterator[bytes] | None = None
-        self.prefix: list[tuple[bytes, str]] = []
-        self.found: dict[str, bool] = {}  # looked up before any reference: see ChunkUploader
-        self.error: BaseException | None = None
-        self.stop = threading.Event()
-        self.opened = threading.Event()  # record and download there (or failed)
-        self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._read, name='karbor-read-ahead', daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        opener = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix='karbor-open')
-        try:
-            opened = opener.submit(open_image_data, self.ctx, self.image_id)
-            try:
-                self.document = image_document(self.ctx, self.image_id)
-            finally:
-                self.response = opened.result()
-            if self.document.get('status') != 'active':
-                return  # on_main waits for it and opens the download again
-            chunks = fixed_chunks(self.response.iter_content(READ_BLOCK), self.chunk_size)
-            self.chunks = chunks
-            self.opened.set()
-            looked_up = None
-            while len(self.prefix) < self.limit and not self.stop.is_set():
-                data = next(chunks, None)
-                if data is None:
-                    break
-                digest = self.store.digest(data)
-                with self.lock:
-                    self.prefix.append((data, digest))
-                if looked_up is None:
-                    looked_up = opener.submit(self.store.exists, digest)
-                    looked_up.add_done_callback(
-                        lambda f, d=digest: f.exception() or self.found.update({d: f.result()}))
-        except BaseException as exc:  # pylint: disable=broad-except
-            self.error = exc  # before take(): on_main starts over; after: the copy fails
-        finally:
-            self.opened.set()
-            opener.shutdown(wait=False)
-
-    def take(self) -> tuple[dict, Any, Iterator[bytes | tuple[bytes, str]],
-                            Callable[[], int]] | None:
-        """(image record, open response, every chunk from the first: the
-        ones read ahead as (bytes, digest), how many of those are still to be
-        handed over), or None when the read ahead found nothing usable (it is
-        then closed)."""
-        self.stop.set()  # the chunk being read is still added, then the thread ends
-        self.opened.wait()
-        if self.error is not None or self.chunks is None:
-            self.close()
-            return None
-        chunks = self.chunks
-
-        def every_chunk() -> Iterator[bytes | tuple[bytes, str]]:
-            while True:  # the chunks read ahead first, without waiting for the last one
-                with self.lock:
-                    item = self.prefix.pop(0) if self.prefix else None  # not kept once given
-                if item is not None:
-                    yield item
-                elif self.thread.is_alive():
-                    self.thread.join()
-                else:
-                    break
-            if self.error is not None:
-                raise self.error
-            yield from chunks
-
-        def in_memory() -> int:
-            with self.lock:
-                return len(self.prefix)
-        return self.document or {}, self.response, every_chunk(), in_memory
-
-    def close(self) -> None:
-        self.stop.set()
-        if self.response is not None:
-            self.response.close()  # also ends a read that is blocked
-        self.thread.join(timeout=30)
-        with self.lock:
-            self.prefix = []
 
 
 # -- operations -----------------------------------------------------------------------
