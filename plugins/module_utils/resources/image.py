@@ -26,7 +26,8 @@ import time
 from typing import Any, Callable, Iterator, NamedTuple
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
-from ansible_collections.karbor.protection.plugins.module_utils.resources.protectable import Protectable
+from ansible_collections.karbor.protection.plugins.module_utils.resources.protectable import (
+    CloudProtectable)
 from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import (
     ChunkStore, owner_name, tree_digest)
 from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_pipeline import (
@@ -399,54 +400,51 @@ class GlanceImagePlugin(ProtectionPlugin):
         return GlanceDelete()
 
 
-class ImageProtectable(Protectable):
+class ImageProtectable(CloudProtectable):
     resource_type = R.IMAGE
     parent_types = (R.SERVER, R.PROJECT)
     skip_statuses = ('killed', 'deleted', 'pending_delete', 'deactivated')
 
-    def _to_resource(self, image, server_id: str | None = None) -> Resource:
+    def _list_raw(self) -> list:
+        project = self.cloud.project_id
+        return self.cloud.call('Listing images', lambda: list(
+            self.cloud.conn.image.images(owner=project)))
+
+    def _get_raw(self, resource_id: str):
+        return self.cloud.call('Image %s' % resource_id, self.cloud.conn.image.get_image,
+                               resource_id)
+
+    def _to_resource(self, item, server_id: str | None = None) -> Resource:
         extra = {'server_id': server_id} if server_id else {}
-        return Resource(R.IMAGE, image.id, image.name or '', extra_info=extra)
+        return Resource(R.IMAGE, item.id, item.name or '', extra_info=extra)
 
-    def list_resources(self) -> list[Resource]:
-        project = self.cloud.project_id
-        images = self.cloud.call('Listing images', lambda: list(
-            self.cloud.conn.image.images(owner=project)))
-        return [self._to_resource(i) for i in images if self._usable(i.status)]
-
-    def _usable_one(self, resource_id: str) -> bool:
-        image = self.cloud.call('Image %s' % resource_id, self.cloud.conn.image.get_image,
-                                resource_id)
+    def _usable_item(self, item) -> bool:
         # as the listing: only the project's own images
-        return image.owner == self.cloud.project_id and self._usable(image.status)
+        return item.owner == self.cloud.project_id and self._usable(item.status)
 
-    def describe_resources(self) -> list[dict]:
-        project = self.cloud.project_id
-        images = self.cloud.call('Listing images', lambda: list(
-            self.cloud.conn.image.images(owner=project)))
-        return [self._description(self._to_resource(i), i.status, i.properties, i.tags)
-                for i in images if self._usable(i.status)]
+    def _metadata(self, item) -> dict | None:
+        return item.properties
 
-    def show_resource(self, resource_id: str) -> Resource:
-        image = self.cloud.call('Image %s' % resource_id, self.cloud.conn.image.get_image,
-                                resource_id)
-        return self._to_resource(image)
+    def _tags(self, item) -> list | None:
+        return item.tags
 
     def get_dependent_resources(self, parent: Resource) -> list[Resource]:
         if parent.type == R.PROJECT:
             return self.list_resources()
         if parent.type == R.SERVER:
-            server = self.cloud.call('Server %s' % parent.id, self.cloud.conn.compute.get_server,
-                                     parent.id)
-            image_id = (server.image or {}).get('id') if isinstance(server.image, dict) else None
-            if not image_id:
-                return []  # booted from a volume
-            try:
-                image = self.cloud.call('Image %s' % image_id, self.cloud.conn.image.get_image,
-                                        image_id)
-            except NotFound:
-                return []  # boot image deleted since; the server snapshot still covers the disk
-            if not self._usable(image.status):
-                return []
-            return [self._to_resource(image, server_id=parent.id)]
+            return self._boot_image_of(parent)
         return []
+
+    def _boot_image_of(self, server: Resource) -> list[Resource]:
+        found = self.cloud.call('Server %s' % server.id, self.cloud.conn.compute.get_server,
+                                server.id)
+        image_id = (found.image or {}).get('id') if isinstance(found.image, dict) else None
+        if not image_id:
+            return []  # booted from a volume
+        try:
+            image = self._get_raw(image_id)
+        except NotFound:
+            return []  # boot image deleted since; the server snapshot still covers the disk
+        if not self._usable(image.status):
+            return []
+        return [self._to_resource(image, server_id=server.id)]

@@ -73,3 +73,43 @@ class Protectable:
 
     def _usable(self, status: str | None) -> bool:
         return (status or '').lower() not in self.skip_statuses
+
+
+class CloudProtectable(Protectable):
+    """A type whose instances come from one listing call and one lookup
+    call: a subclass says which calls, how an instance becomes a Resource,
+    and what a resource_query sees of it (status, metadata, tags)."""
+
+    def _list_raw(self) -> list:
+        raise NotImplementedError
+
+    def _get_raw(self, resource_id: str):
+        raise NotImplementedError
+
+    def _to_resource(self, item) -> Resource:
+        raise NotImplementedError
+
+    def _metadata(self, item) -> dict | None:
+        return item.metadata
+
+    def _tags(self, item) -> list | None:
+        return None
+
+    def _usable_item(self, item) -> bool:
+        return self._usable(item.status)
+
+    def _listed(self) -> list:
+        return [item for item in self._list_raw() if self._usable_item(item)]
+
+    def list_resources(self) -> list[Resource]:
+        return [self._to_resource(item) for item in self._listed()]
+
+    def describe_resources(self) -> list[dict]:
+        return [self._description(self._to_resource(item), item.status, self._metadata(item),
+                                  self._tags(item)) for item in self._listed()]
+
+    def show_resource(self, resource_id: str) -> Resource:
+        return self._to_resource(self._get_raw(resource_id))
+
+    def _usable_one(self, resource_id: str) -> bool:
+        return self._usable_item(self._get_raw(resource_id))

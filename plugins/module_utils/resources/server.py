@@ -18,7 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
-from ansible_collections.karbor.protection.plugins.module_utils.resources.protectable import Protectable
+from ansible_collections.karbor.protection.plugins.module_utils.resources.protectable import (
+    CloudProtectable)
 from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import wait_for
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     KarborError)
@@ -198,34 +199,24 @@ class NovaServerPlugin(ProtectionPlugin):
         return NovaRestore()
 
 
-class ServerProtectable(Protectable):
+class ServerProtectable(CloudProtectable):
     resource_type = R.SERVER
     parent_types = (R.PROJECT,)
     skip_statuses = ('deleted', 'error', 'unknown', 'soft_deleted', 'rescued')
 
-    def _to_resource(self, server) -> Resource:
-        return Resource(R.SERVER, server.id, server.name or '')
-
-    def list_resources(self) -> list[Resource]:
-        servers = self.cloud.call('Listing servers', lambda: list(
+    def _list_raw(self) -> list:
+        return self.cloud.call('Listing servers', lambda: list(
             self.cloud.conn.compute.servers(details=True)))
-        return [self._to_resource(s) for s in servers if self._usable(s.status)]
 
-    def _usable_one(self, resource_id: str) -> bool:
-        server = self.cloud.call('Server %s' % resource_id, self.cloud.conn.compute.get_server,
-                                 resource_id)
-        return self._usable(server.status)
+    def _get_raw(self, resource_id: str):
+        return self.cloud.call('Server %s' % resource_id, self.cloud.conn.compute.get_server,
+                               resource_id)
 
-    def describe_resources(self) -> list[dict]:
-        servers = self.cloud.call('Listing servers', lambda: list(
-            self.cloud.conn.compute.servers(details=True)))
-        return [self._description(self._to_resource(s), s.status, s.metadata, s.tags)
-                for s in servers if self._usable(s.status)]
+    def _to_resource(self, item) -> Resource:
+        return Resource(R.SERVER, item.id, item.name or '')
 
-    def show_resource(self, resource_id: str) -> Resource:
-        server = self.cloud.call('Server %s' % resource_id, self.cloud.conn.compute.get_server,
-                                 resource_id)
-        return self._to_resource(server)
+    def _tags(self, item) -> list | None:
+        return item.tags
 
     def get_dependent_resources(self, parent: Resource) -> list[Resource]:
         if parent.type == R.PROJECT:

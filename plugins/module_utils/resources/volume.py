@@ -16,7 +16,8 @@ import time
 from typing import Any, Callable
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
-from ansible_collections.karbor.protection.plugins.module_utils.resources.protectable import Protectable
+from ansible_collections.karbor.protection.plugins.module_utils.resources.protectable import (
+    CloudProtectable)
 from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import (
     CloudSession, wait_for)
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
@@ -346,40 +347,27 @@ class CinderVolumePlugin(ProtectionPlugin):
         return CinderDelete()
 
 
-class VolumeProtectable(Protectable):
+class VolumeProtectable(CloudProtectable):
     resource_type = R.VOLUME
     parent_types = (R.SERVER, R.PROJECT)
     skip_statuses = ('error', 'deleting', 'error_deleting')
 
-    def _to_resource(self, volume) -> Resource:
-        return Resource(R.VOLUME, volume.id, volume.name or '',
-                        extra_info={'availability_zone': volume.availability_zone or ''})
-
-    def _volumes(self):
+    def _list_raw(self) -> list:
         return self.cloud.call('Listing volumes', lambda: list(
             self.cloud.conn.block_storage.volumes(details=True)))
 
-    def list_resources(self) -> list[Resource]:
-        return [self._to_resource(v) for v in self._volumes() if self._usable(v.status)]
+    def _get_raw(self, resource_id: str):
+        return self.cloud.call('Volume %s' % resource_id,
+                               self.cloud.conn.block_storage.get_volume, resource_id)
 
-    def _usable_one(self, resource_id: str) -> bool:
-        volume = self.cloud.call('Volume %s' % resource_id,
-                                 self.cloud.conn.block_storage.get_volume, resource_id)
-        return self._usable(volume.status)
-
-    def describe_resources(self) -> list[dict]:
-        return [self._description(self._to_resource(v), v.status, v.metadata)
-                for v in self._volumes() if self._usable(v.status)]
-
-    def show_resource(self, resource_id: str) -> Resource:
-        volume = self.cloud.call('Volume %s' % resource_id,
-                                 self.cloud.conn.block_storage.get_volume, resource_id)
-        return self._to_resource(volume)
+    def _to_resource(self, item) -> Resource:
+        return Resource(R.VOLUME, item.id, item.name or '',
+                        extra_info={'availability_zone': item.availability_zone or ''})
 
     def get_dependent_resources(self, parent: Resource) -> list[Resource]:
         if parent.type == R.PROJECT:
             return self.list_resources()
         if parent.type == R.SERVER:
-            return [self._to_resource(v) for v in self._volumes() if self._usable(v.status) and any(
+            return [self._to_resource(v) for v in self._listed() if any(
                 a.get('server_id') == parent.id for a in (v.attachments or []))]
         return []
