@@ -354,6 +354,7 @@ class GlanceDelete(Operation):
 class GlanceImagePlugin(ProtectionPlugin):
     name = 'karbor-image-protection-plugin'
     supported_types = (R.IMAGE,)
+    operation_classes = {'protect': GlanceProtect, 'restore': GlanceRestore, 'delete': GlanceDelete}
 
     def get_options_schema(self, resource_type: str) -> dict:
         return {'type': 'object', 'title': 'Image protection options',
@@ -389,15 +390,6 @@ class GlanceImagePlugin(ProtectionPlugin):
         if metadata.get('server_id'):
             info['server_id'] = metadata['server_id']
         return {k: v for k, v in info.items() if v is not None}
-
-    def get_protect_operation(self, resource):
-        return GlanceProtect()
-
-    def get_restore_operation(self, resource):
-        return GlanceRestore()
-
-    def get_delete_operation(self, resource):
-        return GlanceDelete()
 
 
 class ImageProtectable(CloudProtectable):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     Operation, OperationContext, ProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils.common.resource import (
-    RESOURCE_TYPES, Resource)
+    RESOURCE_TYPES)
 
 
 class _NoopProtect(Operation):
@@ -32,6 +32,7 @@ class _NoopRestore(Operation):
 class NoopProtectionPlugin(ProtectionPlugin):
     name = 'karbor-noop-protection-plugin'
     supported_types = RESOURCE_TYPES
+    operation_classes = {'protect': _NoopProtect, 'restore': _NoopRestore}
 
     def get_options_schema(self, resource_type: str) -> dict:
         return {'type': 'object', 'title': 'No-Op options', 'properties': {
@@ -49,9 +50,3 @@ class NoopProtectionPlugin(ProtectionPlugin):
 
     def get_saved_info(self, metadata: dict) -> dict:
         return {'resource_id': metadata.get('resource_id'), 'name': metadata.get('name')}
-
-    def get_protect_operation(self, resource: Resource) -> Operation:
-        return _NoopProtect()
-
-    def get_restore_operation(self, resource: Resource) -> Operation:
-        return _NoopRestore()

@@ -133,6 +133,9 @@ class ProtectionPlugin:
 
     name = ''
     supported_types: tuple[str, ...] = ()
+    #: the Operation class of each flow (protect, restore, delete); a flow left
+    #: out gets an Operation whose hooks do nothing
+    operation_classes: dict[str, type[Operation]] = {}
 
     def __init__(self, config: dict[str, dict[str, str]] | None = None) -> None:
         self.config = config or {}
@@ -153,13 +156,13 @@ class ProtectionPlugin:
         return {}
 
     def get_protect_operation(self, resource: Resource) -> Operation:
-        return Operation()
+        return self.operation_classes.get('protect', Operation)()
 
     def get_restore_operation(self, resource: Resource) -> Operation:
-        return Operation()
+        return self.operation_classes.get('restore', Operation)()
 
     def get_delete_operation(self, resource: Resource) -> Operation:
-        return Operation()
+        return self.operation_classes.get('delete', Operation)()
 
     def operation_for(self, operation: str, resource: Resource) -> Operation:
         getter = {'protect': self.get_protect_operation,

@@ -29,12 +29,7 @@ class ProjectRestore(Operation):
 class KeystoneProjectPlugin(ProtectionPlugin):
     name = 'karbor-project-protection-plugin'
     supported_types = (R.PROJECT,)
-
-    def get_protect_operation(self, resource):
-        return ProjectProtect()
-
-    def get_restore_operation(self, resource):
-        return ProjectRestore()
+    operation_classes = {'protect': ProjectProtect, 'restore': ProjectRestore}
 
 
 class ProjectProtectable(Protectable):

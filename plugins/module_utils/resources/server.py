@@ -169,6 +169,7 @@ class NovaRestore(Operation):
 class NovaServerPlugin(ProtectionPlugin):
     name = 'karbor-server-protection-plugin'
     supported_types = (R.SERVER,)
+    operation_classes = {'protect': NovaProtect, 'restore': NovaRestore}
 
     def get_options_schema(self, resource_type: str) -> dict:
         return {'type': 'object', 'title': 'Server options', 'properties': {},
@@ -191,12 +192,6 @@ class NovaServerPlugin(ProtectionPlugin):
     def get_saved_info(self, metadata: dict) -> dict:
         return {k: metadata.get(k) for k in ('attach_metadata', 'server_metadata',
                                              'boot_metadata')}
-
-    def get_protect_operation(self, resource):
-        return NovaProtect()
-
-    def get_restore_operation(self, resource):
-        return NovaRestore()
 
 
 class ServerProtectable(CloudProtectable):

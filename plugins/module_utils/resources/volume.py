@@ -304,6 +304,7 @@ class CinderDelete(Operation):
 class CinderVolumePlugin(ProtectionPlugin):
     name = 'karbor-volume-protection-plugin'
     supported_types = (R.VOLUME,)
+    operation_classes = {'protect': CinderProtect, 'restore': CinderRestore, 'delete': CinderDelete}
 
     def get_options_schema(self, resource_type: str) -> dict:
         return {'type': 'object', 'title': 'Cinder backup options', 'additionalProperties': False,
@@ -336,15 +337,6 @@ class CinderVolumePlugin(ProtectionPlugin):
     def get_saved_info(self, metadata: dict) -> dict:
         return {k: metadata.get(k) for k in ('name', 'is_incremental', 'status', 'size',
                                              'volume_id')}
-
-    def get_protect_operation(self, resource):
-        return CinderProtect()
-
-    def get_restore_operation(self, resource):
-        return CinderRestore()
-
-    def get_delete_operation(self, resource):
-        return CinderDelete()
 
 
 class VolumeProtectable(CloudProtectable):
