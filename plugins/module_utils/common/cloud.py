@@ -32,14 +32,6 @@ def import_openstack():
     return openstack
 
 
-def sdk_version() -> str:
-    try:
-        from importlib.metadata import version
-        return version('openstacksdk')
-    except Exception:  # pylint: disable=broad-except
-        return 'unknown'
-
-
 AUTH_OPTIONS = ('cloud', 'auth', 'auth_type', 'region_name', 'validate_certs', 'ca_cert',
                 'client_cert', 'client_key', 'api_timeout', 'interface')
 

@@ -32,8 +32,6 @@ RES_PROTECTING = 'protecting'
 RES_AVAILABLE = 'available'
 RES_ERROR = 'error'
 RES_RESTORING = 'restoring'
-RES_DELETING = 'deleting'
-RES_DELETED = 'deleted'
 
 RESTORE_IN_PROGRESS = 'in_progress'
 RESTORE_SUCCESS = 'success'

@@ -9,13 +9,9 @@ validate values too (with jsonschema) and keep native JSON types.
 
 from __future__ import annotations
 
-import re
-
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
 
 # jsonschema is imported on first validation (about 30 ms a module run otherwise).
-
-_UUID_RE = re.compile(r'^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$')
 
 
 def split_parameter_key(key: str) -> tuple[str, str | None]:

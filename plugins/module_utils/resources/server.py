@@ -85,12 +85,28 @@ class NovaProtect(Operation):
 
 
 class NovaRestore(Operation):
+    """A new server from the saved record, booted from the restored image or
+    volume, with the other restored volumes attached at their devices; a
+    server that cannot be finished is deleted again."""
+
     def on_complete(self, ctx: OperationContext) -> None:
-        cloud = ctx.cloud
-        conn = cloud.conn
         meta = ctx.section.get_json('metadata')
-        smeta = meta['server_metadata']
-        boot = meta['boot_metadata']
+        attrs = self._server_attributes(ctx, meta['server_metadata'], meta['boot_metadata'])
+        server = ctx.cloud.call('Creating server', ctx.cloud.conn.compute.create_server, **attrs)
+        ctx.publish_new_resource(ctx.resource.id, server.id)
+        try:
+            ctx.section.put('restore-%s' % ctx.restore['id'] if ctx.restore else 'restore',
+                            {'server_id': server.id})
+            server = self._wait_active(ctx, server.id)
+            self._attach_volumes(ctx, server, meta)
+        except BaseException:
+            self._delete_half_restored(ctx, server.id)
+            raise
+
+    @classmethod
+    def _server_attributes(cls, ctx: OperationContext, smeta: dict,
+                           boot: dict) -> dict[str, Any]:
+        """What create_server gets: the saved record with the restore parameters over it."""
         params = ctx.parameters
         attrs: dict[str, Any] = {
             'name': params.get('restore_name') or '%s@%s' % (ctx.checkpoint.id, ctx.resource.id),
@@ -100,20 +116,7 @@ class NovaRestore(Operation):
         if not attrs['flavorRef']:
             raise KarborError('The checkpoint does not record the flavor of server %s; set '
                               'restore_flavor_id.' % ctx.resource.id)
-        if boot['boot_device_type'] == 'image':
-            image = ctx.new_resources.get(boot['boot_image_id'])
-            if not image:
-                raise KarborError('The boot image %s of server %s was not restored.'
-                                  % (boot['boot_image_id'], ctx.resource.id))
-            attrs['imageRef'] = image
-        else:
-            volume = ctx.new_resources.get(boot.get('boot_volume_id') or '')
-            if not volume:
-                raise KarborError('The boot volume of server %s was not restored.'
-                                  % ctx.resource.id)
-            attrs['block_device_mapping_v2'] = [{
-                'uuid': volume, 'source_type': 'volume', 'destination_type': 'volume',
-                'boot_index': 0, 'delete_on_termination': False}]
+        attrs.update(cls._boot_source(ctx, boot))
         if params.get('restore_net_id'):
             attrs['networks'] = [{'uuid': params['restore_net_id']}]
         elif smeta.get('networks'):
@@ -126,34 +129,53 @@ class NovaRestore(Operation):
             attrs['security_groups'] = smeta['security_groups']
         if smeta.get('availability_zone') and not params.get('ignore_availability_zone'):
             attrs['availability_zone'] = smeta['availability_zone']
-        server = cloud.call('Creating server', conn.compute.create_server, **attrs)
-        ctx.publish_new_resource(ctx.resource.id, server.id)
+        return attrs
+
+    @staticmethod
+    def _boot_source(ctx: OperationContext, boot: dict) -> dict[str, Any]:
+        """Boot from the restored image, or from the restored boot volume."""
+        if boot['boot_device_type'] == 'image':
+            image = ctx.new_resources.get(boot['boot_image_id'])
+            if not image:
+                raise KarborError('The boot image %s of server %s was not restored.'
+                                  % (boot['boot_image_id'], ctx.resource.id))
+            return {'imageRef': image}
+        volume = ctx.new_resources.get(boot.get('boot_volume_id') or '')
+        if not volume:
+            raise KarborError('The boot volume of server %s was not restored.'
+                              % ctx.resource.id)
+        return {'block_device_mapping_v2': [{
+            'uuid': volume, 'source_type': 'volume', 'destination_type': 'volume',
+            'boot_index': 0, 'delete_on_termination': False}]}
+
+    @staticmethod
+    def _attach_volumes(ctx: OperationContext, server: Any, meta: dict) -> None:
+        """Every restored volume the server had, other than its boot volume, at its device."""
+        cloud, conn = ctx.cloud, ctx.cloud.conn
+        boot_volume = meta['boot_metadata'].get('boot_volume_id')
+        for volume_id, info in sorted((meta.get('attach_metadata') or {}).items()):
+            if volume_id == boot_volume:
+                continue
+            new_volume = ctx.new_resources.get(volume_id)
+            if not new_volume:
+                raise KarborError('Attached volume %s of server %s was not restored.'
+                                  % (volume_id, ctx.resource.id))
+            cloud.call('Attaching volume %s' % new_volume, conn.compute.create_volume_attachment,
+                       server, volume_id=new_volume, device=info.get('device'))
+            wait_for('volume %s attachment' % new_volume,
+                     lambda v=new_volume: cloud.call('Volume', conn.block_storage.get_volume, v),
+                     lambda v: v.status == 'in-use',
+                     lambda v: 'volume is %s' % v.status if v.status.startswith('error')
+                     else None, ctx.timeout)
+
+    @staticmethod
+    def _delete_half_restored(ctx: OperationContext, server_id: str) -> None:
         try:
-            ctx.section.put('restore-%s' % ctx.restore['id'] if ctx.restore else 'restore',
-                            {'server_id': server.id})
-            server = self._wait_active(ctx, server.id)
-            for volume_id, info in sorted((meta.get('attach_metadata') or {}).items()):
-                if volume_id == boot.get('boot_volume_id'):
-                    continue
-                new_volume = ctx.new_resources.get(volume_id)
-                if not new_volume:
-                    raise KarborError('Attached volume %s of server %s was not restored.'
-                                      % (volume_id, ctx.resource.id))
-                cloud.call('Attaching volume %s' % new_volume, conn.compute.create_volume_attachment,
-                           server, volume_id=new_volume, device=info.get('device'))
-                wait_for('volume %s attachment' % new_volume,
-                         lambda v=new_volume: cloud.call('Volume', conn.block_storage.get_volume, v),
-                         lambda v: v.status == 'in-use',
-                         lambda v: 'volume is %s' % v.status if v.status.startswith('error')
-                         else None, ctx.timeout)
-        except BaseException:
-            try:
-                cloud.call('Deleting half-restored server %s' % server.id,
-                           conn.compute.delete_server, server.id)
-                ctx.publish_new_resource(ctx.resource.id, None)
-            except KarborError:
-                pass
-            raise
+            ctx.cloud.call('Deleting half-restored server %s' % server_id,
+                           ctx.cloud.conn.compute.delete_server, server_id)
+            ctx.publish_new_resource(ctx.resource.id, None)
+        except KarborError:
+            pass
 
     @staticmethod
     def _wait_active(ctx: OperationContext, server_id: str):
