@@ -66,6 +66,33 @@ class PlaybookResult:
     stderr: str
 
 
+@pytest.fixture
+def swift_container(cloud):
+    """A fresh container of project A and a factory of per-thread swiftclient connections
+    to it; whatever the test left in it is deleted afterwards."""
+    import swiftclient  # the test venv has it
+    import threading
+    import uuid
+    conn = cloud.connect(cloud.a)
+    endpoint = conn.object_store.get_endpoint()
+    local = threading.local()
+
+    def factory():
+        if not hasattr(local, 'conn'):
+            local.conn = swiftclient.Connection(session=conn.session, retries=3,
+                                                os_options={'object_storage_url': endpoint})
+        return local.conn
+    container = 'karbor-it-%s' % uuid.uuid4().hex[:8]
+    yield container, factory
+    try:
+        listed = factory().get_container(container, full_listing=True)[1]
+    except swiftclient.ClientException:
+        listed = []  # never created: the test wrote nothing
+    for item in listed:
+        factory().delete_object(container, item['name'])
+    conn.object_store.delete_container(container, ignore_missing=True)
+
+
 def collections_path() -> str:
     path = os.path.join(REPO, 'collections')
     link = os.path.join(path, 'ansible_collections', 'karbor', 'protection')

@@ -4,9 +4,6 @@ real Swift of the test cloud: the same tests the local and encrypted banks
 run as unit tests, against a fresh container that is removed afterwards."""
 from __future__ import annotations
 
-import threading
-import uuid
-
 import pytest
 
 from ansible_collections.karbor.protection.plugins.module_utils.storage.swift_bank import SwiftBank
@@ -14,23 +11,9 @@ from ansible_collections.karbor.protection.tests.unit.plugins.module_utils.bank_
 
 
 @pytest.fixture
-def swift(cloud):
-    import swiftclient  # the test venv has it
-    conn = cloud.connect(cloud.a)
-    endpoint = conn.object_store.get_endpoint()
-    local = threading.local()
-
-    def factory():
-        if not hasattr(local, 'conn'):
-            local.conn = swiftclient.Connection(session=conn.session, retries=3,
-                                                os_options={'object_storage_url': endpoint})
-        return local.conn
-    container = 'karbor-it-contract-%s' % uuid.uuid4().hex[:8]
-    yield SwiftBank(container, factory), factory, container
-    bank = SwiftBank(container, factory)
-    for key in bank.iter_all('/'):
-        bank.delete(key)
-    conn.object_store.delete_container(container, ignore_missing=True)
+def swift(swift_container):
+    container, factory = swift_container
+    return SwiftBank(container, factory), factory, container
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ on this cloud, so the second half cannot pass by luck.
 from __future__ import annotations
 
 import threading
-import uuid
 
 import pytest
 
@@ -20,23 +19,9 @@ ROUNDS = 40
 
 
 @pytest.fixture
-def bank(cloud):
-    import swiftclient  # the test venv has it
-    conn = cloud.connect(cloud.a)
-    endpoint = conn.object_store.get_endpoint()
-    local = threading.local()
-
-    def factory():
-        if not hasattr(local, 'conn'):
-            local.conn = swiftclient.Connection(session=conn.session, retries=3,
-                                                os_options={'object_storage_url': endpoint})
-        return local.conn
-    container = 'karbor-it-claims-%s' % uuid.uuid4().hex[:8]
-    swift_bank = SwiftBank(container, factory)
-    yield swift_bank
-    for key in swift_bank.iter_all('/'):
-        swift_bank.delete(key)
-    conn.object_store.delete_container(container, ignore_missing=True)
+def bank(swift_container):
+    container, factory = swift_container
+    return SwiftBank(container, factory)
 
 
 def contend(write, contenders: int) -> list[str]:
