@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -64,6 +65,16 @@ class PlaybookResult:
     rc: int
     stdout: str
     stderr: str
+
+
+@pytest.fixture(scope='module')
+def volume(cloud):
+    """A 1 GiB volume of project A for the tests of one file, deleted afterwards."""
+    conn = cloud.connect(cloud.a)
+    vol = conn.block_storage.create_volume(size=1, name='karbor-it-%s' % uuid.uuid4().hex[:6])
+    conn.block_storage.wait_for_status(vol, 'available', failures=['error'], wait=120)
+    yield vol
+    conn.block_storage.delete_volume(vol, ignore_missing=True)
 
 
 @pytest.fixture

@@ -6,18 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
-
-import pytest
-
-
-@pytest.fixture(scope='module')
-def volume(cloud):
-    conn = cloud.connect(cloud.a)
-    vol = conn.block_storage.create_volume(size=1, name='karbor-it-%s' % uuid.uuid4().hex[:6])
-    conn.block_storage.wait_for_status(vol, 'available', failures=['error'], wait=120)
-    yield vol
-    conn.block_storage.delete_volume(vol, ignore_missing=True)
 
 
 def test_keep_n_deletes_the_oldest_never_the_newest(run_playbook, volume, tmp_path):

@@ -7,20 +7,9 @@ import glob
 import json
 import os
 import time
-import uuid
 
-import pytest
 
 NOOP = 'b766f37c-d011-4026-8228-28730d734a3f'
-
-
-@pytest.fixture(scope='module')
-def volume(cloud):
-    conn = cloud.connect(cloud.a)
-    vol = conn.block_storage.create_volume(size=1, name='karbor-it-%s' % uuid.uuid4().hex[:6])
-    conn.block_storage.wait_for_status(vol, 'available', failures=['error'], wait=120)
-    yield vol
-    conn.block_storage.delete_volume(vol, ignore_missing=True)
 
 
 def test_every_module_end_to_end(run_playbook, volume, tmp_path):
