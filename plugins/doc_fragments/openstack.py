@@ -86,12 +86,34 @@ notes:
 options:
   state_dir:
     description:
-      - Folder of the engine's local state, the catalog of plans, restores, triggers and
-        scheduled operations (C(<state_dir>/catalog)) and the embedded local bank
-        (C(<state_dir>/bank)).
+      - Folder of the embedded local bank (C(<state_dir>/bank)) and, when I(catalog) is
+        C(local), of the catalog (C(<state_dir>/catalog)).
       - Defaults to the C(KARBOR_STATE_DIR) environment variable, else
         C(~/.local/share/karbor-protection).
     type: path
+  catalog:
+    description:
+      - Where the catalog lives. The catalog holds the plans, restores, triggers, scheduled
+        operations and operation logs of the project, and the scheduler's claims, cursors and
+        the name locks of concurrent runs.
+      - C(swift) keeps it in a Swift container of the project's own account (I(catalog_container)),
+        so that every runner (AWX jobs on any node, a laptop, cron) sees the same plans and runs
+        a scheduled fire time exactly once. Nothing is kept on the runner.
+      - C(local) keeps it in C(<state_dir>/catalog) on this machine only.
+      - C(auto) is C(swift) when the cloud has an object-store endpoint, else C(local) (a cloud
+        without Swift, or no cloud configured at all).
+      - With an encryption key the catalog is encrypted with it, as the banks are.
+      - Defaults to the C(KARBOR_CATALOG) environment variable, else C(auto).
+      - To move an existing local catalog into Swift, see the M(karbor.protection.catalog_migrate)
+        module.
+    type: str
+    choices: [auto, swift, local]
+  catalog_container:
+    description:
+      - The Swift container of the catalog when it is in Swift. It is created private (no ACL)
+        in the project's account on first use.
+      - Defaults to the C(KARBOR_CATALOG_CONTAINER) environment variable, else C(karbor-catalog).
+    type: str
   providers_dir:
     description:
       - Folder of Karbor-format provider files (C(*.conf)), read in addition to the built-in

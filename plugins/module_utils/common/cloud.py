@@ -117,6 +117,23 @@ class CloudSession:
         except Exception:  # pylint: disable=broad-except
             return ''
 
+    def configured(self) -> bool:
+        """Whether any cloud is named by the options, OS_* variables or a clouds.yaml."""
+        if self.params.get('cloud') or self.params.get('auth'):
+            return True
+        import_openstack()
+        from openstack.config import loader  # pylint: disable=import-outside-toplevel
+        try:
+            names = loader.OpenStackConfig().get_cloud_names()
+        except Exception as exc:  # pylint: disable=broad-except
+            raise KarborError('Cannot read the clouds.yaml (OS_CLIENT_CONFIG_FILE): %s'
+                              % describe_sdk_error(exc))
+        return any(name != 'defaults' for name in names)
+
+    def has_service(self, service_type: str) -> bool:
+        """Whether the cloud's service catalog has an endpoint of this type."""
+        return bool(self.call('Reading the service catalog', self.conn.has_service, service_type))
+
     def call(self, what: str, func: Callable, *args, **kwargs):
         """Run an SDK call, turning SDK errors into KarborError with context."""
         try:

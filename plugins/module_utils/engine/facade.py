@@ -13,7 +13,6 @@ leaves a checkpoint that a later run marks ``error`` and can delete.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from typing import Any, Iterator
 
@@ -26,6 +25,8 @@ from ansible_collections.karbor.protection.plugins.module_utils.engine import (
 from ansible_collections.karbor.protection.plugins.module_utils.engine import (
     restore as restore_flow)
 from ansible_collections.karbor.protection.plugins.module_utils.engine import scope
+from ansible_collections.karbor.protection.plugins.module_utils.engine.catalog_location import (
+    open_catalog_bank)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.operation_logs import (
     OperationLogService)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.providers import (
@@ -41,10 +42,10 @@ from ansible_collections.karbor.protection.plugins.module_utils.engine.triggers 
 from ansible_collections.karbor.protection.plugins.module_utils.flow import graph as G
 from ansible_collections.karbor.protection.plugins.module_utils.resources.discovery import (
     ProtectableRegistry)
+from ansible_collections.karbor.protection.plugins.module_utils.storage.bank_mutex import BankMutex
 from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import Catalog
 from ansible_collections.karbor.protection.plugins.module_utils.storage.checkpoints import (
     Checkpoint, CheckpointCollection)
-from ansible_collections.karbor.protection.plugins.module_utils.storage.local_bank import LocalBank
 
 DEFAULT_STATE_DIR = '~/.local/share/karbor-protection'
 
@@ -54,10 +55,15 @@ class ProtectionEngine:
 
     def __init__(self, state_dir: str | None = None, providers_dir: str | None = None,
                  cloud: CloudSession | None = None, max_workers: int = 8,
-                 timeout: int = 3600, encryption_key: bytes | None = None) -> None:
+                 timeout: int = 3600, encryption_key: bytes | None = None,
+                 catalog: str = 'auto', catalog_container: str | None = None) -> None:
         self.state_dir = os.path.abspath(os.path.expanduser(state_dir or DEFAULT_STATE_DIR))
         self.providers = ProviderRegistry(providers_dir)
-        self.catalog = Catalog(LocalBank(os.path.join(self.state_dir, 'catalog')))
+        # opened on first use (engine/catalog_location.py): Swift by default, so no runner
+        # keeps anything a later run needs
+        self.catalog = Catalog(lambda: open_catalog_bank(catalog, catalog_container,
+                                                         self.state_dir, self.cloud,
+                                                         self.encryption_key))
         # services over the catalog; each reaches the cloud (project_id) only when needed
         self.operation_logs = OperationLogService(self.catalog.operation_logs,
                                                   lambda: self.project_id)
@@ -69,7 +75,7 @@ class ProtectionEngine:
         self.scheduled_operations = ScheduledOperationService(
             self.catalog.scheduled_operations, lambda: self.project_id, self.plans,
             self.triggers, self.provider)
-        self.retention = Retention(self, self.catalog.bank)
+        self.retention = Retention(self, lambda: self.catalog.bank)
         self.restores = RestoreService(self.catalog.restores, lambda: self.project_id,
                                        lambda provider_id: self.bank(self.provider(provider_id)))
         self.cloud = cloud
@@ -118,29 +124,15 @@ class ProtectionEngine:
     @contextlib.contextmanager
     def name_lock(self, kind: str, name: str) -> Iterator[None]:
         """One run at a time finds-or-creates a named catalog record (two runs
-        of one new plan at once would make two plans). A lock file beside the
-        local catalog, removed by its holder; the kernel releases it if the
-        run dies (that run's file stays, and is reused)."""
-        import fcntl  # pylint: disable=import-outside-toplevel
-        folder = os.path.join(self.state_dir, 'catalog-locks')
-        os.makedirs(folder, exist_ok=True)
-        digest = hashlib.sha256(('%s\0%s\0%s' % (kind, self.project_id, name))
-                                .encode('utf-8')).hexdigest()
-        path = os.path.join(folder, digest)
-        while True:
-            handle = open(path, 'a', encoding='utf-8')  # pylint: disable=consider-using-with
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
-                    break  # still the file at that path: ours
-            except FileNotFoundError:
-                pass
-            handle.close()  # its holder removed it while we waited: take the new one
-        try:
+        of one new plan at once would make two plans), on any machine: a
+        mutex object in the catalog bank (storage/bank_mutex.py), named by a
+        digest of the name (keyed when the catalog is encrypted)."""
+        bank = self.catalog.bank
+        digest = bank.content_digest(('%s\0%s' % (kind, name)).encode('utf-8'))
+        key = '/locks/%s/%s/%s' % (kind, self.project_id, digest)
+        with BankMutex(bank, key, 'the %s named %r' % (kind.rstrip('s'), name)).held(
+                timeout=max(self.timeout, 60)):
             yield
-        finally:
-            os.unlink(path)  # while held, so no lock file is left behind
-            handle.close()
 
     # -- checkpoints: protect (engine/scope.py, engine/protect.py) -------------------
     def plan_graph(self, provider: Provider, plan: dict[str, Any],

@@ -15,7 +15,7 @@ choice is a pure function over explicit ``created_at`` values, and:
 from __future__ import annotations
 
 import datetime
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
@@ -129,9 +129,13 @@ class Retention:
     (the catalog bank), so the scheduler's ``retention_protect`` and the
     ``checkpoint_prune`` module never delete one checkpoint twice."""
 
-    def __init__(self, engine, claims) -> None:
+    def __init__(self, engine, claims: Callable[[], Any]) -> None:
         self.engine = engine
-        self.claims = claims
+        self._claims = claims  # opened when a prune runs: the catalog bank is lazy
+
+    @property
+    def claims(self):
+        return self._claims()
 
     def prune(self, plan: dict[str, Any], max_backups: int | None,
               retention_duration_days: int | None = None, dry_run: bool = False,

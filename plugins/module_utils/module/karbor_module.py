@@ -16,6 +16,8 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.karbor.protection.plugins.module_utils.storage.encrypted_bank import load_key
 from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
+from ansible_collections.karbor.protection.plugins.module_utils.engine.catalog_location import (
+    CATALOG_MODES)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import ProtectionEngine
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     FlowError, InvalidInput, KarborError)
@@ -58,6 +60,9 @@ def openstack_argument_spec() -> dict[str, Any]:
 def engine_argument_spec() -> dict[str, Any]:
     return dict(
         state_dir=dict(type='path', fallback=(env_fallback, ['KARBOR_STATE_DIR'])),
+        catalog=dict(type='str', choices=list(CATALOG_MODES),
+                     fallback=(env_fallback, ['KARBOR_CATALOG'])),
+        catalog_container=dict(type='str', fallback=(env_fallback, ['KARBOR_CATALOG_CONTAINER'])),
         providers_dir=dict(type='path', fallback=(env_fallback, ['KARBOR_PROVIDERS_DIR'])),
         encryption_key_file=dict(type='path', no_log=False,
                                  fallback=(env_fallback, ['KARBOR_ENCRYPTION_KEY_FILE'])),
@@ -100,6 +105,8 @@ class KarborModule:
                 providers_dir=self.params.get('providers_dir'),
                 cloud=CloudSession(self.params),
                 timeout=self.params.get('timeout') or 180,
+                catalog=self.params.get('catalog') or 'auto',
+                catalog_container=self.params.get('catalog_container'),
                 encryption_key=load_key(self.params.get('encryption_key_file'),
                                         self.params.get('encryption_key')))
         return self._engine

@@ -10,7 +10,7 @@ Checkpoints are not here: like Karbor, they live only in their provider's bank.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Union
 
 from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
 from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import Bank
@@ -25,11 +25,15 @@ class RecordStore:
     bounded reverse listing, and ``/<kind>-ids/<project>/<id>`` finds one.
     """
 
-    def __init__(self, bank: Bank, kind: str, label: str, ordered: bool = False) -> None:
-        self.bank = bank
+    def __init__(self, catalog: 'Catalog', kind: str, label: str, ordered: bool = False) -> None:
+        self.catalog = catalog
         self.kind = kind
         self.label = label
         self.ordered = ordered
+
+    @property
+    def bank(self) -> Bank:
+        return self.catalog.bank
 
     def _prefix(self, project_id: str) -> str:
         return '/%s/%s/' % (self.kind, project_id)
@@ -113,17 +117,31 @@ class RecordStore:
         return matches[0] if matches else None
 
 
-class Catalog:
-    """Every record store of one catalog bank."""
+RECORD_KINDS = ('plans', 'restores', 'operation_logs', 'triggers', 'scheduled_operations')
 
-    def __init__(self, bank: Bank) -> None:
-        self.bank = bank
-        self.plans = RecordStore(bank, 'plans', 'Plan')
-        self.restores = RecordStore(bank, 'restores', 'Restore')
-        self.operation_logs = RecordStore(bank, 'operation_logs', 'Operation log', ordered=True)
-        self.triggers = RecordStore(bank, 'triggers', 'Trigger')
-        self.scheduled_operations = RecordStore(bank, 'scheduled_operations',
+
+class Catalog:
+    """Every record store of one catalog bank.
+
+    The bank may be given as a callable: it is then opened on first use, so
+    a module that never reads the catalog never reaches its store (Swift).
+    """
+
+    def __init__(self, bank: Union[Bank, Callable[[], Bank]]) -> None:
+        self._bank = bank if isinstance(bank, Bank) else None
+        self._opener = None if isinstance(bank, Bank) else bank
+        self.plans = RecordStore(self, 'plans', 'Plan')
+        self.restores = RecordStore(self, 'restores', 'Restore')
+        self.operation_logs = RecordStore(self, 'operation_logs', 'Operation log', ordered=True)
+        self.triggers = RecordStore(self, 'triggers', 'Trigger')
+        self.scheduled_operations = RecordStore(self, 'scheduled_operations',
                                                 'Scheduled operation')
+
+    @property
+    def bank(self) -> Bank:
+        if self._bank is None:
+            self._bank = self._opener()
+        return self._bank
 
 
 def public(record: dict[str, Any]) -> dict[str, Any]:

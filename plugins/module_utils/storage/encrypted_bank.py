@@ -309,9 +309,12 @@ def _check_marker(marker: dict, key_id: str, label: str) -> None:
                                  % (label, marker['key_id'], key_id))
 
 
-def open_bank(bank: Bank, key: bytes | None, label: str) -> Bank:
+def open_bank(bank: Bank, key: bytes | None, label: str,
+              probes: tuple[str, ...] = ('/checkpoints/',)) -> Bank:
     """The bank to use for ``key`` (None: no encryption), after checking it
     matches how the bank was written; nothing is changed when it does not.
+    ``probes`` are the prefixes whose objects show the bank is in use (a
+    provider's checkpoints, the catalog's records).
 
     First use of a key on an empty bank records the marker (exclusively, so
     two first runs with different keys cannot both win).
@@ -328,20 +331,22 @@ def open_bank(bank: Bank, key: bytes | None, label: str) -> Bank:
     if marker is not None:
         _check_marker(marker, encrypted.key_id, label)
         return encrypted
-    existing = bank.list('/checkpoints/', limit=1)
+    existing = next((found for prefix in probes for found in bank.list(prefix, limit=1)), None)
     if existing:
         # A bank with checkpoints but no marker: encrypted ones whose marker
         # was lost are recognised by their header; plain ones are not mixed.
         try:
-            found = raw_key_id(bank.get(existing[0]))
+            found = raw_key_id(bank.get(existing))
         except NotFound:
             found = None
         if found is None:
             raise EncryptionKeyError(
-                '%s already holds unencrypted checkpoints; encryption cannot be turned on for '
+                '%s already holds unencrypted %s; encryption cannot be turned on for '
                 'it (a bank is either encrypted or not). Use a new bank for encrypted '
                 'checkpoints (a provider file with another bank_swift_object_container or '
-                'file_system_bank_path), or leave the key out for this one.' % label)
+                'file_system_bank_path), or leave the key out for this one.'
+                % (label, 'checkpoints' if existing.startswith('/checkpoints/') else
+                   'records (%s)' % existing))
         if found != encrypted.key_id:
             raise EncryptionKeyError('Bank objects of %s are encrypted with key id %s; the key '
                                      'given has id %s. Use the key this bank was written with.'

@@ -27,11 +27,18 @@ SHARE = Resource(R.SHARE, '33333333-0000-0000-0000-000000000003', 'nfs')
 
 
 class FakeCloud:
+    """A configured cloud without an object store: the catalog stays in state_dir."""
     project_id = 'project-a'
     project_name = 'a'
 
     def reset(self):
         pass
+
+    def configured(self):
+        return True
+
+    def has_service(self, service_type):
+        return False
 
 
 class FakeRegistry:
@@ -527,7 +534,7 @@ def test_name_lock_makes_find_or_create_one_at_a_time(engine):
     with engine.name_lock('plans', 'other'):  # other names are not held up
         with engine.name_lock('triggers', 'nightly'):
             pass
-    assert os.listdir(os.path.join(engine.state_dir, 'catalog-locks')) == []  # none left
+    assert engine.catalog.bank.list('/locks/') == []  # none left in the catalog bank
 
 
 def test_plugins_read_ahead_while_the_checkpoint_is_written_never_after_a_failure(

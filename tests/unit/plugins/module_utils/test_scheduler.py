@@ -64,7 +64,7 @@ class FakeEngine:
         self.scheduled_operations = ScheduledOperationService(
             self.catalog.scheduled_operations, self._project, self.plans, self.triggers,
             self.provider)
-        self.retention = Retention(self, self.catalog.bank)
+        self.retention = Retention(self, lambda: self.catalog.bank)
         self.lock = threading.Lock()
         self.checkpoints = []
         self.fail_next = False
