@@ -95,17 +95,41 @@ def swift_container(cloud):
         return local.conn
     container = 'karbor-it-%s' % uuid.uuid4().hex[:8]
     yield container, factory
+    delete_container(conn, container, factory())
+
+
+def delete_container(conn, container: str, swift=None) -> None:
+    """Delete a container of conn's project with whatever is in it (nothing if absent)."""
+    import swiftclient  # the test venv has it
+    if swift is None:
+        swift = swiftclient.Connection(session=conn.session, retries=3, os_options={
+            'object_storage_url': conn.object_store.get_endpoint()})
     try:
-        listed = factory().get_container(container, full_listing=True)[1]
+        listed = swift.get_container(container, full_listing=True)[1]
     except swiftclient.ClientException:
         listed = []  # never created: the test wrote nothing
     for item in listed:
         try:
-            factory().delete_object(container, item['name'])
+            swift.delete_object(container, item['name'])
         except swiftclient.ClientException as exc:
             if exc.http_status != 404:  # gone since the listing (an expiring object)
                 raise
     conn.object_store.delete_container(container, ignore_missing=True)
+
+
+@pytest.fixture(autouse=True)
+def catalog_container(cloud, monkeypatch):
+    """Every test has its own catalog container (the catalog is in Swift by default, shared
+    by every run of a project): the modules it runs read KARBOR_CATALOG_CONTAINER, engines it
+    builds in this process the default name. Deleted in both projects afterwards."""
+    from ansible_collections.karbor.protection.plugins.module_utils.engine import (
+        catalog_location)
+    name = 'karbor-catalog-t%s' % uuid.uuid4().hex[:8]
+    monkeypatch.setenv('KARBOR_CATALOG_CONTAINER', name)
+    monkeypatch.setattr(catalog_location, 'DEFAULT_CATALOG_CONTAINER', name)
+    yield name
+    for project in (cloud.a, cloud.b):
+        delete_container(cloud.connect(project), name)
 
 
 def collections_path() -> str:

@@ -230,8 +230,12 @@ def bank_checkpoints(state_dir: str) -> list[dict]:
 
 
 def claims(state_dir: str) -> list[dict]:
-    from ansible_collections.karbor.protection.plugins.module_utils.storage.local_bank import LocalBank
-    bank = LocalBank(os.path.join(state_dir, 'catalog'))
+    """The scheduler's fire-time claims in the catalog the runs share (this test's container)."""
+    from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
+    from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import (
+        ProtectionEngine)
+    bank = ProtectionEngine(state_dir=state_dir,
+                            cloud=CloudSession({'cloud': 'karbor-a'})).catalog.bank
     return [bank.get_json(key) for key in bank.iter_all('/scheduler/claims/')]
 
 
