@@ -4,7 +4,6 @@ operation at the same moment make one of each (the others find the first's)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 

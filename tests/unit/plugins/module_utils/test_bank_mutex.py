@@ -33,7 +33,7 @@ def test_one_holder_at_a_time_and_nothing_left(bank):
             inside.append(1)
             time.sleep(0.05)
             inside.pop()
-    threads = [threading.Thread(target=run) for _ in range(4)]
+    threads = [threading.Thread(target=run) for _index in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
