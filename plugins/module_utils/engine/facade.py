@@ -26,7 +26,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.engine import (
     restore as restore_flow)
 from ansible_collections.karbor.protection.plugins.module_utils.engine import scope
 from ansible_collections.karbor.protection.plugins.module_utils.engine.catalog_location import (
-    open_catalog_bank)
+    chosen_mode, open_catalog_bank)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.operation_logs import (
     OperationLogService)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.providers import (
@@ -59,6 +59,7 @@ class ProtectionEngine:
                  catalog: str = 'auto', catalog_container: str | None = None) -> None:
         self.state_dir = os.path.abspath(os.path.expanduser(state_dir or DEFAULT_STATE_DIR))
         self.providers = ProviderRegistry(providers_dir)
+        self.catalog_mode = catalog
         # opened on first use (engine/catalog_location.py): Swift by default, so no runner
         # keeps anything a later run needs
         self.catalog = Catalog(lambda: open_catalog_bank(catalog, catalog_container,
@@ -133,6 +134,18 @@ class ProtectionEngine:
         with BankMutex(bank, key, 'the %s named %r' % (kind.rstrip('s'), name)).held(
                 timeout=max(self.timeout, 60)):
             yield
+
+    def migrate_catalog(self, source_state_dir: str | None, dry_run: bool) -> dict[str, Any]:
+        """Copy a local catalog's objects of this project into this engine's catalog."""
+        from ansible_collections.karbor.protection.plugins.module_utils.engine import (
+            catalog_migration)
+        source_dir = os.path.abspath(os.path.expanduser(source_state_dir or self.state_dir))
+        if chosen_mode(self.catalog_mode, self.cloud) == 'local':
+            raise KarborError('This run keeps its catalog in %s/catalog (catalog: local, '
+                              'or a cloud without an object store), so there is nowhere to move it. '
+                              'Run with catalog: swift on a cloud with Swift.' % self.state_dir)
+        source = catalog_migration.open_source(source_dir, self.encryption_key)
+        return catalog_migration.migrate(source, self.catalog.bank, self.project_id, dry_run)
 
     # -- checkpoints: protect (engine/scope.py, engine/protect.py) -------------------
     def plan_graph(self, provider: Provider, plan: dict[str, Any],
