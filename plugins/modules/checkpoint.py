@@ -15,6 +15,11 @@ description:
     checkpoint in the provider's bank. With I(wait=true) (the default) the module returns
     when the checkpoint is C(available) or C(error); with I(wait=false) a detached process
     finishes the work and the module returns the C(protecting) checkpoint.
+  - "Inside AWX, I(wait=false) alone loses the work: AWX removes the job's container, with
+    every process in it, when the job ends, so the detached process dies and its checkpoint
+    turns C(error) once its lease expires. In AWX either keep I(wait=true), or start with
+    I(wait=false) and poll M(karbor.protection.checkpoint_info) in the same job until the
+    status is no longer C(protecting) (the C(protect) role does this)."
   - With a I(name), the checkpoint is idempotent; a second run with the same name finds the
     existing checkpoint of the plan and changes nothing.
   - With I(state=absent), deletes the checkpoint I(id) and everything it made (backups,

@@ -15,7 +15,7 @@ description:
     with I(max_age_days) also those older than that many days. It is the retention of
     C(retention_protect) scheduled operations (M(karbor.protection.scheduled_operation)),
     run on demand.
-  - Only C(available) checkpoints count and only they are deleted. The newest available
+  - Only C(available) checkpoints count. The newest available
     checkpoint is never deleted, whatever its age. A checkpoint being restored is skipped,
     not forced.
   - Each deletion is first claimed in the catalog bank, so two runs pruning the same plan at
@@ -41,6 +41,13 @@ options:
       - Also delete available checkpoints older than this many days (never the newest one).
         Left out, or 0 or less, no age limit.
     type: int
+  error_grace_hours:
+    description:
+      - Also delete the plan's C(error) checkpoints (runs that failed or died) once they are
+        older than this many hours, freeing their Cinder backups and bank objects. They never
+        count among the I(keep) newest. A negative value keeps them.
+    type: int
+    default: 24
   timeout:
     description:
       - Seconds each cloud wait of a delete (backups, images) may take.
@@ -101,6 +108,7 @@ class CheckpointPruneModule(KarborModule):
         plan=dict(type='str', required=True, aliases=['plan_id']),
         keep=dict(type='int', required=True),
         max_age_days=dict(type='int'),
+        error_grace_hours=dict(type='int', default=24),
     )
     default_timeout = 3600
 
@@ -108,7 +116,8 @@ class CheckpointPruneModule(KarborModule):
         engine = self.engine
         plan = engine.plans.get(self.params['plan'])
         outcome = engine.retention.prune(plan, self.params['keep'], self.params['max_age_days'],
-                                         dry_run=self.check_mode)
+                                         dry_run=self.check_mode,
+                                         error_grace_hours=self.params['error_grace_hours'])
         result = dict(outcome, changed=bool(outcome['deleted']))
         if outcome['errors']:
             self.module.fail_json(msg='Pruning plan %s could not delete %s.' % (

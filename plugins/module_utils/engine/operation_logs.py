@@ -7,10 +7,12 @@ every run writes the same fields."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
-from ansible_collections.karbor.protection.plugins.module_utils.common.errors import KarborError
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
+    KarborError, NotFound)
 from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import (
     RecordStore, public)
 
@@ -57,3 +59,35 @@ class OperationLogService:
 
     def list(self, limit: int | None = None, **filters: Any) -> list[dict[str, Any]]:
         return [public(log) for log in self.store.list(self.project_id, limit=limit, **filters)]
+
+    def prune(self, keep: int | None, max_age_days: int | None, dry_run: bool = False,
+              now: datetime.datetime | None = None) -> list[str]:
+        """Delete the logs beyond the newest ``keep`` and those older than
+        ``max_age_days`` (None or <= 0: no such limit). Ids deleted (in
+        ``dry_run``, that would be), oldest first.
+
+        Why: every run adds a log, and an unbounded catalog makes listings
+        slower and costs storage. A log whose run has not ended is kept by the
+        count rule (it may be running); the age rule takes it too, as no run
+        lasts that long (a run that died never ends its log).
+        """
+        now = now or timeutil.now()
+        cutoff = now - datetime.timedelta(days=max_age_days) if max_age_days and \
+            max_age_days > 0 else None
+        doomed = []
+        for rank, (stamp, key) in enumerate(self.store.iter_stamped_keys(self.project_id)):
+            too_old = cutoff is not None and stamp < cutoff
+            if too_old or (keep is not None and keep > 0 and rank >= keep):
+                doomed.append((key, too_old))
+        deleted = []
+        for key, too_old in reversed(doomed):
+            try:
+                log = self.store.bank.get_json(key)
+            except NotFound:
+                continue
+            if not log.get('ended_at') and not too_old:
+                continue
+            if not dry_run:
+                self.store.delete(log)
+            deleted.append(log['id'])
+        return deleted

@@ -9,7 +9,10 @@ choice is a pure function over explicit ``created_at`` values, and:
 
 * only ``available`` checkpoints count and only they can be deleted;
 * the newest available checkpoint is never deleted, whatever its age;
-* a checkpoint being restored (or otherwise busy) is skipped, not forced.
+* a checkpoint being restored (or otherwise busy) is skipped, not forced;
+* ``error`` checkpoints (runs that failed or died) never count, and go once
+  they are older than a grace period, so failed runs do not pile up their
+  Cinder backups and bank objects; the grace leaves time to read why.
 """
 
 from __future__ import annotations
@@ -41,17 +44,24 @@ def _sort_key(item: dict) -> tuple:
             str(item.get('id')))
 
 
+#: hours an ``error`` checkpoint is kept before retention deletes it
+DEFAULT_ERROR_GRACE_HOURS = 24
+
+
 def select_for_deletion(checkpoints: Iterable[dict], max_backups: int | None,
                         retention_duration_days: int | None,
-                        now: datetime.datetime) -> list[str]:
+                        now: datetime.datetime,
+                        error_grace_hours: int | None = DEFAULT_ERROR_GRACE_HOURS) -> list[str]:
     """Ids of the checkpoints retention deletes, oldest first.
 
     ``checkpoints`` are dicts with ``id``, ``status``, ``created_at`` and
     optionally ``extra_info`` and ``busy`` (being restored). A checkpoint goes
     when it is not among the newest ``max_backups`` available ones, or when it
     is older than ``retention_duration_days`` days; never the newest available
-    one, never one that is not available, never a busy one.
+    one, never a busy one. An ``error`` checkpoint goes when it is older than
+    ``error_grace_hours`` (None or negative: error checkpoints are kept).
     """
+    checkpoints = list(checkpoints)
     max_backups = normalize_limit(max_backups, 'max_backups')
     days = normalize_limit(retention_duration_days, 'retention_duration')
     available = sorted((c for c in checkpoints if c.get('status') == R.CP_AVAILABLE),
@@ -64,9 +74,13 @@ def select_for_deletion(checkpoints: Iterable[dict], max_backups: int | None,
         too_many = max_backups > 0 and rank >= max_backups
         too_old = oldest_kept is not None and timeutil.parse_time(item['created_at']) < oldest_kept
         if too_many or too_old:
-            doomed.append(item['id'])
-    doomed.reverse()
-    return doomed
+            doomed.append(item)
+    if error_grace_hours is not None and error_grace_hours >= 0:
+        errors_before = now - datetime.timedelta(hours=error_grace_hours)
+        doomed.extend(c for c in checkpoints if c.get('status') == R.CP_ERROR
+                      and not c.get('busy') and c.get('created_at')
+                      and timeutil.parse_time(c['created_at']) < errors_before)
+    return [item['id'] for item in sorted(doomed, key=_sort_key)]
 
 
 def _deletion_key(project_id: str, checkpoint_id: str) -> str:
@@ -76,7 +90,9 @@ def _deletion_key(project_id: str, checkpoint_id: str) -> str:
 def apply_retention(engine, provider_id: str, plan_id: str, max_backups: int | None,
                     retention_duration_days: int | None,
                     now: datetime.datetime | None = None, claims=None,
-                    dry_run: bool = False) -> dict[str, list]:
+                    dry_run: bool = False,
+                    error_grace_hours: int | None = DEFAULT_ERROR_GRACE_HOURS
+                    ) -> dict[str, list]:
     """Delete what :func:`select_for_deletion` picks among the plan's checkpoints.
 
     Two runs pruning the same plan at once pick the same checkpoints; with a
@@ -87,11 +103,14 @@ def apply_retention(engine, provider_id: str, plan_id: str, max_backups: int | N
     ``dry_run``, ``deleted`` names what would be deleted and nothing is.
     """
     now = now or timeutil.now()
-    listed = engine.list_checkpoints(provider_id, plan_id=plan_id, status=R.CP_AVAILABLE)
+    listed = [c for c in engine.list_checkpoints(provider_id, plan_id=plan_id)
+              if c.status in (R.CP_AVAILABLE, R.CP_ERROR)]
     items = [{'id': c.id, 'status': c.status, 'created_at': c.data['created_at'],
               'extra_info': c.extra_info} for c in listed]
+    status_of = {item['id']: item['status'] for item in items}
     result: dict[str, list] = {'deleted': [], 'skipped': [], 'errors': []}
-    doomed = select_for_deletion(items, max_backups, retention_duration_days, now)
+    doomed = select_for_deletion(items, max_backups, retention_duration_days, now,
+                                 error_grace_hours)
     if dry_run:
         result['deleted'] = doomed
         return result
@@ -108,7 +127,7 @@ def apply_retention(engine, provider_id: str, plan_id: str, max_backups: int | N
                                               'deleting checkpoint %s.' % checkpoint_id})
                     continue
                 status = engine.get_checkpoint(provider_id, checkpoint_id).status
-                if status != R.CP_AVAILABLE:
+                if status != status_of[checkpoint_id]:
                     result['skipped'].append({'id': checkpoint_id, 'reason': 'Checkpoint %s is '
                                               'now %s.' % (checkpoint_id, status)})
                     continue
@@ -139,9 +158,11 @@ class Retention:
 
     def prune(self, plan: dict[str, Any], max_backups: int | None,
               retention_duration_days: int | None = None, dry_run: bool = False,
-              now: datetime.datetime | None = None) -> dict[str, list]:
+              now: datetime.datetime | None = None,
+              error_grace_hours: int | None = DEFAULT_ERROR_GRACE_HOURS) -> dict[str, list]:
         """Keep the plan's newest ``max_backups`` available checkpoints and none
-        older than ``retention_duration_days`` (never the newest one)."""
+        older than ``retention_duration_days`` (never the newest one); delete
+        error checkpoints older than ``error_grace_hours``."""
         return apply_retention(self.engine, plan['provider_id'], plan['id'], max_backups,
                                retention_duration_days, now, claims=self.claims,
-                               dry_run=dry_run)
+                               dry_run=dry_run, error_grace_hours=error_grace_hours)

@@ -9,6 +9,8 @@ Checkpoints are not here: like Karbor, they live only in their provider's bank.
 
 from __future__ import annotations
 
+import datetime
+
 import uuid
 from typing import Any, Callable, Iterator, Union
 
@@ -84,6 +86,16 @@ class RecordStore:
         if self.ordered:
             self.bank.delete(record['_key'])
         self.bank.delete(self._id_key(record['project_id'], record['id']))
+
+    def iter_stamped_keys(self, project_id: str) -> Iterator[tuple[datetime.datetime, str]]:
+        """(creation time, key) of an ordered store's records, newest first, read
+        from the keys alone (no record is fetched)."""
+        for key in self.bank.iter_all(self._prefix(project_id), reverse=True):
+            stamp = key.rsplit('/', 1)[1].split('@', 1)[0]
+            try:
+                yield timeutil.from_sort_key(stamp), key
+            except ValueError:
+                continue
 
     def iter(self, project_id: str) -> Iterator[dict[str, Any]]:
         """Newest first when ordered, else by id."""

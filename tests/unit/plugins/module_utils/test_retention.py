@@ -80,12 +80,31 @@ def test_only_available_checkpoints_count_and_go():
     # newest two failed, one is still protecting, one is being deleted
     statuses = {19: 'error', 18: 'protecting', 10: 'deleting', 3: 'error'}
     items = twenty(statuses)
-    deleted = select_for_deletion(items, 3, None, NOW)
+    deleted = select_for_deletion(items, 3, None, NOW, error_grace_hours=-1)
     assert set(deleted).isdisjoint({'cp19', 'cp18', 'cp10', 'cp03'})
     assert survivors(items, deleted) == ids(15, 16, 17)  # the newest three *available*
     # and the newest available (cp17) is kept whatever the age
     assert survivors(items, select_for_deletion(items, None, 1, NOW + datetime.timedelta(
         days=50))) == ids(17)
+
+
+def test_error_checkpoints_go_after_the_grace_period_and_never_count():
+    # cp19 failed an hour ago (NOW is day 19 01:00), cp03 and cp10 failed long ago
+    statuses = {19: 'error', 10: 'error', 3: 'error', 18: 'protecting'}
+    items = twenty(statuses, busy={10})
+    deleted = select_for_deletion(items, 3, None, NOW)  # default grace: 24 hours
+    assert 'cp03' in deleted  # past the grace
+    assert 'cp19' not in deleted  # within the grace: kept to read why it failed
+    assert 'cp10' not in deleted  # busy (being read)
+    assert 'cp18' not in deleted
+    assert survivors(items, deleted) == ids(15, 16, 17)  # errors did not count among the 3
+    assert deleted == sorted(deleted)  # oldest first, errors among the rest
+    # a grace of 0 takes every error checkpoint that is not busy; a negative one keeps them
+    assert 'cp19' in select_for_deletion(items, 3, None, NOW, error_grace_hours=0)
+    assert not {'cp03', 'cp19'} & set(select_for_deletion(items, 3, None, NOW,
+                                                          error_grace_hours=-1))
+    # errors only: keep-N disabled still cleans them
+    assert select_for_deletion(items, None, None, NOW) == ['cp03']
 
 
 def test_busy_checkpoints_are_kept_but_counted():
@@ -141,7 +160,7 @@ class FakeEngine:
             return FakeCheckpoint([i for i in self.items if i['id'] == checkpoint_id][0])
 
     def list_checkpoints(self, provider_id, plan_id=None, status=None):
-        return [FakeCheckpoint(i) for i in self.items if i['status'] == status]
+        return [FakeCheckpoint(i) for i in self.items if status in (None, i['status'])]
 
     def delete_checkpoint(self, provider_id, checkpoint_id):
         if checkpoint_id in self.refuse:
@@ -166,6 +185,16 @@ def test_apply_retention_skips_busy_and_reports_errors():
     assert outcome['deleted'] == ['cp00', 'cp03']
     assert outcome['skipped'] == [{'id': 'cp01', 'reason': 'Checkpoint cp01 is being restored.'}]
     assert outcome['errors'] == [{'id': 'cp02', 'error': 'backend down'}]
+
+
+def test_apply_retention_deletes_old_error_checkpoints():
+    engine = FakeEngine(twenty({1: 'error', 19: 'error'}))
+    outcome = retention.apply_retention(engine, 'prov', 'plan', 17, None, NOW)
+    assert outcome['deleted'] == ['cp00', 'cp01']  # cp00 beyond the 17 newest; cp01 failed
+    assert outcome['errors'] == [] and outcome['skipped'] == []
+    kept = retention.apply_retention(FakeEngine(twenty({1: 'error'})), 'prov', 'plan', 17,
+                                     None, NOW, error_grace_hours=-1)
+    assert kept['deleted'] == ['cp00', 'cp02']  # 19 available, the two oldest go; cp01 stays
 
 
 def test_concurrent_retention_deletes_each_checkpoint_once(tmp_path):

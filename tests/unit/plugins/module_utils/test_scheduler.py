@@ -85,7 +85,7 @@ class FakeEngine:
     def list_checkpoints(self, provider_id, plan_id=None, status=None):
         with self.lock:
             return [c for c in self.checkpoints
-                    if c.extra_info['plan_id'] == plan_id and c.status == status]
+                    if c.extra_info['plan_id'] == plan_id and status in (None, c.status)]
 
     def get_checkpoint(self, provider_id, checkpoint_id):
         with self.lock:
