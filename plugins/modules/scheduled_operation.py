@@ -17,7 +17,9 @@ description:
   - C(protect) makes a checkpoint. C(retention_protect) makes a checkpoint and then keeps the
     newest I(max_backups) available checkpoints of the plan and deletes those older than
     I(retention_duration) days; it never deletes the newest available checkpoint, one that is
-    not available, or one being restored.
+    not available, or one being restored. It also deletes the plan's C(error) checkpoints
+    (failed or dead runs) once they are older than 24 hours, freeing their backups; they
+    never count among the I(max_backups).
   - Fire times before the operation was created or last enabled, or before its trigger's
     schedule last changed, are neither run nor reported missed.
   - The operation is found by I(id), else by I(name). Options left out keep their stored
