@@ -186,3 +186,26 @@ def test_the_present_absent_cycle(services):
     assert services.triggers.find('t') is not None
     assert FakeModule(services, name='t', state='absent').run() == {'changed': True}
     assert FakeModule(services, name='t', state='absent').run() == {'changed': False}
+
+
+def test_operation_logs_prune_by_count_and_age(tmp_path, monkeypatch):
+    """keep never takes a log whose run has not ended; age takes any; oldest first."""
+    from ansible_collections.karbor.protection.plugins.module_utils.engine.operation_logs import (
+        OperationLogService)
+    catalog = Catalog(LocalBank(str(tmp_path)))
+    logs = OperationLogService(catalog.operation_logs, lambda: 'p1')
+    day = datetime.datetime(2026, 3, 1, tzinfo=datetime.timezone.utc)
+    made = []
+    for index in range(5):  # day 0 .. day 4; day 1's run never ended (it died)
+        monkeypatch.setenv('KARBOR_FAKE_NOW', (day + datetime.timedelta(days=index)).isoformat())
+        log = logs.start('protect', 'protecting', started_at='x')
+        if index != 1:
+            logs.finish(log, 'available', None)
+        made.append(log['id'])
+    now = day + datetime.timedelta(days=4, hours=1)
+    assert logs.prune(2, None, dry_run=True, now=now) == [made[0], made[2]]
+    assert len(logs.list()) == 5  # the dry run deleted nothing
+    assert logs.prune(None, 3, now=now) == [made[0], made[1]]  # older than 3 days, ended or not
+    assert [log['id'] for log in logs.list()] == [made[4], made[3], made[2]]
+    assert logs.prune(None, 3, now=now) == []
+    assert logs.prune(0, 0, now=now) == []  # no limits: nothing goes
