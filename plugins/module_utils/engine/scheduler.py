@@ -77,6 +77,7 @@ class Scheduler:
         self.context = {k: str(v) for k, v in (context or {}).items()
                         if k in AWX_FIELDS and v not in (None, '')}
         self.run_id = str(uuid.uuid4())
+        self._cursors: dict[str, Any] = {}  # prefetched by run(), each used once
 
     @property
     def project_id(self) -> str:
@@ -91,13 +92,24 @@ class Scheduler:
         moments = [operation.get('enabled_at') or operation['created_at'],
                    trigger.get('schedule_since') or trigger['created_at']]
         try:
-            moments.append(self.bank.get_json(
-                cursor_key(operation['project_id'], operation['id']))['fire_time'])
+            cursor = self._cursors.pop(operation['id']) if operation['id'] in self._cursors \
+                else self.bank.get_json(cursor_key(operation['project_id'], operation['id']))
+            moments.append(cursor['fire_time'])
         except (NotFound, KeyError, TypeError):
             pass
         except KarborError:
             pass  # a damaged cursor only costs work: the claims decide
         return max(timeutil.parse_time(m) for m in moments)
+
+    def _prefetch_cursors(self, operations: list[dict]) -> None:
+        """Every operation's cursor in one concurrent batch (one round trip each
+        on Swift otherwise); a damaged one is read again, alone, by baseline()."""
+        try:
+            found = self.bank.get_json_many([cursor_key(op['project_id'], op['id'])
+                                             for op in operations])
+        except KarborError:
+            return
+        self._cursors = {op['id']: cursor for op, cursor in zip(operations, found)}
 
     def pending(self, operation: dict, trigger: dict) -> list[tuple[datetime.datetime, str]]:
         """(fire time, 'run' or 'missed') not yet claimed, oldest first."""
@@ -161,9 +173,14 @@ class Scheduler:
         report: dict[str, Any] = {'runs': [], 'missed': [], 'already_claimed': 0,
                                   'operations_checked': 0, 'now': iso(self.now),
                                   'run_id': self.run_id}
-        for operation in self.select(operations, triggers):
+        selected = self.select(operations, triggers)
+        # one concurrent listing of the triggers and one batch of cursors, not a round trip
+        # of each per operation
+        triggers_by_id = {t['id']: t for t in self.engine.triggers.list()} if selected else {}
+        self._prefetch_cursors(selected)
+        for operation in selected:
             report['operations_checked'] += 1
-            trigger = self.engine.triggers.find(operation['trigger_id'])
+            trigger = triggers_by_id.get(operation['trigger_id'])
             if trigger is None:
                 report['runs'].append(self._error_entry(
                     operation, None, 'Its trigger %s no longer exists; give the operation '

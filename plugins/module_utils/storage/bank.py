@@ -10,6 +10,7 @@ Backends (LocalBank, SwiftBank) only move bytes and checksums.
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import re
@@ -144,6 +145,20 @@ class Bank:
 
     def get_text(self, key: str) -> str:
         return self.get(key).decode('utf-8', 'replace')
+
+    def get_json_many(self, keys: list[str], workers: int = 8) -> list[Any]:
+        """The JSON objects of ``keys`` in their order, fetched concurrently (a
+        listing of N records costs about N / workers round trips, not N); None
+        for a key deleted since it was listed."""
+        def one(key: str) -> Any:
+            try:
+                return self.get_json(key)
+            except NotFound:
+                return None
+        if len(keys) <= 1 or workers <= 1:
+            return [one(key) for key in keys]
+        with concurrent.futures.ThreadPoolExecutor(min(workers, len(keys))) as pool:
+            return list(pool.map(one, keys))
 
     def _exists(self, key: str) -> bool:
         try:
