@@ -62,6 +62,7 @@ def test_sigkill_mid_protect_then_reap_and_delete(cloud, tmp_path):
     provider_file(providers, bank)
     common = {'state_dir': str(tmp_path / 'state'), 'providers_dir': providers,
               'provider_id': PROVIDER}
+    os.makedirs(common['state_dir'])  # the report's folder (the catalog is in Swift, not here)
     resources = [{'id': volume.id, 'type': 'OS::Cinder::Volume'},
                  {'id': image.id, 'type': 'OS::Glance::Image'}]
     try:
