@@ -117,11 +117,39 @@ def delete_container(conn, container: str, swift=None) -> None:
     conn.object_store.delete_container(container, ignore_missing=True)
 
 
+@pytest.fixture(scope='module', autouse=True)
+def module_catalog_container(cloud, request):
+    """A test module whose module-scoped fixtures write catalog records (it sets
+    ``CATALOG_PER_MODULE = True``) has one catalog container for all its tests, set before
+    those fixtures run; deleted in both projects after the module."""
+    if not getattr(request.module, 'CATALOG_PER_MODULE', False):
+        yield None
+        return
+    from ansible_collections.karbor.protection.plugins.module_utils.engine import (
+        catalog_location)
+    name = 'karbor-catalog-m%s' % uuid.uuid4().hex[:8]
+    saved = (os.environ.get('KARBOR_CATALOG_CONTAINER'), catalog_location.DEFAULT_CATALOG_CONTAINER)
+    os.environ['KARBOR_CATALOG_CONTAINER'] = name
+    catalog_location.DEFAULT_CATALOG_CONTAINER = name
+    yield name
+    if saved[0] is None:
+        os.environ.pop('KARBOR_CATALOG_CONTAINER', None)
+    else:
+        os.environ['KARBOR_CATALOG_CONTAINER'] = saved[0]
+    catalog_location.DEFAULT_CATALOG_CONTAINER = saved[1]
+    for project in (cloud.a, cloud.b):
+        delete_container(cloud.connect(project), name)
+
+
 @pytest.fixture(autouse=True)
-def catalog_container(cloud, monkeypatch):
+def catalog_container(cloud, monkeypatch, module_catalog_container):
     """Every test has its own catalog container (the catalog is in Swift by default, shared
     by every run of a project): the modules it runs read KARBOR_CATALOG_CONTAINER, engines it
-    builds in this process the default name. Deleted in both projects afterwards."""
+    builds in this process the default name. Deleted in both projects afterwards. Tests of a
+    CATALOG_PER_MODULE module use their module's container instead."""
+    if module_catalog_container:
+        yield module_catalog_container
+        return
     from ansible_collections.karbor.protection.plugins.module_utils.engine import (
         catalog_location)
     name = 'karbor-catalog-t%s' % uuid.uuid4().hex[:8]

@@ -8,6 +8,7 @@ import reliability_lib
 cloud = reliability_lib.integration.cloud
 run_playbook = reliability_lib.integration.run_playbook
 catalog_container = reliability_lib.integration.catalog_container
+module_catalog_container = reliability_lib.integration.module_catalog_container
 r1_project = reliability_lib.r1_project
 
 # When tests/integration and tests/reliability are collected in one pytest run, the module

@@ -135,6 +135,10 @@ class SilentListener:
         self.sock.close()
 
 
+#: the module-scoped fixtures below write catalog records the tests read
+CATALOG_PER_MODULE = True
+
+
 @pytest.fixture(scope='module')
 def world(cloud, r1_project, tmp_path_factory, request):
     """Plans, checkpoints, a trigger and a scheduled operation in a fresh state_dir of the

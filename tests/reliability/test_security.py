@@ -148,6 +148,10 @@ def _run(extravars: dict, workdir: str, verbose: bool = False,
     return integration.PlaybookResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+#: the module-scoped fixtures below write catalog records the tests read
+CATALOG_PER_MODULE = True
+
+
 @pytest.fixture(scope='module')
 def shared(cloud, tmp_path_factory):
     """One state_dir and providers.d shared by both projects, a volume in each project and a
