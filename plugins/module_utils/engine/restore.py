@@ -18,7 +18,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.common import re
 from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
 from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import wait_for
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
-    Conflict, InvalidInput, ResourceTimeout)
+    Conflict, InvalidInput, KarborError, ResourceTimeout)
 from ansible_collections.karbor.protection.plugins.module_utils.common.faults import fault_point
 from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
 from ansible_collections.karbor.protection.plugins.module_utils.engine.claims import (
@@ -171,6 +171,11 @@ def _run_flow(engine: Any, provider: Any, roots: list[G.GraphNode], checkpoint: 
                   parameters=parameters, check_lease=False, restore=record, lock=lock,
                   on_new_resource=saved.save)
     saved.run = run
+    try:
+        run.precheck()  # bad restore parameters fail before anything is made
+    except KarborError as exc:
+        saved.finish(exc.msg)
+        raise
     run.start_log(R.RESTORE_IN_PROGRESS, record['created_at'], restore_id=record['id'])
     saved.mark_all(R.RES_RESTORING)
     error = run.execute_capturing()

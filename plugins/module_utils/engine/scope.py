@@ -68,7 +68,10 @@ def plan_graph(engine: Any, provider: Any, plan: dict[str, Any],
     check_resources_exist(engine, list(plan.get('resources') or [])
                           if plan.get('resource_query') else resources)
     start = [Resource.from_dict(r) for r in resources]
-    roots = G.build_graph(start, engine.protectables.get_dependents)
+    # A dependent the provider has no plugin for is left out (a server's network on a
+    # provider file without the network plugin); a plan resource of such a type still fails.
+    roots = G.build_graph(start, lambda parent: [
+        d for d in engine.protectables.get_dependents(parent) if d.type in provider.plugins])
     for res in G.resources(roots):
         provider.plugin_for(res.type)
     return roots

@@ -12,6 +12,8 @@ from typing import NamedTuple
 
 from ansible_collections.karbor.protection.plugins.module_utils.resources.image import (
     GlanceImagePlugin, ImageProtectable)
+from ansible_collections.karbor.protection.plugins.module_utils.resources.network import (
+    NetworkProtectable, NeutronNetworkPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.noop import (
     NoopProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
@@ -38,6 +40,7 @@ RESOURCE_KINDS = (
     ResourceKind(NovaServerPlugin, ('nova', 'server'), ServerProtectable, True),
     ResourceKind(CinderVolumePlugin, ('cinder', 'volume'), VolumeProtectable, True),
     ResourceKind(GlanceImagePlugin, ('glance', 'image'), ImageProtectable, True),
+    ResourceKind(NeutronNetworkPlugin, ('neutron', 'network'), NetworkProtectable, True),
     ResourceKind(NoopProtectionPlugin, ('noop',), None, False),  # every type, moves no data
 )
 

@@ -1,0 +1,643 @@
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""OS::Neutron::Network: one of the project's networks with what makes it
+usable: its subnets, the routers on them (interfaces, external gateway), its
+ports, the security groups those ports use (with their rules) and the
+floating IPs on them. Nothing is copied but the definitions: the bank holds
+one ``metadata`` object per network.
+
+Fixes over Karbor's network plugin (reference §4.7): one resource per
+network instead of one pseudo-resource per project, routers keep their
+external gateway, rules keep their remote groups, new ids are keyed by the
+original id (Karbor keyed them by name), bad input is refused before
+anything is created, a restore that fails part way deletes what it made, and
+deleting a checkpoint has nothing to remove in Neutron (Karbor's crashed).
+Floating IPs are saved here; re-associating them is the server's restore.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from typing import Any, Callable, Iterable
+
+from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
+from ansible_collections.karbor.protection.plugins.module_utils.resources.protectable import (
+    CloudProtectable)
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
+    InvalidInput, KarborError, NotFound)
+from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
+    Operation, OperationContext, ProtectionPlugin)
+from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
+
+ROUTER_INTERFACE_OWNERS = ('network:router_interface', 'network:router_interface_distributed',
+                           'network:ha_router_replicated_interface')
+ANY_PREFIXES = ('0.0.0.0/0', '::/0')
+DEFAULT_GROUP = 'default'
+
+# Network restores of one run are serialized: two networks on one router or
+# sharing a security group must make it once, not race to make it twice.
+_RESTORE_LOCK = threading.Lock()
+
+
+def neutron_made(port: dict) -> bool:
+    """Ports Neutron makes itself (router interfaces and gateways, DHCP,
+    floating IPs): saved, never created again."""
+    return (port.get('device_owner') or '').startswith('network:')
+
+
+# -- the saved record, from openstacksdk objects -------------------------------------------
+
+def network_record(net: Any) -> dict[str, Any]:
+    return {'id': net.id, 'name': net.name or '', 'description': net.description or '',
+            'admin_state_up': net.is_admin_state_up, 'mtu': net.mtu,
+            'port_security_enabled': net.is_port_security_enabled,
+            'shared': bool(net.is_shared), 'router_external': bool(net.is_router_external),
+            'dns_domain': getattr(net, 'dns_domain', None) or None,
+            'tags': list(net.tags or []), 'project_id': net.project_id}
+
+
+def subnet_record(subnet: Any) -> dict[str, Any]:
+    return {'id': subnet.id, 'name': subnet.name or '', 'description': subnet.description or '',
+            'cidr': subnet.cidr, 'ip_version': subnet.ip_version,
+            'gateway_ip': subnet.gateway_ip,
+            'allocation_pools': [dict(p) for p in subnet.allocation_pools or []],
+            'dns_nameservers': list(subnet.dns_nameservers or []),
+            'host_routes': [dict(r) for r in subnet.host_routes or []],
+            'enable_dhcp': bool(subnet.is_dhcp_enabled),
+            'ipv6_address_mode': subnet.ipv6_address_mode, 'ipv6_ra_mode': subnet.ipv6_ra_mode}
+
+
+def port_record(port: Any) -> dict[str, Any]:
+    return {'id': port.id, 'name': port.name or '', 'description': port.description or '',
+            'mac_address': port.mac_address,
+            'fixed_ips': [dict(ip) for ip in port.fixed_ips or []],
+            'security_group_ids': list(port.security_group_ids or []),
+            'allowed_address_pairs': [dict(p) for p in port.allowed_address_pairs or []],
+            'device_owner': port.device_owner or '', 'device_id': port.device_id or '',
+            'admin_state_up': port.is_admin_state_up,
+            'port_security_enabled': port.is_port_security_enabled}
+
+
+RULE_FIELDS = ('direction', 'ethertype', 'protocol', 'port_range_min', 'port_range_max',
+               'remote_ip_prefix', 'remote_group_id', 'description')
+
+
+def group_record(group: Any) -> dict[str, Any]:
+    return {'id': group.id, 'name': group.name or '', 'description': group.description or '',
+            'rules': [{k: rule.get(k) for k in ('id',) + RULE_FIELDS}
+                      for rule in group.security_group_rules or []]}
+
+
+def router_record(router: Any, interfaces: list[dict]) -> dict[str, Any]:
+    gateway = router.external_gateway_info or {}
+    return {'id': router.id, 'name': router.name or '', 'description': router.description or '',
+            'admin_state_up': router.is_admin_state_up,
+            'external_network_id': gateway.get('network_id'),
+            'external_fixed_ips': [dict(ip) for ip in gateway.get('external_fixed_ips') or []],
+            'interfaces': interfaces}
+
+
+def router_interfaces(ports: Iterable[dict], subnet_ids: set[str]) -> dict[str, list[dict]]:
+    """Router id -> its interfaces on these subnets, from the network's ports."""
+    found: dict[str, list[dict]] = {}
+    for port in ports:
+        if port['device_owner'] not in ROUTER_INTERFACE_OWNERS or not port['device_id']:
+            continue
+        for ip in port['fixed_ips']:
+            if ip.get('subnet_id') in subnet_ids:
+                found.setdefault(port['device_id'], []).append(
+                    {'port_id': port['id'], 'subnet_id': ip['subnet_id'],
+                     'ip_address': ip.get('ip_address')})
+    return found
+
+
+def referenced_groups(start: Iterable[str], fetch: Callable[[str], dict]) -> dict[str, dict]:
+    """The groups ``start`` names and, transitively, those their rules name as
+    remote groups (a restored rule must have its remote group restored)."""
+    groups: dict[str, dict] = {}
+    pending = list(start)
+    while pending:
+        group_id = pending.pop()
+        if group_id in groups:
+            continue
+        groups[group_id] = group = fetch(group_id)
+        pending.extend(r['remote_group_id'] for r in group['rules'] if r.get('remote_group_id'))
+    return groups
+
+
+# -- restore planning: pure functions over the saved record -----------------------------------
+
+def rule_key(rule: dict, group_ids: dict[str, str]) -> tuple:
+    """What makes two rules the same rule (Neutron refuses duplicates), with
+    the remote group mapped to the target's id and "any address" unified."""
+    prefix = rule.get('remote_ip_prefix')
+    remote_group = rule.get('remote_group_id')
+    return (rule.get('direction'), rule.get('ethertype'), (rule.get('protocol') or None),
+            rule.get('port_range_min'), rule.get('port_range_max'),
+            None if prefix in ANY_PREFIXES else prefix,
+            group_ids.get(remote_group, remote_group) if remote_group else None)
+
+
+def rules_to_sync(saved: list[dict], existing: list[dict],
+                  group_ids: dict[str, str]) -> tuple[list[dict], list[str]]:
+    """The rules to create (saved ones the new group lacks, remote groups
+    mapped) and the ids to delete (rules Neutron put in the new group that
+    the saved one did not have, such as its default egress rules)."""
+    wanted = {rule_key(r, group_ids): r for r in saved}
+    have = {rule_key(r, {}): r for r in existing}
+    create = []
+    for key, rule in wanted.items():
+        if key in have:
+            continue
+        attrs = {k: rule.get(k) for k in RULE_FIELDS if rule.get(k) is not None}
+        if rule.get('remote_group_id'):
+            attrs['remote_group_id'] = group_ids.get(rule['remote_group_id'],
+                                                     rule['remote_group_id'])
+        create.append(attrs)
+    delete = [r['id'] for key, r in have.items() if key not in wanted]
+    return create, delete
+
+
+def subnet_map_by_cidr(saved_subnets: list[dict], existing: list[dict]) -> dict[str, str] | None:
+    """Saved subnet id -> the existing subnet of the same CIDR; None when
+    one CIDR is missing (the network is not the same network)."""
+    by_cidr = {ipaddress.ip_network(s['cidr']): s['id'] for s in existing}
+    mapped = {}
+    for subnet in saved_subnets:
+        found = by_cidr.get(ipaddress.ip_network(subnet['cidr']))
+        if found is None:
+            return None
+        mapped[subnet['id']] = found
+    return mapped
+
+
+def port_attributes(saved: dict, network_id: str, subnet_ids: dict[str, str],
+                    group_ids: dict[str, str], used_ips: set[tuple[str, str]],
+                    used_macs: set[str]) -> dict[str, Any]:
+    """create_port's arguments for a saved port on the restored network:
+    fixed IPs on the new subnets (the same address when it is free), the same
+    MAC when free, the restored security groups. The device owner is left to
+    whoever attaches the port (Nova sets it)."""
+    fixed_ips = []
+    for ip in saved['fixed_ips']:
+        subnet = subnet_ids.get(ip.get('subnet_id'))
+        if subnet is None:
+            continue  # a subnet that was not saved (it was not on this network)
+        entry = {'subnet_id': subnet}
+        if ip.get('ip_address') and (subnet, ip['ip_address']) not in used_ips:
+            entry['ip_address'] = ip['ip_address']
+        fixed_ips.append(entry)
+    attrs: dict[str, Any] = {'network_id': network_id, 'name': saved['name'],
+                             'description': saved['description'], 'fixed_ips': fixed_ips}
+    if saved.get('mac_address') and saved['mac_address'] not in used_macs:
+        attrs['mac_address'] = saved['mac_address']
+    if saved.get('port_security_enabled') is False:
+        attrs['is_port_security_enabled'] = False
+    else:
+        attrs['security_group_ids'] = [group_ids.get(g, g) for g in saved['security_group_ids']]
+        if saved.get('allowed_address_pairs'):
+            attrs['allowed_address_pairs'] = saved['allowed_address_pairs']
+    if saved.get('admin_state_up') is False:
+        attrs['is_admin_state_up'] = False
+    return attrs
+
+
+def interface_request(iface: dict, subnet_ids: dict[str, str],
+                      gateways: dict[str, str | None]) -> dict[str, str] | None:
+    """How a saved router interface is added back: by subnet when it held the
+    subnet's gateway address (Neutron gives it that address), else on a port
+    with its address (``{'port_ip': ...}``); None when its subnet is not restored."""
+    subnet = subnet_ids.get(iface['subnet_id'])
+    if subnet is None:
+        return None
+    if not iface.get('ip_address') or iface['ip_address'] == gateways.get(subnet):
+        return {'subnet_id': subnet}
+    return {'subnet_id': subnet, 'port_ip': iface['ip_address']}
+
+
+def subnet_attributes(saved: dict, network_id: str) -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        'network_id': network_id, 'name': saved['name'], 'description': saved['description'],
+        'ip_version': saved['ip_version'], 'cidr': saved['cidr'],
+        'gateway_ip': saved['gateway_ip'], 'is_dhcp_enabled': saved['enable_dhcp']}
+    for key in ('allocation_pools', 'dns_nameservers', 'host_routes'):
+        if saved.get(key):
+            attrs[key] = saved[key]
+    for key in ('ipv6_address_mode', 'ipv6_ra_mode'):
+        if saved.get(key):
+            attrs[key] = saved[key]
+    return attrs
+
+
+# -- protect ------------------------------------------------------------------------------
+
+class NeutronProtect(Operation):
+    def on_main(self, ctx: OperationContext) -> None:
+        ctx.section.put('metadata', network_metadata(ctx.cloud, ctx.resource.id))
+
+
+def network_metadata(cloud: Any, network_id: str) -> dict[str, Any]:
+    """Everything the restore needs of one network, read from Neutron."""
+    net = cloud.conn.network
+    network = cloud.call('Network %s' % network_id, net.get_network, network_id)
+    subnets = [subnet_record(s) for s in cloud.call(
+        'Subnets of network %s' % network_id, lambda: list(net.subnets(network_id=network_id)))]
+    ports = [port_record(p) for p in cloud.call(
+        'Ports of network %s' % network_id, lambda: list(net.ports(network_id=network_id)))]
+    routers = [router_record(cloud.call('Router %s' % router_id, net.get_router, router_id),
+                             interfaces)
+               for router_id, interfaces in sorted(router_interfaces(
+                   ports, {s['id'] for s in subnets}).items())]
+    groups = referenced_groups(
+        sorted({g for p in ports if not neutron_made(p) for g in p['security_group_ids']}),
+        lambda group_id: group_record(cloud.call('Security group %s' % group_id,
+                                                 net.get_security_group, group_id)))
+    port_ids = {p['id'] for p in ports}
+    floating = [{'id': f.id, 'floating_ip_address': f.floating_ip_address,
+                 'floating_network_id': f.floating_network_id, 'port_id': f.port_id,
+                 'fixed_ip_address': f.fixed_ip_address, 'description': f.description or ''}
+                for f in cloud.call('Floating IPs', lambda: list(net.ips(
+                    project_id=network.project_id))) if f.port_id in port_ids]
+    return {'resource_id': network_id, 'network': network_record(network),
+            'subnets': subnets, 'ports': ports, 'routers': routers,
+            'security_groups': [groups[k] for k in sorted(groups)],
+            'floating_ips': floating}
+
+
+# -- restore ------------------------------------------------------------------------------
+
+class _Plan:
+    """What a restore will make and what it will reuse, decided before any of it."""
+
+    def __init__(self, meta: dict) -> None:
+        self.meta = meta
+        self.reuse_network: str | None = None
+        self.subnet_ids: dict[str, str] = {}
+        self.external: dict[str, str] = {}  # saved router id -> external network in the target
+
+
+class NeutronRestore(Operation):
+    """Network, subnets, security groups (rules with remote groups mapped),
+    routers (interfaces on the new subnets, gateway on the same external
+    network) and the ports that Neutron does not make itself; every new id is
+    published at once. A failure deletes what this resource made."""
+
+    def __init__(self) -> None:
+        self.plan: _Plan | None = None
+        self.created: list[tuple[str, Any]] = []
+        self.published: list[str] = []
+
+    def precheck(self, ctx: OperationContext) -> None:
+        self.plan = self._make_plan(ctx)
+
+    def on_main(self, ctx: OperationContext) -> None:
+        plan = self.plan or self._make_plan(ctx)
+        with _RESTORE_LOCK:
+            try:
+                self._restore(ctx, plan)
+            except BaseException as exc:
+                undone = self._undo(ctx)
+                if isinstance(exc, KarborError):
+                    raise KarborError('%s The restore deleted what it had made for network %s%s.'
+                                      % (exc.msg, ctx.resource.id,
+                                         ' (%s)' % ', '.join(undone) if undone else ''),
+                                      **exc.details) from exc
+                raise
+
+    # -- before anything is made ------------------------------------------------------------
+    def _make_plan(self, ctx: OperationContext) -> _Plan:
+        cloud, net = ctx.cloud, ctx.cloud.conn.network
+        plan = _Plan(ctx.section.get_json('metadata'))
+        meta, params = plan.meta, ctx.parameters
+        where = 'the restore parameters of %s#%s' % (R.NETWORK, ctx.resource.id)
+        if params.get('network_id'):
+            try:
+                target = cloud.call('Network %s' % params['network_id'], net.get_network,
+                                    params['network_id'])
+            except NotFound:
+                raise InvalidInput('network_id %s in %s names no network this project can see; '
+                                   'give an existing network or leave network_id out to create '
+                                   'one.' % (params['network_id'], where))
+            mapped = self._existing_subnets(ctx, target.id, meta['subnets'])
+            if mapped is None:
+                raise InvalidInput(
+                    'Network %s (%s) lacks a subnet of the saved CIDRs %s; give a network with '
+                    'those CIDRs as network_id in %s, or leave it out to create one.'
+                    % (target.id, target.name, ', '.join(s['cidr'] for s in meta['subnets']),
+                       where))
+            plan.reuse_network, plan.subnet_ids = target.id, mapped
+        elif params.get('reuse_existing'):
+            for candidate in cloud.call('Networks named %s' % meta['network']['name'], lambda: list(
+                    net.networks(name=meta['network']['name']))):
+                mapped = self._existing_subnets(ctx, candidate.id, meta['subnets'])
+                if mapped is not None:
+                    plan.reuse_network, plan.subnet_ids = candidate.id, mapped
+                    break
+        for router in meta['routers']:
+            if router.get('external_network_id'):
+                plan.external[router['id']] = self._external_network(
+                    ctx, params.get('external_network_id') or router['external_network_id'],
+                    router, where)
+        return plan
+
+    @staticmethod
+    def _existing_subnets(ctx: OperationContext, network_id: str,
+                          saved: list[dict]) -> dict[str, str] | None:
+        existing = ctx.cloud.call('Subnets of network %s' % network_id, lambda: [
+            {'id': s.id, 'cidr': s.cidr}
+            for s in ctx.cloud.conn.network.subnets(network_id=network_id)])
+        return subnet_map_by_cidr(saved, existing)
+
+    @staticmethod
+    def _external_network(ctx: OperationContext, network_id: str, router: dict,
+                          where: str) -> str:
+        try:
+            found = ctx.cloud.call('External network %s' % network_id,
+                                   ctx.cloud.conn.network.get_network, network_id)
+        except NotFound:
+            found = None
+        if found is None or not found.is_router_external:
+            raise InvalidInput(
+                'The external gateway network %s of router %s (%s) is %s in this cloud; set '
+                'external_network_id in %s to an external network.'
+                % (network_id, router['id'], router['name'],
+                   'missing' if found is None else 'not external', where))
+        return found.id
+
+    # -- making it ----------------------------------------------------------------------------
+    def _made(self, ctx: OperationContext, kind: str, original_id: str | None, new: Any,
+              undo: Any = None) -> Any:
+        self.created.append((kind, undo if undo is not None else new.id))
+        if original_id:
+            self._publish(ctx, original_id, new.id)
+        return new
+
+    def _publish(self, ctx: OperationContext, original_id: str, new_id: str) -> None:
+        ctx.publish_new_resource(original_id, new_id)
+        self.published.append(original_id)
+
+    def _restore(self, ctx: OperationContext, plan: _Plan) -> None:
+        cloud, net, meta = ctx.cloud, ctx.cloud.conn.network, plan.meta
+        saved_net = meta['network']
+        if plan.reuse_network:
+            network_id = plan.reuse_network
+            self._publish(ctx, saved_net['id'], network_id)
+            for original, new in plan.subnet_ids.items():
+                self._publish(ctx, original, new)
+        else:
+            attrs = {'name': ctx.parameters.get('restore_name') or saved_net['name'],
+                     'description': saved_net['description']}
+            if saved_net.get('admin_state_up') is False:
+                attrs['is_admin_state_up'] = False
+            if saved_net.get('port_security_enabled') is False:
+                attrs['is_port_security_enabled'] = False
+            network = self._made(ctx, 'network', saved_net['id'], cloud.call(
+                'Creating network %s' % attrs['name'], net.create_network, **attrs))
+            network_id = network.id
+            if saved_net.get('tags'):
+                cloud.call('Tagging network %s' % network_id, net.set_tags, network,
+                           saved_net['tags'])
+            for saved in meta['subnets']:
+                subnet = self._made(ctx, 'subnet', saved['id'], cloud.call(
+                    'Creating subnet %s' % saved['cidr'], net.create_subnet,
+                    **subnet_attributes(saved, network_id)))
+                plan.subnet_ids[saved['id']] = subnet.id
+        group_ids = self._restore_groups(ctx, meta['security_groups'], bool(plan.reuse_network))
+        self._restore_routers(ctx, plan)
+        self._restore_ports(ctx, plan, network_id, group_ids)
+
+    def _restore_groups(self, ctx: OperationContext, groups: list[dict],
+                        reusing: bool) -> dict[str, str]:
+        """Saved group id -> the target's: ``default`` is the project's own
+        default group (Neutron makes it), a group restored earlier in this run
+        is reused (and, onto a reused network, a group that still exists),
+        the others are made with their saved rules."""
+        cloud, net = ctx.cloud, ctx.cloud.conn.network
+        group_ids: dict[str, str] = {}
+        made = []
+        for group in groups:
+            if group['id'] in ctx.new_resources:
+                group_ids[group['id']] = ctx.new_resources[group['id']]
+            elif reusing and self._exists(ctx, net.get_security_group, group['id']):
+                self._publish(ctx, group['id'], group['id'])
+                group_ids[group['id']] = group['id']
+            elif group['name'] == DEFAULT_GROUP:
+                found = cloud.call('The default security group', lambda: list(
+                    net.security_groups(name=DEFAULT_GROUP, project_id=cloud.project_id)))
+                if not found:
+                    raise KarborError('This project has no default security group.')
+                group_ids[group['id']] = found[0].id
+            else:
+                new = self._made(ctx, 'security_group', group['id'], cloud.call(
+                    'Creating security group %s' % group['name'], net.create_security_group,
+                    name=group['name'], description=group['description']))
+                group_ids[group['id']] = new.id
+                made.append((group, new))
+        for group, new in made:  # every group exists now: remote groups can be mapped
+            create, delete = rules_to_sync(group['rules'], new.security_group_rules or [],
+                                           group_ids)
+            for rule_id in delete:
+                cloud.call('Deleting default rule %s' % rule_id, net.delete_security_group_rule,
+                           rule_id)
+            for attrs in create:
+                cloud.call('Creating a rule of security group %s' % group['name'],
+                           net.create_security_group_rule, security_group_id=new.id, **attrs)
+        return group_ids
+
+    def _restore_routers(self, ctx: OperationContext, plan: _Plan) -> None:
+        cloud, net = ctx.cloud, ctx.cloud.conn.network
+        gateways = {}
+        for new_subnet in set(plan.subnet_ids.values()):
+            gateways[new_subnet] = cloud.call('Subnet %s' % new_subnet, net.get_subnet,
+                                              new_subnet).gateway_ip
+        attached = self._attached_subnets(ctx, plan) if plan.reuse_network else set()
+        for saved in plan.meta['routers']:
+            requests = [r for r in (interface_request(i, plan.subnet_ids, gateways)
+                                    for i in saved['interfaces'])
+                        if r is not None and r['subnet_id'] not in attached]
+            if not requests:
+                continue  # a reused network already routed as saved
+            router_id = ctx.new_resources.get(saved['id'])
+            if router_id is None:
+                attrs = {'name': saved['name'], 'description': saved['description']}
+                if saved['id'] in plan.external:
+                    attrs['external_gateway_info'] = {'network_id': plan.external[saved['id']]}
+                router_id = self._made(ctx, 'router', saved['id'], cloud.call(
+                    'Creating router %s' % saved['name'], net.create_router, **attrs)).id
+            for request in requests:
+                if 'port_ip' in request:
+                    port = self._made(ctx, 'port', None, cloud.call(
+                        'Creating the interface port %s' % request['port_ip'], net.create_port,
+                        network_id=self._network_of(plan), fixed_ips=[{
+                            'subnet_id': request['subnet_id'],
+                            'ip_address': request['port_ip']}]))
+                    cloud.call('Adding interface %s to router %s' % (request['port_ip'],
+                                                                     router_id),
+                               net.add_interface_to_router, router_id, port_id=port.id)
+                    self.created[-1] = ('interface', (router_id, {'port_id': port.id}))
+                else:
+                    cloud.call('Adding subnet %s to router %s' % (request['subnet_id'],
+                                                                  router_id),
+                               net.add_interface_to_router, router_id,
+                               subnet_id=request['subnet_id'])
+                    self.created.append(('interface', (router_id,
+                                                       {'subnet_id': request['subnet_id']})))
+
+    @staticmethod
+    def _exists(ctx: OperationContext, getter: Callable, resource_id: str) -> bool:
+        try:
+            ctx.cloud.call('Looking up %s' % resource_id, getter, resource_id)
+        except NotFound:
+            return False
+        return True
+
+    def _network_of(self, plan: _Plan) -> str:
+        if plan.reuse_network:
+            return plan.reuse_network
+        return next(new_id for kind, new_id in self.created if kind == 'network')
+
+    @staticmethod
+    def _attached_subnets(ctx: OperationContext, plan: _Plan) -> set[str]:
+        """Subnets of a reused network that a router already routes."""
+        ports = ctx.cloud.call('Ports of network %s' % plan.reuse_network, lambda: list(
+            ctx.cloud.conn.network.ports(network_id=plan.reuse_network)))
+        return {ip['subnet_id'] for p in ports if p.device_owner in ROUTER_INTERFACE_OWNERS
+                for ip in p.fixed_ips or []}
+
+    def _restore_ports(self, ctx: OperationContext, plan: _Plan, network_id: str,
+                       group_ids: dict[str, str]) -> None:
+        cloud, net = ctx.cloud, ctx.cloud.conn.network
+        existing = cloud.call('Ports of network %s' % network_id, lambda: list(
+            net.ports(network_id=network_id)))
+        existing_ids = {p.id for p in existing}
+        used_ips = {(ip['subnet_id'], ip['ip_address']) for p in existing
+                    for ip in p.fixed_ips or []}
+        used_macs = {p.mac_address for p in existing}
+        for saved in plan.meta['ports']:
+            if neutron_made(saved):
+                continue
+            if saved['id'] in existing_ids:  # a reused network that still has the port
+                self._publish(ctx, saved['id'], saved['id'])
+                continue
+            attrs = port_attributes(saved, network_id, plan.subnet_ids, group_ids, used_ips,
+                                    used_macs)
+            port = self._made(ctx, 'port', saved['id'], cloud.call(
+                'Creating port %s' % (saved['name'] or saved['id']), net.create_port, **attrs))
+            used_ips.update((ip['subnet_id'], ip['ip_address']) for ip in port.fixed_ips or [])
+            used_macs.add(port.mac_address)
+
+    # -- undoing it ---------------------------------------------------------------------------
+    def _undo(self, ctx: OperationContext) -> list[str]:
+        """Delete what this restore made, newest first; what could not be
+        deleted stays published (the restore record names it)."""
+        net = ctx.cloud.conn.network
+        undo = {
+            'port': net.delete_port, 'router': net.delete_router,
+            'security_group': net.delete_security_group, 'subnet': net.delete_subnet,
+            'network': net.delete_network,
+            'interface': lambda target: net.remove_interface_from_router(target[0], **target[1]),
+        }
+        undone, failed = [], set()
+        for kind, target in reversed(self.created):
+            try:
+                ctx.cloud.call('Deleting %s %s' % (kind, target), undo[kind], target)
+                undone.append('%s %s' % (kind, target if kind != 'interface' else target[0]))
+            except KarborError:
+                failed.add(target if kind != 'interface' else None)
+        for original_id in reversed(self.published):
+            if ctx.new_resources.get(original_id) not in failed:
+                ctx.publish_new_resource(original_id, None)
+        self.created, self.published = [], []
+        return undone
+
+
+class NeutronNetworkPlugin(ProtectionPlugin):
+    """Saves network definitions in the bank; nothing in Neutron belongs to a
+    checkpoint, so deleting one removes only its bank objects (the engine does)."""
+
+    name = 'karbor-network-protection-plugin'
+    supported_types = (R.NETWORK,)
+    operation_classes = {'protect': NeutronProtect, 'restore': NeutronRestore}
+
+    def get_options_schema(self, resource_type: str) -> dict:
+        return {'type': 'object', 'title': 'Network options', 'properties': {},
+                'additionalProperties': False}
+
+    def get_restore_schema(self, resource_type: str) -> dict:
+        return {'type': 'object', 'title': 'Network restore options',
+                'additionalProperties': False, 'properties': {
+                    'restore_name': {'type': 'string', 'title': 'Name of the restored network'},
+                    'reuse_existing': {
+                        'type': 'boolean', 'default': False,
+                        'title': 'Reuse a network of the same name with the saved subnet CIDRs '
+                                 'instead of creating one'},
+                    'network_id': {'type': 'string',
+                                   'title': 'Reuse this network (it must have the saved CIDRs)'},
+                    'external_network_id': {
+                        'type': 'string',
+                        'title': "External network for the routers' gateways (default: the "
+                                 'saved one)'}}}
+
+    def get_saved_info_schema(self, resource_type: str) -> dict:
+        return {'type': 'object', 'properties': {
+            'name': {'type': 'string'}, 'cidrs': {'type': 'array', 'items': {'type': 'string'}},
+            'routers': {'type': 'array', 'items': {'type': 'string'}},
+            'security_groups': {'type': 'array', 'items': {'type': 'string'}},
+            'ports': {'type': 'integer'}, 'floating_ips': {'type': 'integer'}}}
+
+    def get_saved_info(self, metadata: dict) -> dict:
+        return {'name': (metadata.get('network') or {}).get('name'),
+                'cidrs': [s['cidr'] for s in metadata.get('subnets') or []],
+                'routers': [r['id'] for r in metadata.get('routers') or []],
+                'security_groups': [g['id'] for g in metadata.get('security_groups') or []],
+                'ports': len(metadata.get('ports') or []),
+                'floating_ips': len(metadata.get('floating_ips') or [])}
+
+
+class NetworkProtectable(CloudProtectable):
+    """The project's own networks (shared or external networks of other
+    projects are theirs to protect); a project depends on them, a server on
+    those of its ports."""
+
+    resource_type = R.NETWORK
+    parent_types = (R.SERVER, R.PROJECT)
+    skip_statuses = ('error',)
+
+    def _list_raw(self) -> list:
+        return self.cloud.call('Listing networks', lambda: list(
+            self.cloud.conn.network.networks(project_id=self.cloud.project_id)))
+
+    def _get_raw(self, resource_id: str):
+        return self.cloud.call('Network %s' % resource_id, self.cloud.conn.network.get_network,
+                               resource_id)
+
+    def _to_resource(self, item) -> Resource:
+        return Resource(R.NETWORK, item.id, item.name or '')
+
+    def _metadata(self, item) -> dict | None:
+        return None  # Neutron networks have no user metadata; tags are shown
+
+    def _tags(self, item) -> list | None:
+        return item.tags
+
+    def _usable_item(self, item) -> bool:
+        return item.project_id == self.cloud.project_id and self._usable(item.status)
+
+    def get_dependent_resources(self, parent: Resource) -> list[Resource]:
+        if parent.type == R.PROJECT:
+            return self.list_resources()
+        if parent.type == R.SERVER:
+            ports = self.cloud.call('Ports of server %s' % parent.id, lambda: list(
+                self.cloud.conn.network.ports(device_id=parent.id)))
+            networks = []
+            for network_id in sorted({p.network_id for p in ports}):
+                try:
+                    item = self._get_raw(network_id)
+                except NotFound:
+                    continue
+                if self._usable_item(item):
+                    networks.append(self._to_resource(item))
+            return networks
+        return []
