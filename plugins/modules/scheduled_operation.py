@@ -70,6 +70,13 @@ options:
       - For C(retention_protect), delete available checkpoints of the plan older than this
         many days. 0 or less means no limit (stored as -1).
     type: int
+  operation_definition:
+    description:
+      - Karbor's form, as C(karbor scheduledoperation-create) takes it - C(plan_id),
+        C(provider_id), C(max_backups), C(retention_duration). Each key means the option
+        I(plan), I(provider_id), I(max_backups), I(retention_duration); a value given both
+        ways must be the same. Numbers may be strings, as in Karbor.
+    type: dict
   enabled:
     description:
       - Whether the operation runs. Defaults to C(true) for a new operation. Fire times while
@@ -157,6 +164,7 @@ scheduled_operation:
 '''
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
+from ansible_collections.karbor.protection.plugins.module_utils.module import karbor_forms
 from ansible_collections.karbor.protection.plugins.module_utils.module.record_state import (
     RecordStateModule, state_argument_spec)
 
@@ -178,7 +186,12 @@ class ScheduledOperationModule(RecordStateModule):
         max_backups=dict(type='int'),
         retention_duration=dict(type='int'),
         enabled=dict(type='bool'),
+        operation_definition=dict(type='dict'),
     )
+
+    def run(self):
+        karbor_forms.operation_definition(self.params)
+        return super().run()
 
     def _wanted(self, record):
         """The options over the stored fields, with trigger, plan and provider resolved."""

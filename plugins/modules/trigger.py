@@ -46,6 +46,12 @@ options:
     type: str
     choices: [time]
     default: time
+  properties:
+    description:
+      - Karbor's form of the schedule, as C(karbor trigger-create) takes it - C(pattern),
+        C(format), C(start_time), C(end_time), C(window) (and C(timezone)). Each key means the
+        option of the same name; a value given both ways must be the same.
+    type: dict
   format:
     description:
       - How I(pattern) is written. Defaults to C(calendar) for a new trigger and to the stored
@@ -194,6 +200,7 @@ import os
 
 from ansible_collections.karbor.protection.plugins.module_utils.engine import time_trigger as T
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
+from ansible_collections.karbor.protection.plugins.module_utils.module import karbor_forms
 from ansible_collections.karbor.protection.plugins.module_utils.module.record_state import (
     RecordStateModule, state_argument_spec)
 
@@ -231,7 +238,12 @@ class TriggerModule(RecordStateModule):
         min_window=dict(type='int'),
         max_window=dict(type='int'),
         next_count=dict(type='int', default=5),
+        properties=dict(type='dict'),
     )
+
+    def run(self):
+        karbor_forms.trigger_properties(self.params)
+        return super().run()
 
     def _limits(self):
         return (config_value(self.params, 'min_interval', 'KARBOR_MIN_INTERVAL',
