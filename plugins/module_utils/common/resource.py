@@ -37,6 +37,13 @@ RESTORE_IN_PROGRESS = 'in_progress'
 RESTORE_SUCCESS = 'success'
 RESTORE_FAIL = 'fail'
 
+# Verifications: Karbor's overall statuses, and ours per resource.
+VERIFY_IN_PROGRESS = 'in_progress'
+VERIFY_SUCCESS = 'success'
+VERIFY_FAIL = 'fail'
+RES_OK = 'ok'
+RES_FAILED = 'failed'
+
 PLAN_SUSPENDED = 'suspended'
 PLAN_STARTED = 'started'
 

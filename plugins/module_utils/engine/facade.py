@@ -5,7 +5,7 @@
 
 It ties providers, protectables, the resource graph, the flow executor,
 banks, leases and the catalog together for plans, checkpoints (protect,
-delete) and restores. Every write to a bank happens under a lease, and
+delete, verify) and restores. Every write to a bank happens under a lease, and
 progress is written to the bank as it happens, so a run killed at any line
 leaves a checkpoint that a later run marks ``error`` and can delete.
 """
@@ -25,6 +25,8 @@ from ansible_collections.karbor.protection.plugins.module_utils.engine import (
 from ansible_collections.karbor.protection.plugins.module_utils.engine import (
     restore as restore_flow)
 from ansible_collections.karbor.protection.plugins.module_utils.engine import scope
+from ansible_collections.karbor.protection.plugins.module_utils.engine import (
+    verify as verify_flow)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.catalog_location import (
     chosen_mode, open_catalog_bank)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.operation_logs import (
@@ -39,6 +41,8 @@ from ansible_collections.karbor.protection.plugins.module_utils.engine.scheduled
     ScheduledOperationService)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.triggers import (
     TriggerService)
+from ansible_collections.karbor.protection.plugins.module_utils.engine.verifications import (
+    VerificationService)
 from ansible_collections.karbor.protection.plugins.module_utils.flow import graph as G
 from ansible_collections.karbor.protection.plugins.module_utils.resources.discovery import (
     ProtectableRegistry)
@@ -79,6 +83,8 @@ class ProtectionEngine:
         self.retention = Retention(self, lambda: self.catalog.bank)
         self.restores = RestoreService(self.catalog.restores, lambda: self.project_id,
                                        lambda provider_id: self.bank(self.provider(provider_id)))
+        self.verifications = VerificationService(self.catalog.verifications,
+                                                 lambda: self.project_id)
         self.cloud = cloud
         self.max_workers = max_workers
         self.timeout = timeout
@@ -192,3 +198,12 @@ class ProtectionEngine:
                 restore_target: str | None = None, name: str | None = None) -> dict[str, Any]:
         return restore_flow.restore(self, provider_id, checkpoint_id, parameters,
                                     restore_target, name)
+
+    # -- verifications (engine/verify.py) ----------------------------------------
+    def prepare_verify(self, provider_id: str, checkpoint_id: str, level: str = 'bank',
+                       data_subset: int | None = None):
+        return verify_flow.prepare_verify(self, provider_id, checkpoint_id, level, data_subset)
+
+    def verify(self, provider_id: str, checkpoint_id: str, level: str = 'bank',
+               data_subset: int | None = None, dry_run: bool = False) -> dict[str, Any]:
+        return verify_flow.verify(self, provider_id, checkpoint_id, level, data_subset, dry_run)

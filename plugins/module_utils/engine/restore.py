@@ -18,7 +18,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.common import re
 from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
 from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import wait_for
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
-    Conflict, InvalidInput, KarborError, ResourceTimeout)
+    BankCorrupted, Conflict, InvalidInput, KarborError, ResourceTimeout)
 from ansible_collections.karbor.protection.plugins.module_utils.common.faults import fault_point
 from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
 from ansible_collections.karbor.protection.plugins.module_utils.engine.claims import (
@@ -35,12 +35,12 @@ DELETE_DECISION_WAIT = 10.0
 
 
 def verify_checkpoint(checkpoint: Checkpoint) -> int:
-    """Read back every object of the checkpoint; raises BankCorrupted."""
-    count = 0
-    bank = checkpoint.bank
-    for key in bank.iter_all('/checkpoints/%s/' % checkpoint.id):
-        bank.get(key)
-        count += 1
+    """Read back every object of the checkpoint; raises BankCorrupted
+    naming the first damaged one."""
+    count, problems = checkpoint.bank.check_all('/checkpoints/%s/' % checkpoint.id)
+    if problems:
+        key = min(problems)
+        raise BankCorrupted(problems[key], key=key)
     return count
 
 
@@ -71,7 +71,7 @@ def restore(engine: Any, provider_id: str, checkpoint_id: str, parameters: dict 
     verify_checkpoint(checkpoint)
     bank = collection.bank
     lease = Lease(bank, **provider.lease_windows()).acquire()
-    reader_key = READERS_PREFIX % checkpoint.id + lease.owner_id
+    reader_key = None
     name_claim = None
     record = None
     try:
@@ -85,8 +85,7 @@ def restore(engine: Any, provider_id: str, checkpoint_id: str, parameters: dict 
             previous = named[0] if named else None
             if previous and previous['status'] == R.RESTORE_SUCCESS:
                 return dict(previous, _reused=True)  # finished while this run started
-        bank.put(reader_key, {'since': timeutil.isoformat(timeutil.now())})
-        wait_for_delete_decision(collection, checkpoint.id)
+        reader_key = mark_reader(collection, checkpoint.id, lease.owner_id)
         record = engine.catalog.restores.new(engine.project_id, {
             'name': name, 'provider_id': provider.id, 'checkpoint_id': checkpoint.id,
             'restore_target': restore_target, 'parameters': parameters,
@@ -94,11 +93,26 @@ def restore(engine: Any, provider_id: str, checkpoint_id: str, parameters: dict 
             'resources_status': {}, 'resources_reason': {}, 'new_resources': {}})
         _run_flow(engine, provider, roots, checkpoint, record, parameters, lease)
     finally:
-        bank.delete(reader_key)
+        if reader_key:
+            bank.delete(reader_key)
         if name_claim:
             bank.delete(name_claim)
         lease.release()
     return record
+
+
+def mark_reader(collection: CheckpointCollection, checkpoint_id: str, owner_id: str) -> str:
+    """Mark the run ``owner_id`` (its lease) as reading the checkpoint, so
+    deletes wait for it (restore, verify); the marker's key, to delete when
+    the run ends. Conflict, with the marker removed, when a delete won."""
+    key = READERS_PREFIX % checkpoint_id + owner_id
+    collection.bank.put(key, {'since': timeutil.isoformat(timeutil.now())})
+    try:
+        wait_for_delete_decision(collection, checkpoint_id)
+    except BaseException:
+        collection.bank.delete(key)
+        raise
+    return key
 
 
 def wait_for_delete_decision(collection: CheckpointCollection, checkpoint_id: str) -> None:

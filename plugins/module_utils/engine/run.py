@@ -2,7 +2,7 @@
 # Copyright: karbor.protection contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The run skeleton every flow over a checkpoint shares (protect, restore,
-delete; verify and copy later): the operations and their contexts, the
+delete, verify; copy later): the operations and their contexts, the
 operation log, the hook runner with its fault points, and error capture.
 
 What differs between flows is passed in: where per-resource statuses go
@@ -24,7 +24,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.common.schema im
 from ansible_collections.karbor.protection.plugins.module_utils.flow import graph as G
 from ansible_collections.karbor.protection.plugins.module_utils.flow.executor import FlowExecutor
 from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
-    Operation, OperationContext, Progress)
+    Operation, OperationContext, Progress, VerifyOptions)
 
 StatusSink = Callable[[Resource, str, 'str | None'], None]
 
@@ -67,7 +67,8 @@ class FlowRun:
                  operations: dict[Resource, Operation] | None = None,
                  restore: Any = None, lock: Any = None,
                  on_new_resource: Callable[[], None] | None = None,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None,
+                 verification: VerifyOptions | None = None) -> None:
         self.engine = engine
         self.operation = operation
         self.provider = provider
@@ -83,6 +84,7 @@ class FlowRun:
         self.lock = lock or threading.Lock()
         self.new_resources: dict[str, str] = {}
         self.operations = operations or flow_operations(operation, provider, roots)
+        self.verification = verification
         self.contexts = {node.value: self._context(node, parameters, restore, on_new_resource)
                          for node in G.iter_nodes(roots)}
         self.log: dict | None = None
@@ -95,7 +97,7 @@ class FlowRun:
             self.progress, new_resources=self.new_resources,
             children=[c.value for c in node.child_nodes], restore=restore,
             check_lease=self.lease.check_valid, lock=self.lock, on_new_resource=on_new_resource,
-            previous_checkpoints=self._previous_checkpoints,
+            previous_checkpoints=self._previous_checkpoints, verification=self.verification,
             set_status=(lambda status, reason=None, _res=res: self.status_sink(_res, status,
                                                                                reason)))
 

@@ -252,18 +252,24 @@ class GlanceProtect(Operation):
                           % (len(missing), source_id))
 
 
+def saved_chunks(ctx: OperationContext, meta: dict) -> list[str]:
+    """The chunk list of a complete copy, checked against its hash tree."""
+    chunks = meta.get('chunks')
+    if meta.get('state') != 'available' or not isinstance(chunks, list):
+        raise KarborError('Checkpoint %s holds no complete copy of image %s.'
+                          % (ctx.checkpoint.id, ctx.resource.id))
+    if tree_digest(chunks) != meta.get('sha256_tree'):
+        raise BankCorrupted('The chunk list of image %s in checkpoint %s is damaged.'
+                            % (ctx.resource.id, ctx.checkpoint.id))
+    return chunks
+
+
 class GlanceRestore(Operation):
     def on_main(self, ctx: OperationContext) -> None:
         workers = plugin_settings(ctx.config).workers
         deadline = time.monotonic() + ctx.timeout
         meta = ctx.section.get_json('metadata')
-        chunks = meta.get('chunks')
-        if meta.get('state') != 'available' or not isinstance(chunks, list):
-            raise KarborError('Checkpoint %s holds no complete copy of image %s.'
-                              % (ctx.checkpoint.id, ctx.resource.id))
-        if tree_digest(chunks) != meta.get('sha256_tree'):
-            raise BankCorrupted('The chunk list of image %s in checkpoint %s is damaged.'
-                                % (ctx.resource.id, ctx.checkpoint.id))
+        chunks = saved_chunks(ctx, meta)
         info = meta.get('image_metadata') or {}
         name = ctx.parameters.get('restore_name') or '%s@%s' % (ctx.checkpoint.id,
                                                                 ctx.resource.id)
@@ -351,10 +357,33 @@ class GlanceDelete(Operation):
                 delete_image(ctx, image_id)
 
 
+class GlanceVerify(Operation):
+    """The image's chunk list is whole, every chunk is in the bank and
+    referenced by the checkpoint (else a delete of another checkpoint may
+    free it), and at level ``data`` the chosen chunks are read and hashed."""
+
+    def on_main(self, ctx: OperationContext) -> None:
+        meta = ctx.section.get_json('metadata')
+        chunks = saved_chunks(ctx, meta)
+        store = ChunkStore(ctx.checkpoint.bank, plugin_settings(ctx.config).workers)
+        options = ctx.verification
+        read = options.pick(chunks) if options is not None else []
+        problems = store.check(chunks, read, lambda size: ctx.progress.add(bytes_done=size))
+        owner = meta.get('chunk_owner') or owner_name(ctx.checkpoint.id, ctx.resource.id)
+        unreferenced = set(chunks) - set(store.owner_refs(owner)) - set(problems)
+        problems.update({d: 'Chunk %s is not referenced by the checkpoint\'s reference lists.'
+                         % d for d in unreferenced})
+        if problems:
+            raise BankCorrupted('Image %s: %d of %d chunk(s) failed: %s' % (
+                ctx.resource.id, len(problems), len(set(chunks)),
+                ' '.join(problems[d] for d in dict.fromkeys(chunks) if d in problems)))
+
+
 class GlanceImagePlugin(ProtectionPlugin):
     name = 'karbor-image-protection-plugin'
     supported_types = (R.IMAGE,)
-    operation_classes = {'protect': GlanceProtect, 'restore': GlanceRestore, 'delete': GlanceDelete}
+    operation_classes = {'protect': GlanceProtect, 'restore': GlanceRestore, 'delete': GlanceDelete,
+                         'verify': GlanceVerify}
 
     def get_options_schema(self, resource_type: str) -> dict:
         return {'type': 'object', 'title': 'Image protection options',

@@ -29,10 +29,16 @@ class _NoopRestore(Operation):
         ctx.publish_new_resource(ctx.resource.id, metadata['resource_id'])
 
 
+class _NoopVerify(Operation):
+    def on_main(self, ctx: OperationContext) -> None:
+        ctx.section.get_json('metadata')  # present (its checksum was read back already)
+
+
 class NoopProtectionPlugin(ProtectionPlugin):
     name = 'karbor-noop-protection-plugin'
     supported_types = RESOURCE_TYPES
-    operation_classes = {'protect': _NoopProtect, 'restore': _NoopRestore}
+    operation_classes = {'protect': _NoopProtect, 'restore': _NoopRestore,
+                         'verify': _NoopVerify}
 
     def get_options_schema(self, resource_type: str) -> dict:
         return {'type': 'object', 'title': 'No-Op options', 'properties': {

@@ -4,7 +4,7 @@
 """The protection plugin interface (one plugin per resource type).
 
 As in Karbor, a plugin returns an Operation per resource for protect,
-restore and delete; the flow executor calls its four hooks in dependency
+restore, delete and verify; the flow executor calls its four hooks in dependency
 order: prepare_begin (parents first), prepare_finish (children first),
 main (in parallel once the resource's own prepare is done) and complete
 (children first).
@@ -12,6 +12,8 @@ main (in parallel once the resource's own prepare is done) and complete
 
 from __future__ import annotations
 
+import math
+import random
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -19,7 +21,8 @@ from typing import Any, Callable
 from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
 
 HOOKS = ('on_prepare_begin', 'on_prepare_finish', 'on_main', 'on_complete')
-OPERATIONS = ('protect', 'restore', 'delete')
+OPERATIONS = ('protect', 'restore', 'delete', 'verify')
+VERIFY_LEVELS = ('bank', 'data')
 
 
 class Operation:
@@ -81,6 +84,35 @@ class Progress:
                     'bytes_uploaded': self.bytes_uploaded}
 
 
+@dataclass(frozen=True)
+class VerifyOptions:
+    """What a verify flow checks: ``bank`` (every object present with its
+    checksum, every backend artifact usable) or ``data`` (also the content:
+    ``data_subset`` percent of each resource's chunks read and hashed, picked
+    at random as restic's ``--read-data-subset``, so repeated runs cover
+    everything over time)."""
+
+    level: str = 'bank'
+    data_subset: int = 100
+    rng: random.Random = field(default_factory=random.Random, compare=False)
+
+    @property
+    def reads_data(self) -> bool:
+        return self.level == 'data'
+
+    def pick(self, digests: list[str]) -> list[str]:
+        """The chunks to read: none at level bank, else ``data_subset``
+        percent of the distinct ones (rounded up: a non-empty list always
+        gives at least one), in their original order."""
+        unique = list(dict.fromkeys(digests))
+        if not self.reads_data or not unique:
+            return []
+        if self.data_subset >= 100:
+            return unique
+        chosen = set(self.rng.sample(unique, math.ceil(len(unique) * self.data_subset / 100)))
+        return [d for d in unique if d in chosen]
+
+
 @dataclass
 class OperationContext:
     """Everything a hook may use; one per resource per flow."""
@@ -104,6 +136,8 @@ class OperationContext:
     #: this plan's newest available checkpoints before this one, newest first, at most N
     #: (lent by the engine: a plugin never builds engine objects)
     previous_checkpoints: Callable[[int], list] = lambda limit: []
+    #: what a verify flow checks (None in the other flows)
+    verification: VerifyOptions | None = None
 
     def publish_new_resource(self, original_id: str, new_id: str | None) -> None:
         """Tell parents (a server) which new resource replaced a child, and
@@ -164,8 +198,14 @@ class ProtectionPlugin:
     def get_delete_operation(self, resource: Resource) -> Operation:
         return self.operation_classes.get('delete', Operation)()
 
+    def get_verify_operation(self, resource: Resource) -> Operation:
+        """Raises KarborError naming what is missing or damaged; the engine
+        has already read back every bank object of the resource's section."""
+        return self.operation_classes.get('verify', Operation)()
+
     def operation_for(self, operation: str, resource: Resource) -> Operation:
         getter = {'protect': self.get_protect_operation,
                   'restore': self.get_restore_operation,
-                  'delete': self.get_delete_operation}[operation]
+                  'delete': self.get_delete_operation,
+                  'verify': self.get_verify_operation}[operation]
         return getter(resource) or Operation()

@@ -301,10 +301,36 @@ class CinderDelete(Operation):
                       self.deleting)
 
 
+class CinderVerify(Operation):
+    """The Cinder backup the checkpoint names exists and is ``available``
+    (what a restore needs first), at every verification level."""
+
+    def on_main(self, ctx: OperationContext) -> None:
+        try:
+            meta = ctx.section.get_json('metadata')
+        except NotFound:
+            raise KarborError('The checkpoint holds no record of the backup of volume %s '
+                              '(its metadata object is missing).' % ctx.resource.id)
+        backup_id = meta.get('backup_id')
+        if not backup_id:
+            raise KarborError('The checkpoint names no Cinder backup of volume %s.'
+                              % ctx.resource.id)
+        backup = _get_or_none(ctx.cloud, 'Backup %s' % backup_id,
+                              ctx.cloud.conn.block_storage.get_backup, backup_id)
+        if backup is None:
+            raise KarborError('Cinder backup %s of volume %s does not exist.'
+                              % (backup_id, ctx.resource.id))
+        if backup.status != 'available':
+            raise KarborError('Cinder backup %s of volume %s is %s, not available%s.' % (
+                backup_id, ctx.resource.id, backup.status,
+                ': %s' % backup.fail_reason if backup.fail_reason else ''))
+
+
 class CinderVolumePlugin(ProtectionPlugin):
     name = 'karbor-volume-protection-plugin'
     supported_types = (R.VOLUME,)
-    operation_classes = {'protect': CinderProtect, 'restore': CinderRestore, 'delete': CinderDelete}
+    operation_classes = {'protect': CinderProtect, 'restore': CinderRestore, 'delete': CinderDelete,
+                         'verify': CinderVerify}
 
     def get_options_schema(self, resource_type: str) -> dict:
         return {'type': 'object', 'title': 'Cinder backup options', 'additionalProperties': False,

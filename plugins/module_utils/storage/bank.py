@@ -195,6 +195,23 @@ class Bank:
                 return
             marker = keys[-1]
 
+    def check_all(self, prefix: str) -> tuple[int, dict[str, str]]:
+        """Read back every object under ``prefix`` (each read checks its
+        sha256): how many were read, and what is wrong by key (an object
+        listed but gone when read counts as missing), so a caller can report
+        every damaged object, not only the first."""
+        count = 0
+        problems: dict[str, str] = {}
+        for key in self.iter_all(prefix):
+            count += 1
+            try:
+                self.get(key)
+            except BankCorrupted as exc:
+                problems[key] = exc.msg
+            except NotFound:
+                problems[key] = 'Bank object %s is listed but missing.' % key
+        return count, problems
+
     def delete_prefix(self, prefix: str) -> int:
         count = 0
         for key in list(self.iter_all(prefix)):

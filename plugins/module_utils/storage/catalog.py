@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: karbor.protection contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The catalog: plans, restores, operation logs, triggers and scheduled
-operations, as JSON records in a bank, scoped by project.
+"""The catalog: plans, restores, operation logs, triggers, scheduled
+operations and verifications, as JSON records in a bank, scoped by project.
 
 Checkpoints are not here: like Karbor, they live only in their provider's bank.
 """
@@ -137,7 +137,8 @@ class RecordStore:
         return matches[0] if matches else None
 
 
-RECORD_KINDS = ('plans', 'restores', 'operation_logs', 'triggers', 'scheduled_operations')
+RECORD_KINDS = ('plans', 'restores', 'operation_logs', 'triggers', 'scheduled_operations',
+                'verifications')
 
 
 class Catalog:
@@ -156,6 +157,7 @@ class Catalog:
         self.triggers = RecordStore(self, 'triggers', 'Trigger')
         self.scheduled_operations = RecordStore(self, 'scheduled_operations',
                                                 'Scheduled operation')
+        self.verifications = RecordStore(self, 'verifications', 'Verification', ordered=True)
 
     @property
     def bank(self) -> Bank:

@@ -207,6 +207,33 @@ class ChunkStore:
             return sum(pool.map(lambda d: bool(self.bank.delete(chunk_key(d))), unused))
 
     # -- inspection ---------------------------------------------------------------
+    def check(self, digests: Iterable[str], read: Iterable[str] = (),
+              on_read: Callable[[int], None] | None = None) -> dict[str, str]:
+        """What is wrong with an owner's chunks, by digest (empty when
+        nothing is): each must be in the bank, and those of ``read`` are also
+        read back, so the bank's sha256 and the chunk's name are both checked
+        (a verification; ``on_read`` counts the bytes). Missing chunks are
+        found by a lookup, without downloading them."""
+        problems = {d: 'Chunk object %s is missing from the bank.' % chunk_key(d)
+                    for d in self.missing(digests)}
+        wanted = [d for d in dict.fromkeys(read) if d not in problems]
+
+        def read_one(digest: str) -> str | None:
+            try:
+                data = self.get(digest)
+            except BankCorrupted as exc:
+                return exc.msg
+            if on_read is not None:
+                on_read(len(data))
+            return None
+
+        if wanted:
+            with concurrent.futures.ThreadPoolExecutor(min(self.workers, len(wanted))) as pool:
+                for digest, problem in zip(wanted, pool.map(read_one, wanted)):
+                    if problem:
+                        problems[digest] = problem
+        return problems
+
     def iter_chunks(self):
         """Digests of every stored chunk."""
         for key in self.bank.iter_all(CHUNKS_PREFIX):

@@ -1,0 +1,187 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: karbor.protection contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: checkpoint_verify
+short_description: Verify that a checkpoint could be restored, without restoring it
+version_added: 0.2.0
+description:
+  - Checks an C(available) checkpoint and keeps the result as a verification record
+    (listed by M(karbor.protection.verification_info)); Karbor's verification API, made real.
+  - Level C(bank) reads back every bank object of the checkpoint (each sha256 is checked),
+    checks that every Cinder backup it names exists and is C(available), and that every
+    image chunk it names is in the bank and referenced.
+  - Level C(data) also reads and hashes the image chunks, all of them or I(data_subset)
+    percent picked at random (as restic's C(check --read-data-subset)).
+  - Every resource is checked whatever the others find; the reason of a failed resource
+    names the missing or damaged object or backup.
+  - In check mode the checks run and nothing is written (no record, no operation log).
+author:
+  - karbor.protection developers (@karbor-protection)
+options:
+  provider_id:
+    description:
+      - Provider of the checkpoint. Defaults to the provider of I(plan).
+    type: str
+  plan:
+    description:
+      - Plan (id or name) of the checkpoint; gives the provider.
+    type: str
+  checkpoint_id:
+    description:
+      - The checkpoint to verify.
+    type: str
+    required: true
+    aliases: [checkpoint]
+  level:
+    description:
+      - C(bank) (objects, checksums, backups) or C(data) (also every chunk's content).
+    type: str
+    choices: [bank, data]
+    default: bank
+  data_subset:
+    description:
+      - At level C(data), the percentage (1 to 100) of each image's chunks read, picked at
+        random on every run. Left out, all of them. Ignored at level C(bank).
+    type: int
+  fail_on_problem:
+    description:
+      - Fail the task (with the result) when the verification finds a problem.
+    type: bool
+    default: true
+  timeout:
+    description:
+      - Seconds each cloud call may take.
+    type: int
+    default: 3600
+extends_documentation_fragment:
+  - karbor.protection.openstack
+  - karbor.protection.openstack.engine
+  - karbor.protection.attributes
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
+'''
+
+EXAMPLES = r'''
+- name: Read a tenth of the chunks of the newest checkpoint
+  karbor.protection.checkpoint_verify:
+    cloud: mycloud
+    plan: db-volumes
+    checkpoint_id: "{{ cp.checkpoint.id }}"
+    level: data
+    data_subset: 10
+  register: verified
+
+- name: Report, do not fail
+  karbor.protection.checkpoint_verify:
+    cloud: mycloud
+    plan: db-volumes
+    checkpoint_id: "{{ cp.checkpoint.id }}"
+    fail_on_problem: false
+  register: verified
+'''
+
+RETURN = r'''
+verification:
+  description: The verification record (in check mode, without I(id)).
+  returned: when the checkpoint was verified
+  type: dict
+  contains:
+    id:
+      description: Verification id.
+      type: str
+    provider_id:
+      description: Provider id.
+      type: str
+    checkpoint_id:
+      description: Checkpoint verified.
+      type: str
+    plan_id:
+      description: Plan of the checkpoint.
+      type: str
+    level:
+      description: C(bank) or C(data).
+      type: str
+    data_subset:
+      description: Percentage of chunks read (level C(data)), else null.
+      type: int
+    status:
+      description: C(success) or C(fail).
+      type: str
+    resources_status:
+      description: C(ok) or C(failed) per resource, keyed C(<type>#<id>).
+      type: dict
+    resources_reason:
+      description: What is wrong with each failed resource, keyed as I(resources_status).
+      type: dict
+    problems:
+      description: Damaged objects of the checkpoint that belong to no resource.
+      type: list
+      elements: str
+    error:
+      description: What stopped the run, if anything did.
+      type: str
+    objects_read:
+      description: Bank objects of the checkpoint read back.
+      type: int
+    progress:
+      description: Resources checked and chunk bytes read.
+      type: dict
+    started_at:
+      description: When the run started (UTC).
+      type: str
+    ended_at:
+      description: When the run ended (UTC).
+      type: str
+    duration:
+      description: Seconds the run took.
+      type: float
+'''
+
+from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
+from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import (
+    KarborModule)
+
+
+class CheckpointVerifyModule(KarborModule):
+    argument_spec = dict(
+        provider_id=dict(type='str'),
+        plan=dict(type='str'),
+        checkpoint_id=dict(type='str', required=True, aliases=['checkpoint']),
+        level=dict(type='str', choices=['bank', 'data'], default='bank'),
+        data_subset=dict(type='int'),
+        fail_on_problem=dict(type='bool', default=True),
+    )
+    default_timeout = 3600
+
+    def run(self):
+        engine = self.engine
+        provider_id = self.params['provider_id'] or (
+            engine.plans.get(self.params['plan'])['provider_id'] if self.params['plan'] else None)
+        if not provider_id:
+            raise InvalidInput('Set provider_id (or plan) of checkpoint %s.'
+                               % self.params['checkpoint_id'])
+        record = engine.verify(provider_id, self.params['checkpoint_id'], self.params['level'],
+                               self.params['data_subset'], dry_run=self.check_mode)
+        result = {'changed': True, 'verification': record}
+        if record['status'] != R.VERIFY_SUCCESS and self.params['fail_on_problem']:
+            reasons = sorted(record['resources_reason'].items())
+            self.module.fail_json(msg='Verification (%s) of checkpoint %s found problems: %s' % (
+                record['level'], record['checkpoint_id'],
+                '; '.join(['%s: %s' % item for item in reasons] + record['problems'])
+                or record.get('error')), **result)
+        return result
+
+
+def main():
+    CheckpointVerifyModule()()
+
+
+if __name__ == '__main__':
+    main()
