@@ -78,8 +78,7 @@ def _provider(folder: str, bank: str) -> None:
                      'lease_validity_window = 1\n' % (PROVIDER, bank))
 
 
-def test_error_checkpoints_are_cleaned_after_the_grace_and_logs_trimmed(run_playbook, volume,
-                                                                          tmp_path):
+def test_error_checkpoints_cleaned_after_grace_and_logs_trimmed(run_playbook, volume, tmp_path):
     playbook = tmp_path / 'errors.yml'
     playbook.write_text(PLAYBOOK)
     state = tmp_path / 'state'
