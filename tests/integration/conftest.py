@@ -220,3 +220,19 @@ def run_playbook(tmp_path_factory):
         return result
 
     return run
+
+
+@pytest.fixture(scope='session')
+def awx_collections(tmp_path_factory) -> str:
+    """The collection built and installed from its tarball, as in an execution environment."""
+    from awx_job import build_collection
+    return build_collection(str(tmp_path_factory.mktemp('awx-ee')))
+
+
+@pytest.fixture
+def awx(cloud, awx_collections, tmp_path, catalog_container):
+    """AWX-style jobs (see awx_job.py) whose project is tests/integration/awx_project and
+    whose catalog is this test's container (a job template's environment variable)."""
+    from awx_job import AwxJobs
+    return AwxJobs(cloud, str(tmp_path), os.path.join(os.path.dirname(__file__), 'awx_project'),
+                   awx_collections, {'KARBOR_CATALOG_CONTAINER': catalog_container})
