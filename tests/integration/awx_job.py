@@ -129,7 +129,8 @@ class AwxJob:
                'ANSIBLE_LOCALHOST_WARNING': 'False',
                'ANSIBLE_INVENTORY_UNPARSED_WARNING': 'False'}
         env.update(jobs.template_env)
-        env.update({k: str(v) for k, v in envvars.items()})
+        # '{pdd}' in a value is this job's private data dir (files of the job's project)
+        env.update({k: str(v).replace('{pdd}', self.pdd) for k, v in envvars.items()})
         self.envvars = env
         extra = {'awx_job_id': job_id, 'awx_job_template_id': 7,
                  'awx_job_launch_type': 'scheduled' if 'awx_schedule_id' in extravars
