@@ -216,7 +216,7 @@ def project_b(cloud, shared):
     return facts
 
 
-def test_credentials_never_leak(cloud, shared, project_b):
+def test_credentials_never_leak(cloud, shared, project_b, module_catalog_container):
     log_path = os.path.join(shared['base'], 'ansible.log')
     result, facts, token = _protect(cloud, shared, cloud.a, 'r1-sec-a', verbose=True,
                                     log_path=log_path)
@@ -238,7 +238,11 @@ def test_credentials_never_leak(cloud, shared, project_b):
             objects['swift:%s:%s' % (name, key)] = data
     for key, data in _swift_objects(shared['admin'], shared['shared_container']).items():
         objects['swift:shared:%s' % key] = data
+    for name, conn in shared['conns'].items():  # the catalog (plans, restores, logs, claims)
+        for key, data in _swift_objects(conn, module_catalog_container).items():
+            objects['catalog:%s:%s' % (name, key)] = data
     assert any(k.startswith('swift:shared:') for k in objects), list(objects)
+    assert len([k for k in objects if k.startswith('catalog:')]) >= 4, list(objects)
     assert len(objects) >= 4, 'the Swift bank holds no objects: %s' % list(objects)
     assert any(p['id'] == SHARED_NOOP for p in facts['providers'])
     for key, data in objects.items():
@@ -357,3 +361,31 @@ def test_project_isolation(cloud, shared, project_b):
     for key in ('b-checkpoint', 'b-swift-checkpoint', 'b-shared-checkpoint'):
         checkpoints = check.results[key]['result']['checkpoints']
         assert [cp['status'] for cp in checkpoints] == ['available'], checkpoints
+
+
+def test_catalog_container_is_private_to_its_project(cloud, shared, project_b,
+                                                     module_catalog_container):
+    """Project-a's credential cannot list or read project-b's catalog container, whose
+    ACL is private, and project-a's own catalog holds nothing of project-b's."""
+    import swiftclient  # the test venv has it
+    conn_a, conn_b = shared['conns'][cloud.a], shared['conns'][cloud.b]
+    container = module_catalog_container
+    b_objects = _swift_objects(conn_b, container)
+    assert any(project_b['plan']['id'].encode() in data for data in b_objects.values()), \
+        "project-b's catalog does not hold its plan: %s" % sorted(b_objects)
+    as_a = swiftclient.Connection(session=conn_a.session, retries=0, os_options={
+        'object_storage_url': conn_b.object_store.get_endpoint()})
+    with pytest.raises(swiftclient.ClientException) as listing:
+        as_a.get_container(container)
+    assert listing.value.http_status == 403
+    with pytest.raises(swiftclient.ClientException) as reading:
+        as_a.get_object(container, sorted(b_objects)[0])
+    assert reading.value.http_status == 403
+    as_b = swiftclient.Connection(session=conn_b.session, retries=0, os_options={
+        'object_storage_url': conn_b.object_store.get_endpoint()})
+    headers = as_b.head_container(container)
+    assert not headers.get('x-container-read') and not headers.get('x-container-write')
+    b_ids = [project_b['plan']['id'], project_b['restore']['id']]
+    a_objects = _swift_objects(conn_a, container)
+    assert not [key for key, data in a_objects.items()
+                for i in b_ids if i in key or i.encode() in data]
