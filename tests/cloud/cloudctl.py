@@ -570,6 +570,11 @@ flat_networks = public
 [securitygroup]
 enable_security_group = true
 """)
+    # Members may ask for a given floating IP address (Neutron's default: admins only), so
+    # that a restore can keep a server's public address; oslo.policy finds policy.yaml
+    # beside neutron.conf and rereads it when it changes.
+    write(os.path.join(conf_dir, 'policy.yaml'),
+          '"create_floatingip:floating_ip_address": "rule:admin_only or role:member"\n')
     if pid_of('neutron'):
         return None
     out = open(os.path.join(LOG, 'neutron-db-manage.log'), 'a')

@@ -22,10 +22,11 @@ from ansible_collections.karbor.protection.plugins.module_utils.resources.protec
     CloudProtectable)
 from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import wait_for
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
-    KarborError)
+    InvalidInput, KarborError, NotFound)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     Operation, OperationContext, ProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
+from ansible_collections.karbor.protection.plugins.module_utils.resources import server_network
 
 
 def _server_metadata(ctx: OperationContext) -> dict[str, Any]:
@@ -39,14 +40,7 @@ def _server_metadata(ctx: OperationContext) -> dict[str, Any]:
     found = cloud.call('Flavor %s' % flavor_name, conn.compute.find_flavor, flavor_name) \
         if flavor_name else None
     flavor_id = found.id if found else None
-    ports = []
-    try:
-        for port in conn.network.ports(device_id=server.id):
-            ports.append({'id': port.id, 'network_id': port.network_id,
-                          'mac_address': port.mac_address,
-                          'fixed_ips': [dict(ip) for ip in (port.fixed_ips or [])]})
-    except Exception:  # pylint: disable=broad-except
-        ports = []  # no network service visible: networks come from addresses only
+    ports, floating_records = server_network.saved_ports(cloud, server.id)
     floating = [a['addr'] for addrs in (server.addresses or {}).values() for a in addrs
                 if a.get('OS-EXT-IPS:type') == 'floating']
     image_id = (server.image or {}).get('id') if isinstance(server.image, dict) else None
@@ -71,6 +65,7 @@ def _server_metadata(ctx: OperationContext) -> dict[str, Any]:
             'ports': ports,
             'addresses': server.addresses or {},
             'floating_ips': floating,
+            'floating': floating_records,
             'metadata': dict(server.metadata or {}),
         },
         'attach_metadata': attach,
@@ -86,21 +81,39 @@ class NovaProtect(Operation):
 
 class NovaRestore(Operation):
     """A new server from the saved record, booted from the restored image or
-    volume, with the other restored volumes attached at their devices; a
-    server that cannot be finished is deleted again."""
+    volume, on the restored ports (fixed IPs, MAC, security groups), with the
+    other restored volumes attached at their devices and the floating IPs
+    re-associated; a server that cannot be finished is deleted again, with
+    the floating IPs this restore made."""
+
+    def precheck(self, ctx: OperationContext) -> None:
+        meta = ctx.section.get_json('metadata')
+        server_network.check_parameters(ctx, meta['server_metadata'])
+        flavor = ctx.parameters.get('restore_flavor_id') or meta['server_metadata'].get('flavor')
+        if flavor:
+            try:
+                ctx.cloud.call('Flavor %s' % flavor, ctx.cloud.conn.compute.get_flavor, flavor)
+            except NotFound:
+                raise InvalidInput('Flavor %s of the restored server %s does not exist here; set '
+                                   'restore_flavor_id in the restore parameters of '
+                                   'OS::Nova::Server.' % (flavor, ctx.resource.id))
 
     def on_complete(self, ctx: OperationContext) -> None:
         meta = ctx.section.get_json('metadata')
         attrs = self._server_attributes(ctx, meta['server_metadata'], meta['boot_metadata'])
         server = ctx.cloud.call('Creating server', ctx.cloud.conn.compute.create_server, **attrs)
         ctx.publish_new_resource(ctx.resource.id, server.id)
+        made_ips: list[str] = []
+        section = 'restore-%s' % ctx.restore['id'] if ctx.restore else 'restore'
         try:
-            ctx.section.put('restore-%s' % ctx.restore['id'] if ctx.restore else 'restore',
-                            {'server_id': server.id})
+            ctx.section.put(section, {'server_id': server.id})
             server = self._wait_active(ctx, server.id)
             self._attach_volumes(ctx, server, meta)
+            floating = server_network.restore_floating_ips(ctx, server.id,
+                                                           meta['server_metadata'], made_ips)
+            ctx.section.put(section, {'server_id': server.id, 'floating_ips': floating})
         except BaseException:
-            self._delete_half_restored(ctx, server.id)
+            self._delete_half_restored(ctx, server.id, made_ips)
             raise
 
     @classmethod
@@ -117,17 +130,16 @@ class NovaRestore(Operation):
             raise KarborError('The checkpoint does not record the flavor of server %s; set '
                               'restore_flavor_id.' % ctx.resource.id)
         attrs.update(cls._boot_source(ctx, boot))
-        if params.get('restore_net_id'):
-            attrs['networks'] = [{'uuid': params['restore_net_id']}]
-        elif smeta.get('networks'):
-            attrs['networks'] = [{'uuid': n} for n in smeta['networks']]
-        else:
-            attrs['networks'] = 'none'
+        attrs['networks'] = server_network.nics(ctx, smeta)
         if smeta.get('key_name'):
             attrs['key_name'] = smeta['key_name']
-        if smeta.get('security_groups') and smeta.get('networks'):
-            attrs['security_groups'] = smeta['security_groups']
-        if smeta.get('availability_zone') and not params.get('ignore_availability_zone'):
+        on_ports = isinstance(attrs['networks'], list) and any(
+            'port' in nic for nic in attrs['networks'])
+        if smeta.get('security_groups') and smeta.get('networks') and not on_ports:
+            attrs['security_groups'] = smeta['security_groups']  # ports carry their own
+        if params.get('availability_zone'):
+            attrs['availability_zone'] = params['availability_zone']
+        elif smeta.get('availability_zone') and not params.get('ignore_availability_zone'):
             attrs['availability_zone'] = smeta['availability_zone']
         return attrs
 
@@ -169,7 +181,14 @@ class NovaRestore(Operation):
                      else None, ctx.timeout)
 
     @staticmethod
-    def _delete_half_restored(ctx: OperationContext, server_id: str) -> None:
+    def _delete_half_restored(ctx: OperationContext, server_id: str,
+                              floating_ips: list[str]) -> None:
+        for fip in floating_ips:
+            try:
+                ctx.cloud.call('Deleting floating IP %s' % fip, ctx.cloud.conn.network.delete_ip,
+                               fip)
+            except KarborError:
+                pass  # named in the restore's section; the error says what failed
         try:
             ctx.cloud.call('Deleting half-restored server %s' % server_id,
                            ctx.cloud.conn.compute.delete_server, server_id)
@@ -203,8 +222,23 @@ class NovaServerPlugin(ProtectionPlugin):
                     'restore_name': {'type': 'string', 'title': 'Name of the restored server'},
                     'restore_net_id': {'type': 'string', 'title': 'Network for the new server'},
                     'restore_flavor_id': {'type': 'string', 'title': 'Flavor for the new server'},
+                    'availability_zone': {'type': 'string',
+                                          'title': 'Availability zone for the new server'},
                     'ignore_availability_zone': {'type': 'boolean',
-                                                 'title': 'Let Nova choose the zone'}}}
+                                                 'title': 'Let Nova choose the zone'},
+                    'network_map': {
+                        'type': 'object', 'additionalProperties': {'type': 'string'},
+                        'title': 'Saved network id -> network to put the server on instead'},
+                    'fixed_ips': {
+                        'type': 'object', 'additionalProperties': {'type': 'string'},
+                        'title': 'Saved fixed IP -> address to give the new server instead'},
+                    'floating_network_id': {
+                        'type': 'string',
+                        'title': 'External network for the floating IPs (default: the saved '
+                                 'one)'},
+                    'restore_floating_ips': {
+                        'type': 'boolean', 'default': True,
+                        'title': 'Re-associate the floating IPs (the same address when free)'}}}
 
     def get_saved_info_schema(self, resource_type: str) -> dict:
         return {'type': 'object', 'properties': {
