@@ -230,6 +230,7 @@ def test_boot_from_volume_server_restored_booting_from_its_restored_volume(
     try:
         boot = made.add('volume', conn.block_storage.create_volume(size=1, name=tag))
         conn.block_storage.wait_for_status(boot, 'available', failures=['error'], wait=120)
+        conn.block_storage.set_volume_bootable_status(boot, True)
         write_pattern(cloud, boot.id, b'boot volume bytes ' * 32)
         network = next(conn.network.networks(name='private'))
         server = made.add('server', conn.compute.create_server(
@@ -239,11 +240,14 @@ def test_boot_from_volume_server_restored_booting_from_its_restored_volume(
                                       'destination_type': 'volume', 'boot_index': 0,
                                       'delete_on_termination': False}]))
         server = conn.compute.wait_for_server(server, wait=180)
+        devices = attachments(conn, server.id)
+        assert list(devices) == [boot.id]
         out = str(tmp_path / 'out.json')
         base = {'state_dir': str(tmp_path), 'tag': tag, 'out': out}
         (tmp_path / 'p.yml').write_text(PLAYBOOK)
         run_playbook(str(tmp_path / 'p.yml'), dict(base, step='protect', server_id=server.id))
         checkpoint = json.loads(open(out).read())['checkpoint']['checkpoint']
+        assert checkpoint['status'] == 'available'
         made.delete(kinds=('server',))
         run_playbook(str(tmp_path / 'p.yml'), dict(
             base, step='restore', checkpoint_id=checkpoint['id'],
@@ -254,7 +258,7 @@ def test_boot_from_volume_server_restored_booting_from_its_restored_volume(
         new_server = conn.compute.get_server(new[server.id])
         assert new_server.status == 'ACTIVE'
         assert not (new_server.image or {}).get('id')  # booted from a volume, not an image
-        assert attachments(conn, new_server.id) == {new[boot.id]: '/dev/vda'}
+        assert attachments(conn, new_server.id) == {new[boot.id]: devices[boot.id]}
         assert read_pattern(cloud, new[boot.id], 18 * 32) == b'boot volume bytes ' * 32
     finally:
         restored.delete()

@@ -156,6 +156,9 @@ class NovaRestore(Operation):
         if not volume:
             raise KarborError('The boot volume of server %s was not restored.'
                               % ctx.resource.id)
+        # a backup restore does not always carry the bootable flag over
+        ctx.cloud.call('Marking volume %s bootable' % volume,
+                       ctx.cloud.conn.block_storage.set_volume_bootable_status, volume, True)
         return {'block_device_mapping_v2': [{
             'uuid': volume, 'source_type': 'volume', 'destination_type': 'volume',
             'boot_index': 0, 'delete_on_termination': False}]}

@@ -153,7 +153,14 @@ def _move_fixed_ip(ctx: Any, port: dict, new_port: str) -> None:
 
 
 def _address_free(ctx: Any, network_id: str, address: str) -> bool:
+    """Whether to ask Nova for this fixed IP: it is free, and the network is
+    the project's own (Neutron lets only a network's owner choose addresses
+    on it, so asking on a shared network would fail the server's build)."""
     try:
+        network = ctx.cloud.call('Network %s' % network_id, ctx.cloud.conn.network.get_network,
+                                 network_id)
+        if network.project_id != ctx.cloud.project_id:
+            return False
         used = ctx.cloud.call('Ports of network %s' % network_id, lambda: list(
             ctx.cloud.conn.network.ports(network_id=network_id)))
     except KarborError:
