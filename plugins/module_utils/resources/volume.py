@@ -25,6 +25,8 @@ from ansible_collections.karbor.protection.plugins.module_utils.common.errors im
 from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     Operation, OperationContext, ProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
+from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_chain import (
+    DEFAULT_FULL_BACKUP_EVERY, BackupChoice, chain_length_of, choose_backup, cinder_parent)
 
 VOLUME_OK = ('available', 'in-use')
 BACKUP_FAILED = ('error',)
@@ -123,8 +125,9 @@ class CinderProtect(Operation):
         self.snapshot_id: str | None = None
         self.backup_id: str | None = None
 
-    def _previous_backup(self, ctx: OperationContext) -> str | None:
-        """This plan's newest available checkpoint's backup of the volume, if usable."""
+    def _previous_backup(self, ctx: OperationContext) -> tuple[str, dict] | None:
+        """This plan's newest available checkpoint's backup of the volume, if usable,
+        with that checkpoint's metadata of it (its chain position)."""
         for older in ctx.previous_checkpoints(5):
             try:
                 metadata = older.resource_section(ctx.resource.id).get_json('metadata')
@@ -138,9 +141,36 @@ class CinderProtect(Operation):
             container = ctx.parameters.get('container')
             if backup is not None and backup.status == 'available' and (
                     not container or backup.container == container):
-                return backup_id
+                return backup_id, metadata
             return None
         return None
+
+    def _choose(self, ctx: OperationContext, mode: str) -> tuple[BackupChoice, str | None]:
+        """Full or incremental, and the parent an incremental will have.
+
+        An incremental is made only when Cinder will chain it onto this plan's
+        previous backup (Cinder picks the volume's newest backup, whichever plan
+        made it); otherwise ``auto`` makes a full, and ``incremental`` records
+        the parent Cinder will pick with an unknown chain position.
+        """
+        previous = self._previous_backup(ctx) if mode in ('auto', 'incremental') else None
+        parent = previous[0] if previous else None
+        choice = choose_backup(mode, chain_length_of(previous[1]) if previous else None,
+                               previous is not None,
+                               int(ctx.parameters.get('full_backup_every')
+                                   or DEFAULT_FULL_BACKUP_EVERY))
+        if not choice.incremental:
+            return choice, None
+        conn = ctx.cloud.conn
+        picked = cinder_parent(ctx.cloud.call('Listing backups of volume %s' % ctx.resource.id,
+                                              lambda: list(conn.block_storage.backups(
+                                                  details=True, volume_id=ctx.resource.id))))
+        if picked == parent:
+            return choice, parent
+        if mode == 'auto':
+            return BackupChoice(False, 0, "Cinder would chain onto backup %s, not this plan's "
+                                          'previous one' % picked), None
+        return BackupChoice(True, None), picked
 
     def on_main(self, ctx: OperationContext) -> None:
         conn = ctx.cloud.conn
@@ -151,14 +181,15 @@ class CinderProtect(Operation):
             raise InvalidInput('Volume %s is in use; set force: true in the plan parameters for '
                                'OS::Cinder::Volume to back it up from a snapshot.' % volume.id)
         mode = params.get('backup_mode', 'full')
-        parent = None
-        if mode in ('auto', 'incremental'):
-            parent = self._previous_backup(ctx)
-        incremental = mode == 'incremental' or (mode == 'auto' and parent is not None)
+        choice, parent = self._choose(ctx, mode)
+        incremental = choice.incremental
         meta: dict[str, Any] = {'volume_id': volume.id, 'volume_size': volume.size,
                                 'volume_name': volume.name, 'backup_mode': mode,
                                 'availability_zone': volume.availability_zone,
-                                'volume_type': volume.volume_type, 'parent_backup_id': parent}
+                                'volume_type': volume.volume_type, 'parent_backup_id': parent,
+                                'chain_length': choice.chain_length}
+        if choice.reason and mode == 'auto':
+            meta['full_reason'] = choice.reason
         self.meta = meta
         try:
             if volume.status == 'in-use':
@@ -267,7 +298,8 @@ class CinderDelete(Operation):
         if backup and backup.has_dependent_backups:
             raise Conflict('The backup %s of volume %s in checkpoint %s is the parent of '
                            'incremental backups made by later checkpoints; delete those '
-                           'checkpoints first (or use backup_mode: full).'
+                           'checkpoints first (with backup_mode: auto, full_backup_every '
+                           'bounds the chains; backup_mode: full makes none).'
                            % (backup_id, ctx.resource.id, ctx.checkpoint.id))
 
     def __init__(self) -> None:
@@ -340,6 +372,14 @@ class CinderVolumePlugin(ProtectionPlugin):
                                     'default': 'full',
                                     'title': 'full, incremental, or auto (incremental when this '
                                              "plan's previous backup of the volume is usable)"},
+                    'full_backup_every': {
+                        'type': 'integer', 'minimum': 1, 'default': DEFAULT_FULL_BACKUP_EVERY,
+                        'title': 'Under backup_mode auto, every Nth backup is full',
+                        'description': 'Bounds the chain of incremental backups: the Nth '
+                                       'backup since the last full one is full again (1: '
+                                       'always full). Cinder cannot delete a backup that '
+                                       'has incrementals, so an unbounded chain keeps '
+                                       'retention from deleting any old checkpoint.'},
                     'container': {'type': 'string', 'title': 'Backup container'},
                     'description': {'type': 'string', 'title': 'Backup description'},
                     'force': {'type': 'boolean', 'default': False,
@@ -358,11 +398,12 @@ class CinderVolumePlugin(ProtectionPlugin):
             'name': {'type': 'string'}, 'is_incremental': {'type': 'boolean'},
             'status': {'type': 'string'}, 'progress': {'type': 'string'},
             'fail_reason': {'type': 'string'}, 'size': {'type': 'integer'},
-            'volume_id': {'type': 'string'}}}
+            'volume_id': {'type': 'string'}, 'chain_length': {'type': ['integer', 'null']},
+            'parent_backup_id': {'type': ['string', 'null']}}}
 
     def get_saved_info(self, metadata: dict) -> dict:
         return {k: metadata.get(k) for k in ('name', 'is_incremental', 'status', 'size',
-                                             'volume_id')}
+                                             'volume_id', 'chain_length', 'parent_backup_id')}
 
 
 class VolumeProtectable(CloudProtectable):
