@@ -4,50 +4,36 @@
 """OS::Cinder::Volume protection through Cinder backups.
 
 Fixes over Karbor: ``backup_mode: auto`` works (incremental when this
-plan's previous backup of the volume is still usable), restore onto an
-existing ``volume_id`` works, every wait has a timeout, each artifact id is
-written to the bank the moment it exists (so a killed run can be cleaned
-up), and deleting the parent of incremental backups gives a clear message.
+plan's previous backup of the volume is still usable, and a full one every
+``full_backup_every`` backups so retention can delete old chains:
+``volume_chain.py``), restore onto an existing ``volume_id`` or into a chosen
+availability zone and volume type works (``volume_restore.py``), every wait
+has a timeout (``volume_calls.py``), each artifact id is written to the bank
+the moment it exists (so a killed run can be cleaned up), and deleting the
+parent of incremental backups gives a clear message.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any, Callable
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
 from ansible_collections.karbor.protection.plugins.module_utils.resources.protectable import (
     CloudProtectable)
-from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import (
-    CloudSession, wait_for)
+from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import wait_for
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     Conflict, InvalidInput, KarborError, NotFound)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     Operation, OperationContext, ProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
+from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_calls import (
+    VOLUME_OK, get_or_none, wait_backup, wait_gone, wait_volume)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_chain import (
     DEFAULT_FULL_BACKUP_EVERY, BackupChoice, chain_length_of, choose_backup, cinder_parent)
-
-VOLUME_OK = ('available', 'in-use')
-BACKUP_FAILED = ('error',)
-
-
-def _get_or_none(cloud: CloudSession, what: str, getter, resource_id: str):
-    try:
-        return cloud.call(what, getter, resource_id)
-    except NotFound:
-        return None
-
-
-def wait_volume(ctx: OperationContext, volume_id: str, statuses=VOLUME_OK,
-                timeout: float | None = None) -> Any:
-    cloud = ctx.cloud
-    return wait_for(
-        'volume %s' % volume_id,
-        lambda: cloud.call('Volume %s' % volume_id, cloud.conn.block_storage.get_volume, volume_id),
-        lambda v: v.status in statuses,
-        lambda v: 'volume is %s' % v.status if v.status.startswith('error') else None,
-        ctx.timeout if timeout is None else timeout)
+from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_restore import (
+    RESTORE_SCHEMA, CinderRestore)
 
 
 def create_when_idle(ctx: OperationContext, what: str, create: Callable,
@@ -76,33 +62,15 @@ def create_when_idle(ctx: OperationContext, what: str, create: Callable,
                 raise
 
 
-def wait_backup(ctx: OperationContext, backup_id: str, statuses=('available',)) -> Any:
-    cloud = ctx.cloud
-    return wait_for(
-        'backup %s' % backup_id,
-        lambda: cloud.call('Backup %s' % backup_id, cloud.conn.block_storage.get_backup, backup_id),
-        lambda b: b.status in statuses,
-        lambda b: ('backup is %s: %s' % (b.status, b.fail_reason or 'no reason given')
-                   if b.status in BACKUP_FAILED else None),
-        ctx.timeout)
-
-
-def wait_gone(ctx: OperationContext, what: str, getter, resource_id: str) -> None:
-    wait_for(what, lambda: _get_or_none(ctx.cloud, what, getter, resource_id),
-             lambda r: r is None,
-             lambda r: '%s is %s' % (what, r.status) if r.status == 'error_deleting' else None,
-             ctx.timeout)
-
-
 def delete_snapshot(ctx: OperationContext, snapshot_id: str) -> None:
     conn = ctx.cloud.conn
-    snapshot = _get_or_none(ctx.cloud, 'Snapshot %s' % snapshot_id, conn.block_storage.get_snapshot,
+    snapshot = get_or_none(ctx.cloud, 'Snapshot %s' % snapshot_id, conn.block_storage.get_snapshot,
                             snapshot_id)
     if snapshot is None:
         return
     if snapshot.status not in ('available', 'error'):
         wait_for('snapshot %s' % snapshot_id,
-                 lambda: _get_or_none(ctx.cloud, 'Snapshot', conn.block_storage.get_snapshot,
+                 lambda: get_or_none(ctx.cloud, 'Snapshot', conn.block_storage.get_snapshot,
                                       snapshot_id),
                  lambda s: s is None or s.status in ('available', 'error'), lambda s: None,
                  ctx.timeout)
@@ -136,7 +104,7 @@ class CinderProtect(Operation):
             backup_id = metadata.get('backup_id')
             if not backup_id:
                 continue
-            backup = _get_or_none(ctx.cloud, 'Backup %s' % backup_id,
+            backup = get_or_none(ctx.cloud, 'Backup %s' % backup_id,
                                   ctx.cloud.conn.block_storage.get_backup, backup_id)
             container = ctx.parameters.get('container')
             if backup is not None and backup.status == 'available' and (
@@ -252,40 +220,6 @@ class CinderProtect(Operation):
             ctx.section.put('metadata', self.meta)
 
 
-class CinderRestore(Operation):
-    def on_main(self, ctx: OperationContext) -> None:
-        conn = ctx.cloud.conn
-        meta = ctx.section.get_json('metadata')
-        backup_id = meta.get('backup_id')
-        if not backup_id:
-            raise KarborError('The checkpoint holds no backup of volume %s.' % ctx.resource.id)
-        wait_backup(ctx, backup_id)
-        target = ctx.parameters.get('volume_id')
-        if target:
-            volume = wait_volume(ctx, target, ('available',))
-            if volume.size < (meta.get('volume_size') or 0):
-                raise InvalidInput('Target volume %s (%s GiB) is smaller than the backup (%s GiB).'
-                                   % (target, volume.size, meta.get('volume_size')))
-        name = ctx.parameters.get('restore_name') or '%s@%s' % (ctx.checkpoint.id, ctx.resource.id)
-        result = ctx.cloud.call('Restoring backup %s' % backup_id, conn.block_storage.restore_backup,
-                                backup_id, volume=target, name=None if target else name)
-        new_id = result.volume_id
-        ctx.publish_new_resource(ctx.resource.id, new_id)
-        # The new volume is briefly available before the restore starts: wait for both.
-        wait_for('restore of backup %s' % backup_id,
-                 lambda: (ctx.cloud.call('Volume', conn.block_storage.get_volume, new_id),
-                          ctx.cloud.call('Backup', conn.block_storage.get_backup, backup_id)),
-                 lambda vb: vb[0].status == 'available' and vb[1].status == 'available',
-                 lambda vb: ('volume is %s' % vb[0].status if vb[0].status.startswith('error')
-                             else None),
-                 ctx.timeout)
-        update = {'name': name}
-        if ctx.parameters.get('restore_description'):
-            update['description'] = ctx.parameters['restore_description']
-        ctx.cloud.call('Naming volume %s' % new_id, conn.block_storage.update_volume, new_id,
-                       **update)
-
-
 class CinderDelete(Operation):
     def precheck(self, ctx: OperationContext) -> None:
         try:
@@ -293,7 +227,7 @@ class CinderDelete(Operation):
         except NotFound:
             return
         backup_id = meta.get('backup_id')
-        backup = backup_id and _get_or_none(ctx.cloud, 'Backup %s' % backup_id,
+        backup = backup_id and get_or_none(ctx.cloud, 'Backup %s' % backup_id,
                                             ctx.cloud.conn.block_storage.get_backup, backup_id)
         if backup and backup.has_dependent_backups:
             raise Conflict('The backup %s of volume %s in checkpoint %s is the parent of '
@@ -317,7 +251,7 @@ class CinderDelete(Operation):
         backup_id = meta.get('backup_id')
         if not backup_id:
             return
-        backup = _get_or_none(ctx.cloud, 'Backup %s' % backup_id, conn.block_storage.get_backup,
+        backup = get_or_none(ctx.cloud, 'Backup %s' % backup_id, conn.block_storage.get_backup,
                               backup_id)
         if backup is None:
             return
@@ -347,7 +281,7 @@ class CinderVerify(Operation):
         if not backup_id:
             raise KarborError('The checkpoint names no Cinder backup of volume %s.'
                               % ctx.resource.id)
-        backup = _get_or_none(ctx.cloud, 'Backup %s' % backup_id,
+        backup = get_or_none(ctx.cloud, 'Backup %s' % backup_id,
                               ctx.cloud.conn.block_storage.get_backup, backup_id)
         if backup is None:
             raise KarborError('Cinder backup %s of volume %s does not exist.'
@@ -386,12 +320,7 @@ class CinderVolumePlugin(ProtectionPlugin):
                               'title': 'Back up in-use volumes (from a snapshot)'}}}
 
     def get_restore_schema(self, resource_type: str) -> dict:
-        return {'type': 'object', 'title': 'Cinder restore options', 'additionalProperties': False,
-                'properties': {
-                    'volume_id': {'type': 'string', 'title': 'Restore onto this existing volume'},
-                    'restore_name': {'type': 'string', 'title': 'Name of the restored volume'},
-                    'restore_description': {'type': 'string',
-                                            'title': 'Description of the restored volume'}}}
+        return copy.deepcopy(RESTORE_SCHEMA)
 
     def get_saved_info_schema(self, resource_type: str) -> dict:
         return {'type': 'object', 'properties': {
