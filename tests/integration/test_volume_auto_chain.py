@@ -120,7 +120,7 @@ def test_bounded_chain_pruned_whole_and_restored_into_zone_and_type(
             assert admin.block_storage.get_volume(new_id).host.startswith('karbor-bench@')
         assert read_at(cloud, new_id, len(payload)) == payload
         # the refused restores made nothing: only the one restored volume has that name
-        named = [v for v in conn.block_storage.volumes(name=new.name)]
+        named = list(conn.block_storage.volumes(name=new.name))
         assert [v.id for v in named] == [new_id]
     finally:
         for checkpoint_id in reversed(made_ids):  # incrementals before their parents

@@ -65,13 +65,13 @@ def create_when_idle(ctx: OperationContext, what: str, create: Callable,
 def delete_snapshot(ctx: OperationContext, snapshot_id: str) -> None:
     conn = ctx.cloud.conn
     snapshot = get_or_none(ctx.cloud, 'Snapshot %s' % snapshot_id, conn.block_storage.get_snapshot,
-                            snapshot_id)
+                           snapshot_id)
     if snapshot is None:
         return
     if snapshot.status not in ('available', 'error'):
         wait_for('snapshot %s' % snapshot_id,
                  lambda: get_or_none(ctx.cloud, 'Snapshot', conn.block_storage.get_snapshot,
-                                      snapshot_id),
+                                     snapshot_id),
                  lambda s: s is None or s.status in ('available', 'error'), lambda s: None,
                  ctx.timeout)
     ctx.cloud.call('Deleting snapshot %s' % snapshot_id, conn.block_storage.delete_snapshot,
@@ -105,7 +105,7 @@ class CinderProtect(Operation):
             if not backup_id:
                 continue
             backup = get_or_none(ctx.cloud, 'Backup %s' % backup_id,
-                                  ctx.cloud.conn.block_storage.get_backup, backup_id)
+                                 ctx.cloud.conn.block_storage.get_backup, backup_id)
             container = ctx.parameters.get('container')
             if backup is not None and backup.status == 'available' and (
                     not container or backup.container == container):
@@ -228,7 +228,7 @@ class CinderDelete(Operation):
             return
         backup_id = meta.get('backup_id')
         backup = backup_id and get_or_none(ctx.cloud, 'Backup %s' % backup_id,
-                                            ctx.cloud.conn.block_storage.get_backup, backup_id)
+                                           ctx.cloud.conn.block_storage.get_backup, backup_id)
         if backup and backup.has_dependent_backups:
             raise Conflict('The backup %s of volume %s in checkpoint %s is the parent of '
                            'incremental backups made by later checkpoints; delete those '
@@ -252,7 +252,7 @@ class CinderDelete(Operation):
         if not backup_id:
             return
         backup = get_or_none(ctx.cloud, 'Backup %s' % backup_id, conn.block_storage.get_backup,
-                              backup_id)
+                             backup_id)
         if backup is None:
             return
         if backup.status not in ('available', 'error'):
@@ -282,7 +282,7 @@ class CinderVerify(Operation):
             raise KarborError('The checkpoint names no Cinder backup of volume %s.'
                               % ctx.resource.id)
         backup = get_or_none(ctx.cloud, 'Backup %s' % backup_id,
-                              ctx.cloud.conn.block_storage.get_backup, backup_id)
+                             ctx.cloud.conn.block_storage.get_backup, backup_id)
         if backup is None:
             raise KarborError('Cinder backup %s of volume %s does not exist.'
                               % (backup_id, ctx.resource.id))

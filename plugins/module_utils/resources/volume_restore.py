@@ -61,16 +61,16 @@ def check_placement(ctx: OperationContext, wanted: dict[str, str]) -> dict[str, 
         usable = sorted(z.name for z in zones if (z.state or {}).get('available'))
         if zone not in usable:
             raise InvalidInput('availability_zone %r is not an available volume availability '
-                               'zone of this cloud; available: %s.' % (zone, ', '.join(usable)
-                                                                       or 'none'))
+                               'zone of this cloud; available: %s.'
+                               % (zone, ', '.join(usable) or 'none'))
     kind = wanted.get('volume_type')
     if kind:
         types = ctx.cloud.call('Listing volume types', lambda: list(conn.block_storage.types()))
         match = [t for t in types if kind in (t.id, t.name)]
         if not match:
+            known = ', '.join(sorted(t.name for t in types)) or 'none'
             raise InvalidInput('volume_type %r is not a volume type of this cloud (name or id); '
-                               'known: %s.' % (kind, ', '.join(sorted(t.name for t in types))
-                                                or 'none'))
+                               'known: %s.' % (kind, known))
         resolved['volume_type'] = match[0].name
     return resolved
 
