@@ -7,6 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
+from ansible_collections.karbor.protection.plugins.module_utils.common.schema import validate_value
+from ansible_collections.karbor.protection.plugins.module_utils.resources.volume import (
+    CinderVolumePlugin)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_chain import (
     BackupChoice, chain_length_of, choose_backup, cinder_parent)
 
@@ -64,3 +68,13 @@ def test_cinder_parent_is_the_newest_available_backup_of_the_volume():
     assert cinder_parent(backups) == 'other-plan'
     assert cinder_parent([b for b in backups if b.id != 'other-plan']) == 'mine'
     assert cinder_parent([backups[2]]) is None and cinder_parent([]) is None
+
+
+@pytest.mark.parametrize('value, words', [(0, ['full_backup_every', 'minimum of 1']),
+                                          ('7', ['full_backup_every', "'integer'"])])
+def test_full_backup_every_is_a_whole_number_of_at_least_one(value, words):
+    schema = CinderVolumePlugin().get_options_schema('OS::Cinder::Volume')
+    validate_value(schema, {'backup_mode': 'auto', 'full_backup_every': 3}, 'parameters')
+    with pytest.raises(InvalidInput) as err:
+        validate_value(schema, {'full_backup_every': value}, 'parameters')
+    assert all(w in err.value.msg for w in words), err.value.msg
