@@ -12,24 +12,14 @@ import uuid
 
 import pytest
 
-OS_INFRA = 'cf56bd3e-97a7-4078-b6d5-f36246333fd9'
-OFFSET = 4096
+from test_os_infra import OS_INFRA, read_pattern, write_pattern  # the volume file helpers
+
 BENCH = 'bench'
-
-
-def volume_file(cloud, volume_id):
-    return os.path.join(cloud.base, 'data', 'cinder', 'volumes', 'volume-%s' % volume_id)
-
-
-def read_at(cloud, volume_id, size):
-    with open(volume_file(cloud, volume_id), 'rb') as handle:
-        handle.seek(OFFSET)
-        return handle.read(size)
 
 
 @pytest.fixture
 def chain_cloud(cloud):
-    """Project A's volume with a pattern at OFFSET, and a volume type made for the
+    """Project A's volume with a pattern written into it, and a volume type made for the
     test; deleted afterwards with whatever the test restored."""
     admin, conn = cloud.connect(cloud.admin), cloud.connect(cloud.a)
     vol = conn.block_storage.create_volume(size=1, name='chain-%s' % uuid.uuid4().hex[:6])
@@ -38,9 +28,7 @@ def chain_cloud(cloud):
     try:
         conn.block_storage.wait_for_status(vol, 'available', failures=['error'], wait=120)
         payload = ('karbor chain %s ' % vol.id).encode() * 64
-        with open(volume_file(cloud, vol.id), 'r+b') as handle:
-            handle.seek(OFFSET)
-            handle.write(payload)
+        write_pattern(cloud, vol.id, payload)
         yield conn, vol, kind, payload, made
     finally:
         for volume_id in made['volumes'] + [vol.id]:
@@ -118,7 +106,7 @@ def test_bounded_chain_pruned_whole_and_restored_into_zone_and_type(
         if zone:
             assert new.availability_zone == BENCH
             assert admin.block_storage.get_volume(new_id).host.startswith('karbor-bench@')
-        assert read_at(cloud, new_id, len(payload)) == payload
+        assert read_pattern(cloud, new_id, len(payload)) == payload
         # the refused restores made nothing: only the one restored volume has that name
         named = list(conn.block_storage.volumes(name=new.name))
         assert [v.id for v in named] == [new_id]
