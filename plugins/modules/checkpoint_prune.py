@@ -18,6 +18,10 @@ description:
   - Only C(available) checkpoints count. The newest available
     checkpoint is never deleted, whatever its age. A checkpoint being restored is skipped,
     not forced.
+  - The checkpoints picked are deleted newest first, so a chain of incremental Cinder
+    backups that expired as a whole goes in one run. A checkpoint whose backup is the parent
+    of incremental backups in kept checkpoints is skipped with that reason (bound the chains
+    with the plan parameter C(full_backup_every) of C(OS::Cinder::Volume)).
   - Each deletion is first claimed in the catalog bank, so two runs pruning the same plan at
     once (this module, or a scheduled C(retention_protect)) delete each checkpoint once.
   - A second run with the same options deletes nothing and reports no change.
@@ -80,8 +84,8 @@ EXAMPLES = r'''
 
 RETURN = r'''
 deleted:
-  description: Ids of the checkpoints deleted (in check mode, that would be deleted), oldest
-    first.
+  description: Ids of the checkpoints deleted (in check mode, that would be deleted), newest
+    first (the order they are deleted in, so incremental backups go before their parents).
   returned: always
   type: list
   elements: str

@@ -113,6 +113,7 @@ EXAMPLES = r'''
     parameters:
       OS::Cinder::Volume:
         backup_mode: auto
+        full_backup_every: 7  # a full backup every 7th, so retention can delete old chains
     status: started
   register: plan
 

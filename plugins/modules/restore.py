@@ -74,6 +74,16 @@ EXAMPLES = r'''
         restore_name: db-restored
   register: restored
 
+- name: Restore the volumes into another availability zone, as another volume type
+  karbor.protection.restore:
+    cloud: mycloud
+    provider_id: cf56bd3e-97a7-4078-b6d5-f36246333fd9
+    checkpoint_id: 2a9ce1f3-c0ff-4c43-8b3e-ed0fa5dbd9a8
+    parameters:
+      OS::Cinder::Volume:
+        availability_zone: az2
+        volume_type: ssd
+
 - name: Show old id -> new id
   ansible.builtin.debug:
     var: restored.restore.new_resources

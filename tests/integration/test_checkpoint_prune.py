@@ -17,11 +17,11 @@ def test_keep_n_deletes_the_oldest_never_the_newest(run_playbook, volume, tmp_pa
     oldest, middle, newest = facts['made']
     # check mode names what would go, and nothing goes
     assert facts['dry']['changed'] is True
-    assert facts['dry']['deleted'] == [oldest, middle]
+    assert facts['dry']['deleted'] == [middle, oldest]
     assert sorted(facts['after_dry']) == sorted(facts['made'])
-    # the real run deletes the two oldest, oldest first
+    # the real run deletes the two oldest, newest first (incrementals before their parents)
     assert facts['pruned']['changed'] is True
-    assert facts['pruned']['deleted'] == [oldest, middle]
+    assert facts['pruned']['deleted'] == [middle, oldest]
     assert facts['pruned']['skipped'] == [] and facts['pruned']['errors'] == []
     # idempotent
     assert facts['again']['changed'] is False and facts['again']['deleted'] == []

@@ -12,7 +12,12 @@ choice is a pure function over explicit ``created_at`` values, and:
 * a checkpoint being restored (or otherwise busy) is skipped, not forced;
 * ``error`` checkpoints (runs that failed or died) never count, and go once
   they are older than a grace period, so failed runs do not pile up their
-  Cinder backups and bank objects; the grace leaves time to read why.
+  Cinder backups and bank objects; the grace leaves time to read why;
+* what goes is deleted newest first: an incremental Cinder backup's parent is
+  older than it, and Cinder refuses to delete a parent while it has
+  dependents, so oldest first skipped a whole expired chain (all but its last
+  incremental) at every run. A checkpoint whose backup still has dependents in
+  a kept checkpoint is skipped with the plugin's reason.
 """
 
 from __future__ import annotations
@@ -52,7 +57,8 @@ def select_for_deletion(checkpoints: Iterable[dict], max_backups: int | None,
                         retention_duration_days: int | None,
                         now: datetime.datetime,
                         error_grace_hours: int | None = DEFAULT_ERROR_GRACE_HOURS) -> list[str]:
-    """Ids of the checkpoints retention deletes, oldest first.
+    """Ids of the checkpoints retention deletes, in deletion order: newest first
+    (incremental backups before their parents).
 
     ``checkpoints`` are dicts with ``id``, ``status``, ``created_at`` and
     optionally ``extra_info`` and ``busy`` (being restored). A checkpoint goes
@@ -80,7 +86,7 @@ def select_for_deletion(checkpoints: Iterable[dict], max_backups: int | None,
         doomed.extend(c for c in checkpoints if c.get('status') == R.CP_ERROR
                       and not c.get('busy') and c.get('created_at')
                       and timeutil.parse_time(c['created_at']) < errors_before)
-    return [item['id'] for item in sorted(doomed, key=_sort_key)]
+    return [item['id'] for item in sorted(doomed, key=_sort_key, reverse=True)]
 
 
 def _deletion_key(project_id: str, checkpoint_id: str) -> str:

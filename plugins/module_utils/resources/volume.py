@@ -4,48 +4,36 @@
 """OS::Cinder::Volume protection through Cinder backups.
 
 Fixes over Karbor: ``backup_mode: auto`` works (incremental when this
-plan's previous backup of the volume is still usable), restore onto an
-existing ``volume_id`` works, every wait has a timeout, each artifact id is
-written to the bank the moment it exists (so a killed run can be cleaned
-up), and deleting the parent of incremental backups gives a clear message.
+plan's previous backup of the volume is still usable, and a full one every
+``full_backup_every`` backups so retention can delete old chains:
+``volume_chain.py``), restore onto an existing ``volume_id`` or into a chosen
+availability zone and volume type works (``volume_restore.py``), every wait
+has a timeout (``volume_calls.py``), each artifact id is written to the bank
+the moment it exists (so a killed run can be cleaned up), and deleting the
+parent of incremental backups gives a clear message.
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any, Callable
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
 from ansible_collections.karbor.protection.plugins.module_utils.resources.protectable import (
     CloudProtectable)
-from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import (
-    CloudSession, wait_for)
+from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import wait_for
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     Conflict, InvalidInput, KarborError, NotFound)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     Operation, OperationContext, ProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
-
-VOLUME_OK = ('available', 'in-use')
-BACKUP_FAILED = ('error',)
-
-
-def _get_or_none(cloud: CloudSession, what: str, getter, resource_id: str):
-    try:
-        return cloud.call(what, getter, resource_id)
-    except NotFound:
-        return None
-
-
-def wait_volume(ctx: OperationContext, volume_id: str, statuses=VOLUME_OK,
-                timeout: float | None = None) -> Any:
-    cloud = ctx.cloud
-    return wait_for(
-        'volume %s' % volume_id,
-        lambda: cloud.call('Volume %s' % volume_id, cloud.conn.block_storage.get_volume, volume_id),
-        lambda v: v.status in statuses,
-        lambda v: 'volume is %s' % v.status if v.status.startswith('error') else None,
-        ctx.timeout if timeout is None else timeout)
+from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_calls import (
+    VOLUME_OK, get_or_none, wait_backup, wait_gone, wait_volume)
+from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_chain import (
+    DEFAULT_FULL_BACKUP_EVERY, BackupChoice, chain_length_of, choose_backup, cinder_parent)
+from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_restore import (
+    RESTORE_SCHEMA, CinderRestore)
 
 
 def create_when_idle(ctx: OperationContext, what: str, create: Callable,
@@ -74,34 +62,16 @@ def create_when_idle(ctx: OperationContext, what: str, create: Callable,
                 raise
 
 
-def wait_backup(ctx: OperationContext, backup_id: str, statuses=('available',)) -> Any:
-    cloud = ctx.cloud
-    return wait_for(
-        'backup %s' % backup_id,
-        lambda: cloud.call('Backup %s' % backup_id, cloud.conn.block_storage.get_backup, backup_id),
-        lambda b: b.status in statuses,
-        lambda b: ('backup is %s: %s' % (b.status, b.fail_reason or 'no reason given')
-                   if b.status in BACKUP_FAILED else None),
-        ctx.timeout)
-
-
-def wait_gone(ctx: OperationContext, what: str, getter, resource_id: str) -> None:
-    wait_for(what, lambda: _get_or_none(ctx.cloud, what, getter, resource_id),
-             lambda r: r is None,
-             lambda r: '%s is %s' % (what, r.status) if r.status == 'error_deleting' else None,
-             ctx.timeout)
-
-
 def delete_snapshot(ctx: OperationContext, snapshot_id: str) -> None:
     conn = ctx.cloud.conn
-    snapshot = _get_or_none(ctx.cloud, 'Snapshot %s' % snapshot_id, conn.block_storage.get_snapshot,
-                            snapshot_id)
+    snapshot = get_or_none(ctx.cloud, 'Snapshot %s' % snapshot_id, conn.block_storage.get_snapshot,
+                           snapshot_id)
     if snapshot is None:
         return
     if snapshot.status not in ('available', 'error'):
         wait_for('snapshot %s' % snapshot_id,
-                 lambda: _get_or_none(ctx.cloud, 'Snapshot', conn.block_storage.get_snapshot,
-                                      snapshot_id),
+                 lambda: get_or_none(ctx.cloud, 'Snapshot', conn.block_storage.get_snapshot,
+                                     snapshot_id),
                  lambda s: s is None or s.status in ('available', 'error'), lambda s: None,
                  ctx.timeout)
     ctx.cloud.call('Deleting snapshot %s' % snapshot_id, conn.block_storage.delete_snapshot,
@@ -123,8 +93,9 @@ class CinderProtect(Operation):
         self.snapshot_id: str | None = None
         self.backup_id: str | None = None
 
-    def _previous_backup(self, ctx: OperationContext) -> str | None:
-        """This plan's newest available checkpoint's backup of the volume, if usable."""
+    def _previous_backup(self, ctx: OperationContext) -> tuple[str, dict] | None:
+        """This plan's newest available checkpoint's backup of the volume, if usable,
+        with that checkpoint's metadata of it (its chain position)."""
         for older in ctx.previous_checkpoints(5):
             try:
                 metadata = older.resource_section(ctx.resource.id).get_json('metadata')
@@ -133,14 +104,41 @@ class CinderProtect(Operation):
             backup_id = metadata.get('backup_id')
             if not backup_id:
                 continue
-            backup = _get_or_none(ctx.cloud, 'Backup %s' % backup_id,
-                                  ctx.cloud.conn.block_storage.get_backup, backup_id)
+            backup = get_or_none(ctx.cloud, 'Backup %s' % backup_id,
+                                 ctx.cloud.conn.block_storage.get_backup, backup_id)
             container = ctx.parameters.get('container')
             if backup is not None and backup.status == 'available' and (
                     not container or backup.container == container):
-                return backup_id
+                return backup_id, metadata
             return None
         return None
+
+    def _choose(self, ctx: OperationContext, mode: str) -> tuple[BackupChoice, str | None]:
+        """Full or incremental, and the parent an incremental will have.
+
+        An incremental is made only when Cinder will chain it onto this plan's
+        previous backup (Cinder picks the volume's newest backup, whichever plan
+        made it); otherwise ``auto`` makes a full, and ``incremental`` records
+        the parent Cinder will pick with an unknown chain position.
+        """
+        previous = self._previous_backup(ctx) if mode in ('auto', 'incremental') else None
+        parent = previous[0] if previous else None
+        choice = choose_backup(mode, chain_length_of(previous[1]) if previous else None,
+                               previous is not None,
+                               int(ctx.parameters.get('full_backup_every')
+                                   or DEFAULT_FULL_BACKUP_EVERY))
+        if not choice.incremental:
+            return choice, None
+        conn = ctx.cloud.conn
+        picked = cinder_parent(ctx.cloud.call('Listing backups of volume %s' % ctx.resource.id,
+                                              lambda: list(conn.block_storage.backups(
+                                                  details=True, volume_id=ctx.resource.id))))
+        if picked == parent:
+            return choice, parent
+        if mode == 'auto':
+            return BackupChoice(False, 0, "Cinder would chain onto backup %s, not this plan's "
+                                          'previous one' % picked), None
+        return BackupChoice(True, None), picked
 
     def on_main(self, ctx: OperationContext) -> None:
         conn = ctx.cloud.conn
@@ -151,14 +149,15 @@ class CinderProtect(Operation):
             raise InvalidInput('Volume %s is in use; set force: true in the plan parameters for '
                                'OS::Cinder::Volume to back it up from a snapshot.' % volume.id)
         mode = params.get('backup_mode', 'full')
-        parent = None
-        if mode in ('auto', 'incremental'):
-            parent = self._previous_backup(ctx)
-        incremental = mode == 'incremental' or (mode == 'auto' and parent is not None)
+        choice, parent = self._choose(ctx, mode)
+        incremental = choice.incremental
         meta: dict[str, Any] = {'volume_id': volume.id, 'volume_size': volume.size,
                                 'volume_name': volume.name, 'backup_mode': mode,
                                 'availability_zone': volume.availability_zone,
-                                'volume_type': volume.volume_type, 'parent_backup_id': parent}
+                                'volume_type': volume.volume_type, 'parent_backup_id': parent,
+                                'chain_length': choice.chain_length}
+        if choice.reason and mode == 'auto':
+            meta['full_reason'] = choice.reason
         self.meta = meta
         try:
             if volume.status == 'in-use':
@@ -221,40 +220,6 @@ class CinderProtect(Operation):
             ctx.section.put('metadata', self.meta)
 
 
-class CinderRestore(Operation):
-    def on_main(self, ctx: OperationContext) -> None:
-        conn = ctx.cloud.conn
-        meta = ctx.section.get_json('metadata')
-        backup_id = meta.get('backup_id')
-        if not backup_id:
-            raise KarborError('The checkpoint holds no backup of volume %s.' % ctx.resource.id)
-        wait_backup(ctx, backup_id)
-        target = ctx.parameters.get('volume_id')
-        if target:
-            volume = wait_volume(ctx, target, ('available',))
-            if volume.size < (meta.get('volume_size') or 0):
-                raise InvalidInput('Target volume %s (%s GiB) is smaller than the backup (%s GiB).'
-                                   % (target, volume.size, meta.get('volume_size')))
-        name = ctx.parameters.get('restore_name') or '%s@%s' % (ctx.checkpoint.id, ctx.resource.id)
-        result = ctx.cloud.call('Restoring backup %s' % backup_id, conn.block_storage.restore_backup,
-                                backup_id, volume=target, name=None if target else name)
-        new_id = result.volume_id
-        ctx.publish_new_resource(ctx.resource.id, new_id)
-        # The new volume is briefly available before the restore starts: wait for both.
-        wait_for('restore of backup %s' % backup_id,
-                 lambda: (ctx.cloud.call('Volume', conn.block_storage.get_volume, new_id),
-                          ctx.cloud.call('Backup', conn.block_storage.get_backup, backup_id)),
-                 lambda vb: vb[0].status == 'available' and vb[1].status == 'available',
-                 lambda vb: ('volume is %s' % vb[0].status if vb[0].status.startswith('error')
-                             else None),
-                 ctx.timeout)
-        update = {'name': name}
-        if ctx.parameters.get('restore_description'):
-            update['description'] = ctx.parameters['restore_description']
-        ctx.cloud.call('Naming volume %s' % new_id, conn.block_storage.update_volume, new_id,
-                       **update)
-
-
 class CinderDelete(Operation):
     def precheck(self, ctx: OperationContext) -> None:
         try:
@@ -262,12 +227,13 @@ class CinderDelete(Operation):
         except NotFound:
             return
         backup_id = meta.get('backup_id')
-        backup = backup_id and _get_or_none(ctx.cloud, 'Backup %s' % backup_id,
-                                            ctx.cloud.conn.block_storage.get_backup, backup_id)
+        backup = backup_id and get_or_none(ctx.cloud, 'Backup %s' % backup_id,
+                                           ctx.cloud.conn.block_storage.get_backup, backup_id)
         if backup and backup.has_dependent_backups:
             raise Conflict('The backup %s of volume %s in checkpoint %s is the parent of '
                            'incremental backups made by later checkpoints; delete those '
-                           'checkpoints first (or use backup_mode: full).'
+                           'checkpoints first (with backup_mode: auto, full_backup_every '
+                           'bounds the chains; backup_mode: full makes none).'
                            % (backup_id, ctx.resource.id, ctx.checkpoint.id))
 
     def __init__(self) -> None:
@@ -285,8 +251,8 @@ class CinderDelete(Operation):
         backup_id = meta.get('backup_id')
         if not backup_id:
             return
-        backup = _get_or_none(ctx.cloud, 'Backup %s' % backup_id, conn.block_storage.get_backup,
-                              backup_id)
+        backup = get_or_none(ctx.cloud, 'Backup %s' % backup_id, conn.block_storage.get_backup,
+                             backup_id)
         if backup is None:
             return
         if backup.status not in ('available', 'error'):
@@ -315,8 +281,8 @@ class CinderVerify(Operation):
         if not backup_id:
             raise KarborError('The checkpoint names no Cinder backup of volume %s.'
                               % ctx.resource.id)
-        backup = _get_or_none(ctx.cloud, 'Backup %s' % backup_id,
-                              ctx.cloud.conn.block_storage.get_backup, backup_id)
+        backup = get_or_none(ctx.cloud, 'Backup %s' % backup_id,
+                             ctx.cloud.conn.block_storage.get_backup, backup_id)
         if backup is None:
             raise KarborError('Cinder backup %s of volume %s does not exist.'
                               % (backup_id, ctx.resource.id))
@@ -340,29 +306,33 @@ class CinderVolumePlugin(ProtectionPlugin):
                                     'default': 'full',
                                     'title': 'full, incremental, or auto (incremental when this '
                                              "plan's previous backup of the volume is usable)"},
+                    'full_backup_every': {
+                        'type': 'integer', 'minimum': 1, 'default': DEFAULT_FULL_BACKUP_EVERY,
+                        'title': 'Under backup_mode auto, every Nth backup is full',
+                        'description': 'Bounds the chain of incremental backups: the Nth '
+                                       'backup since the last full one is full again (1: '
+                                       'always full). Cinder cannot delete a backup that '
+                                       'has incrementals, so an unbounded chain keeps '
+                                       'retention from deleting any old checkpoint.'},
                     'container': {'type': 'string', 'title': 'Backup container'},
                     'description': {'type': 'string', 'title': 'Backup description'},
                     'force': {'type': 'boolean', 'default': False,
                               'title': 'Back up in-use volumes (from a snapshot)'}}}
 
     def get_restore_schema(self, resource_type: str) -> dict:
-        return {'type': 'object', 'title': 'Cinder restore options', 'additionalProperties': False,
-                'properties': {
-                    'volume_id': {'type': 'string', 'title': 'Restore onto this existing volume'},
-                    'restore_name': {'type': 'string', 'title': 'Name of the restored volume'},
-                    'restore_description': {'type': 'string',
-                                            'title': 'Description of the restored volume'}}}
+        return copy.deepcopy(RESTORE_SCHEMA)
 
     def get_saved_info_schema(self, resource_type: str) -> dict:
         return {'type': 'object', 'properties': {
             'name': {'type': 'string'}, 'is_incremental': {'type': 'boolean'},
             'status': {'type': 'string'}, 'progress': {'type': 'string'},
             'fail_reason': {'type': 'string'}, 'size': {'type': 'integer'},
-            'volume_id': {'type': 'string'}}}
+            'volume_id': {'type': 'string'}, 'chain_length': {'type': ['integer', 'null']},
+            'parent_backup_id': {'type': ['string', 'null']}}}
 
     def get_saved_info(self, metadata: dict) -> dict:
         return {k: metadata.get(k) for k in ('name', 'is_incremental', 'status', 'size',
-                                             'volume_id')}
+                                             'volume_id', 'chain_length', 'parent_backup_id')}
 
 
 class VolumeProtectable(CloudProtectable):

@@ -41,7 +41,7 @@ def test_max_backups_keeps_the_newest():
     items = twenty()
     deleted = select_for_deletion(items, 5, None, NOW)
     assert survivors(items, deleted) == ids(15, 16, 17, 18, 19)
-    assert deleted == ['cp%02d' % d for d in range(15)]  # oldest first
+    assert deleted == ['cp%02d' % d for d in range(14, -1, -1)]  # newest first
 
 
 def test_order_of_the_listing_does_not_matter():
@@ -98,7 +98,7 @@ def test_error_checkpoints_go_after_the_grace_period_and_never_count():
     assert 'cp10' not in deleted  # busy (being read)
     assert 'cp18' not in deleted
     assert survivors(items, deleted) == ids(15, 16, 17)  # errors did not count among the 3
-    assert deleted == sorted(deleted)  # oldest first, errors among the rest
+    assert deleted == sorted(deleted, reverse=True)  # newest first, errors among the rest
     # a grace of 0 takes every error checkpoint that is not busy; a negative one keeps them
     assert 'cp19' in select_for_deletion(items, 3, None, NOW, error_grace_hours=0)
     assert not {'cp03', 'cp19'} & set(select_for_deletion(items, 3, None, NOW,
@@ -122,7 +122,7 @@ def test_ties_are_broken_by_fire_time_then_id():
               'extra_info': {'fire_time': '2026-01-01T00:01:00Z'}},
              {'id': 'c', 'status': 'available', 'created_at': same,
               'extra_info': {'fire_time': '2026-01-01T00:03:00Z'}}]
-    assert select_for_deletion(items, 1, None, NOW) == ['a', 'b']
+    assert select_for_deletion(items, 1, None, NOW) == ['b', 'a']
 
 
 @pytest.mark.parametrize('value', [None, 0, -5, '', '0'])
@@ -181,8 +181,8 @@ class FakeEngine:
 def test_apply_retention_skips_busy_and_reports_errors():
     engine = FakeEngine(twenty(), refuse={'cp01'}, broken={'cp02'})
     outcome = retention.apply_retention(engine, 'prov', 'plan', 16, None, NOW)
-    assert engine.deleted == ['cp00', 'cp03']
-    assert outcome['deleted'] == ['cp00', 'cp03']
+    assert engine.deleted == ['cp03', 'cp00']
+    assert outcome['deleted'] == ['cp03', 'cp00']
     assert outcome['skipped'] == [{'id': 'cp01', 'reason': 'Checkpoint cp01 is being restored.'}]
     assert outcome['errors'] == [{'id': 'cp02', 'error': 'backend down'}]
 
@@ -190,11 +190,11 @@ def test_apply_retention_skips_busy_and_reports_errors():
 def test_apply_retention_deletes_old_error_checkpoints():
     engine = FakeEngine(twenty({1: 'error', 19: 'error'}))
     outcome = retention.apply_retention(engine, 'prov', 'plan', 17, None, NOW)
-    assert outcome['deleted'] == ['cp00', 'cp01']  # cp00 beyond the 17 newest; cp01 failed
+    assert outcome['deleted'] == ['cp01', 'cp00']  # cp00 beyond the 17 newest; cp01 failed
     assert outcome['errors'] == [] and outcome['skipped'] == []
     kept = retention.apply_retention(FakeEngine(twenty({1: 'error'})), 'prov', 'plan', 17,
                                      None, NOW, error_grace_hours=-1)
-    assert kept['deleted'] == ['cp00', 'cp02']  # 19 available, the two oldest go; cp01 stays
+    assert kept['deleted'] == ['cp02', 'cp00']  # 19 available, the two oldest go; cp01 stays
 
 
 def test_concurrent_retention_deletes_each_checkpoint_once(tmp_path):
@@ -219,3 +219,45 @@ def test_concurrent_retention_deletes_each_checkpoint_once(tmp_path):
     assert sorted(engine.deleted) == ['cp%02d' % d for d in range(15)]
     assert sorted(i for o in outcomes for i in o['deleted']) == sorted(engine.deleted)
     assert list(claims.iter_all('/')) == []  # claims are released
+
+
+class ChainEngine(FakeEngine):
+    """Cinder's rule: a backup with dependent incrementals cannot be deleted."""
+
+    def __init__(self, items, parents):
+        super().__init__(items)
+        self.parents = parents  # checkpoint id -> the checkpoint its incremental backup is on
+
+    def delete_checkpoint(self, provider_id, checkpoint_id):
+        alive = {i['id'] for i in self.items if i['status'] != 'deleted'}
+        if any(parent == checkpoint_id and child in alive
+               for child, parent in self.parents.items()):
+            raise Conflict('The backup in checkpoint %s is the parent of incremental backups '
+                           'made by later checkpoints.' % checkpoint_id)
+        super().delete_checkpoint(provider_id, checkpoint_id)
+
+
+def five(parents):
+    return ChainEngine([i for i in twenty() if i['id'] < 'cp05'], parents)
+
+
+def test_an_expired_chain_goes_in_one_run_incrementals_first():
+    """full, incr, incr, full, incr; keep 2: the first chain (cp00..cp02) expired whole.
+    Oldest first, Cinder refused cp00 and cp01 (their dependents still existed)."""
+    engine = five({'cp01': 'cp00', 'cp02': 'cp01', 'cp04': 'cp03'})
+    outcome = retention.apply_retention(engine, 'prov', 'plan', 2, None, NOW)
+    assert engine.deleted == ['cp02', 'cp01', 'cp00']
+    assert outcome['deleted'] == ['cp02', 'cp01', 'cp00']
+    assert outcome['skipped'] == [] and outcome['errors'] == []
+    assert retention.apply_retention(engine, 'prov', 'plan', 2, None, NOW,
+                                     dry_run=True)['deleted'] == []
+
+
+def test_a_parent_of_a_kept_checkpoint_stays_with_the_reason():
+    """One endless chain: nothing picked can go while the kept cp03 depends on it."""
+    engine = five({'cp01': 'cp00', 'cp02': 'cp01', 'cp03': 'cp02', 'cp04': 'cp03'})
+    outcome = retention.apply_retention(engine, 'prov', 'plan', 2, None, NOW)
+    assert engine.deleted == []
+    assert [s['id'] for s in outcome['skipped']] == ['cp02', 'cp01', 'cp00']
+    assert all('parent of incremental backups' in s['reason'] for s in outcome['skipped'])
+    assert outcome['errors'] == []
