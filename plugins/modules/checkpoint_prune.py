@@ -16,11 +16,11 @@ description:
     C(retention_protect) scheduled operations (M(karbor.protection.scheduled_operation)),
     run on demand.
   - Only C(available) checkpoints count. The newest available
-    checkpoint is never deleted, whatever its age. A checkpoint being restored is skipped,
-    not forced.
+    checkpoint is never deleted, whatever its age. A checkpoint being restored is left
+    (listed in I(not_deleted)), not forced.
   - The checkpoints picked are deleted newest first, so a chain of incremental Cinder
     backups that expired as a whole goes in one run. A checkpoint whose backup is the parent
-    of incremental backups in kept checkpoints is skipped with that reason (bound the chains
+    of incremental backups in kept checkpoints is left with that reason (bound the chains
     with the plan parameter C(full_backup_every) of C(OS::Cinder::Volume)).
   - Each deletion is first claimed in the catalog bank, so two runs pruning the same plan at
     once (this module, or a scheduled C(retention_protect)) delete each checkpoint once.
@@ -89,7 +89,7 @@ deleted:
   returned: always
   type: list
   elements: str
-skipped:
+not_deleted:
   description: Checkpoints picked but not deleted (being restored, deleted by another run,
     no longer available), each with C(id) and C(reason).
   returned: always
@@ -123,6 +123,8 @@ class CheckpointPruneModule(KarborModule):
                                          dry_run=self.check_mode,
                                          error_grace_hours=self.params['error_grace_hours'])
         result = dict(outcome, changed=bool(outcome['deleted']))
+        # a true 'skipped' in a result makes Ansible report the whole task as skipped
+        result['not_deleted'] = result.pop('skipped')
         if outcome['errors']:
             self.module.fail_json(msg='Pruning plan %s could not delete %s.' % (
                 plan['name'], '; '.join('%s: %s' % (e['id'], e['error'])

@@ -34,6 +34,9 @@ BIN = os.path.dirname(sys.executable)
 NOT_IN_A_JOB = ('OS_CLOUD', 'OS_CLIENT_CONFIG_FILE', 'KARBOR_STATE_DIR', 'KARBOR_FAKE_NOW',
                 'ANSIBLE_COLLECTIONS_PATH', 'ANSIBLE_COLLECTIONS_PATHS', 'KARBOR_PROVIDERS_DIR',
                 'KARBOR_CATALOG', 'KARBOR_FAULT')
+#: the events that carry a task's result (runner_on_start does not)
+RESULT_EVENTS = ('runner_on_ok', 'runner_on_failed', 'runner_on_skipped',
+                 'runner_on_unreachable')
 
 
 def build_collection(workdir: str) -> str:
@@ -89,8 +92,7 @@ class JobResult:
     def task_results(self, task: str) -> list[dict]:
         """``res`` of every ok/failed/skipped event of the task of that name."""
         return [e['event_data'].get('res', {}) for e in self.events
-                if e.get('event', '').startswith('runner_on_')
-                and e['event_data'].get('task') == task]
+                if e.get('event') in RESULT_EVENTS and e['event_data'].get('task') == task]
 
     def result(self, task: str) -> dict:
         found = self.task_results(task)

@@ -45,25 +45,26 @@ def test_protect_restore_and_lost_control_node_through_fresh_jobs(awx, cloud, vo
                'protect_keep': 2, 'protect_poll_seconds': 2}
     restored_volumes = []
     try:
-        jobs = [awx.run('protect.yml', protect) for _n in range(4)]
+        jobs, incremental = [], []
+        for _n in range(4):
+            jobs.append(awx.run('protect.yml', protect))
+            made = checkpoint_of(jobs[-1])['id']
+            incremental.append({b.name: b for b in backups_of(conn, volume.id)}[
+                'karbor-%s' % made].is_incremental)
         plans = [job.result('Ensure the plan') for job in jobs]
         # one plan across jobs that share nothing but the cloud
         assert len({p['plan']['id'] for p in plans}) == 1
         assert plans[0]['changed'] and not any(p['changed'] for p in plans[1:])
         checkpoints = [checkpoint_of(job) for job in jobs]
         assert [c['status'] for c in checkpoints] == ['available'] * 4
-        by_checkpoint = {b.name: b for b in backups_of(conn, volume.id)}
-        # auto: a full, then an incremental on it, then (full_backup_every 2) a full again
-        second = by_checkpoint['karbor-%s' % checkpoints[1]['id']]
-        assert second.is_incremental
-        assert not by_checkpoint['karbor-%s' % checkpoints[2]['id']].is_incremental
+        # auto: a full, an incremental on it, then (full_backup_every 2) a full again
+        assert incremental == [False, True, False, True]
         # keep 2: after job 3 the first chain is still needed by a kept checkpoint
         pruned3 = jobs[2].result('Delete the checkpoints beyond the newest 2')
-        assert checkpoints[0]['id'] in [s['id'] for s in pruned3['skipped']]
+        assert checkpoints[0]['id'] in [s['id'] for s in pruned3['not_deleted']]
         # after job 4 the whole first chain is beyond keep and goes, incremental first
         pruned4 = jobs[3].result('Delete the checkpoints beyond the newest 2')
-        assert sorted(pruned4['deleted']) == sorted([checkpoints[0]['id'],
-                                                     checkpoints[1]['id']])
+        assert pruned4['deleted'] == [checkpoints[1]['id'], checkpoints[0]['id']]
         left = {b.name for b in backups_of(conn, volume.id)}
         assert left == {'karbor-%s' % c['id'] for c in checkpoints[2:]}
 

@@ -22,7 +22,7 @@ def test_keep_n_deletes_the_oldest_never_the_newest(run_playbook, volume, tmp_pa
     # the real run deletes the two oldest, newest first (incrementals before their parents)
     assert facts['pruned']['changed'] is True
     assert facts['pruned']['deleted'] == [middle, oldest]
-    assert facts['pruned']['skipped'] == [] and facts['pruned']['errors'] == []
+    assert facts['pruned']['not_deleted'] == [] and facts['pruned']['errors'] == []
     # idempotent
     assert facts['again']['changed'] is False and facts['again']['deleted'] == []
     # the newest is kept even when it is too old

@@ -83,7 +83,7 @@ def test_bounded_chain_pruned_whole_and_restored_into_zone_and_type(
         pruned = facts['pruned']
         # the first chain expired whole and went in one run, its incrementals first
         assert pruned['deleted'] == [made_ids[2], made_ids[1], made_ids[0]], pruned
-        assert pruned['skipped'] == [] and pruned['errors'] == []
+        assert pruned['not_deleted'] == [] and pruned['errors'] == []
         assert sorted(facts['left']) == sorted(made_ids[3:])
         assert [backup_exists(conn, b) for b in backups] == [False, False, False, True, True]
 
