@@ -119,9 +119,8 @@ def swift_names(conn, container: str) -> list[str]:
     return [o.name for o in conn.object_store.objects(container)]
 
 
-def test_killed_job_leaves_an_error_checkpoint_that_deletes_cleanly(cloud, awx_collections,
-                                                                     catalog_container,
-                                                                     tmp_path):
+def test_killed_job_leaves_an_error_checkpoint_that_deletes_cleanly(
+        cloud, awx_collections, catalog_container, tmp_path):
     conn = cloud.connect(cloud.a)
     container = 'awx-kill-%s' % uuid.uuid4().hex[:8]
     project = str(tmp_path / 'project')
@@ -182,4 +181,3 @@ def test_killed_job_leaves_an_error_checkpoint_that_deletes_cleanly(cloud, awx_c
         conn.block_storage.delete_volume(volume, ignore_missing=True)
         conn.image.delete_image(image.id, ignore_missing=True)
         delete_container(conn, container)
-
