@@ -34,9 +34,9 @@ FIRE_TIMES = [T0 + datetime.timedelta(hours=k) for k in range(1, 51)]
 WINDOW = 8 * 3600  # seconds a fire time may still start after it is due
 MAX_BACKUPS = 5
 # minutes between ticks: irregular, several fire times each (few jobs: CI time), each below
-# the window but one (a 16 h outage of AWX, whose end is exactly one window after a fire
+# the window but one (a 12 h outage of AWX, whose end is exactly one window after a fire
 # time: that one still runs)
-STEPS = [180, 360, 120, 420, 300, 960, 240, 420, 330]
+STEPS = [180, 360, 120, 420, 300, 720, 240, 420, 330]
 # the AWX schedule's extra vars; the log trim of run_scheduled.yml is off (a job template
 # variable): with 90 days nothing would go, and it costs a module run per job (CI time)
 SCHEDULE = {'awx_schedule_id': 5, 'awx_schedule_name': 'hourly', 'karbor_log_max_age_days': 0}
