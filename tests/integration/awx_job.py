@@ -169,9 +169,9 @@ class AwxJob:
         result = self.collect(self.proc.returncode, output)
         if check:
             assert result.rc == 0 and result.status == 'successful', (
-                'AWX job %s (%s) ended %s (rc %d):\n%s' % (self.job_id, self.playbook,
-                                                          result.status, result.rc,
-                                                          result.stdout[-6000:]))
+                'AWX job %s (%s) ended %s (rc %d):\n%s' % (
+                    self.job_id, self.playbook, result.status, result.rc,
+                    result.stdout[-6000:]))
         return result
 
     def events(self) -> list[dict]:
