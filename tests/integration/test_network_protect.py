@@ -7,37 +7,9 @@ from __future__ import annotations
 import json
 import uuid
 
-OS_INFRA_FS = '6659007d-6f66-4a0f-9cb4-17d6aded0bb9'
 CIDR = '192.0.2.0/24'
 
-PLAYBOOK = '''---
-- hosts: localhost
-  gather_facts: false
-  module_defaults:
-    group/karbor.protection.all:
-      state_dir: "{{ state_dir }}"
-  tasks:
-    - karbor.protection.plan:
-        name: "{{ tag }}"
-        provider_id: %(provider)s
-        resources: [{id: "{{ network_id }}", type: "OS::Neutron::Network"}]
-      register: plan
-      when: step == 'protect'
-    - karbor.protection.checkpoint:
-        plan: "{{ plan.plan.id }}"
-      register: checkpoint
-      when: step == 'protect'
-    - karbor.protection.restore:
-        provider_id: %(provider)s
-        checkpoint_id: "{{ checkpoint_id }}"
-        parameters: "{{ parameters | default({}) }}"
-      register: restore
-      when: step == 'restore'
-    - ansible.builtin.copy:
-        content: "{{ {'checkpoint': checkpoint, 'restore': restore} | to_json }}"
-        dest: "{{ out }}"
-        mode: "0600"
-''' % {'provider': OS_INFRA_FS}
+PLAYBOOK = 'protect_restore.yml'
 
 
 def _delete_all(net, made):
@@ -82,12 +54,12 @@ def test_network_protect_delete_restore(cloud, run_playbook, tmp_path):
 
         out = str(tmp_path / 'out.json')
         base = {'state_dir': str(tmp_path), 'tag': tag, 'out': out}
-        (tmp_path / 'p.yml').write_text(PLAYBOOK)
-        run_playbook(str(tmp_path / 'p.yml'), dict(base, step='protect', network_id=network.id))
+        run_playbook(PLAYBOOK, dict(base, step='protect', resources=[
+            {'id': network.id, 'type': 'OS::Neutron::Network'}]))
         checkpoint_id = json.loads(open(out).read())['checkpoint']['checkpoint']['id']
         _delete_all(net, made)
 
-        run_playbook(str(tmp_path / 'p.yml'), dict(base, step='restore',
+        run_playbook(PLAYBOOK, dict(base, step='restore',
                                                    checkpoint_id=checkpoint_id))
         new = json.loads(open(out).read())['restore']['restore']['new_resources']
         for original in (network.id, subnet.id, router.id, group.id, port.id):
@@ -115,10 +87,10 @@ def test_network_protect_delete_restore(cloud, run_playbook, tmp_path):
         assert new_port.mac_address == port.mac_address
 
         # reusing an unknown network fails before anything is made
-        result = run_playbook(str(tmp_path / 'p.yml'), dict(
+        result = run_playbook(PLAYBOOK, dict(
             base, step='restore', checkpoint_id=checkpoint_id,
             parameters={'OS::Neutron::Network': {'network_id': 'no-such-network'}}), check=False)
-        assert result.rc != 0 and 'names no network' in result.stdout
+        assert result.rc != 0 and 'which this project cannot see' in result.stdout
         assert [n.id for n in net.networks(name=tag)] == [new[network.id]]
     finally:
         _delete_all(net, made)

@@ -47,6 +47,21 @@ def neutron_made(port: dict) -> bool:
     return (port.get('device_owner') or '').startswith('network:')
 
 
+def visible_network(cloud: Any, network_id: str, what: str, fix: str,
+                    external: bool = False) -> Any:
+    """The network a restore parameter (or saved gateway) names: the one check
+    they all share, failing before anything is made with what to change."""
+    try:
+        found = cloud.call('Network %s' % network_id, cloud.conn.network.get_network, network_id)
+    except NotFound:
+        raise InvalidInput('%s names network %s, which this project cannot see; %s.'
+                           % (what, network_id, fix)) from None
+    if external and not found.is_router_external:
+        raise InvalidInput('%s names network %s (%s), which is not external; %s.'
+                           % (what, found.id, found.name, fix))
+    return found
+
+
 # -- the saved record, from openstacksdk objects -------------------------------------------
 
 def network_record(net: Any) -> dict[str, Any]:
@@ -313,13 +328,9 @@ class NeutronRestore(Operation):
         meta, params = plan.meta, ctx.parameters
         where = 'the restore parameters of %s#%s' % (R.NETWORK, ctx.resource.id)
         if params.get('network_id'):
-            try:
-                target = cloud.call('Network %s' % params['network_id'], net.get_network,
-                                    params['network_id'])
-            except NotFound:
-                raise InvalidInput('network_id %s in %s names no network this project can see; '
-                                   'give an existing network or leave network_id out to create '
-                                   'one.' % (params['network_id'], where))
+            target = visible_network(cloud, params['network_id'], 'network_id in %s' % where,
+                                     'give an existing network, or leave network_id out to '
+                                     'create one')
             mapped = self._existing_subnets(ctx, target.id, meta['subnets'])
             if mapped is None:
                 raise InvalidInput(
@@ -337,9 +348,11 @@ class NeutronRestore(Operation):
                     break
         for router in meta['routers']:
             if router.get('external_network_id'):
-                plan.external[router['id']] = self._external_network(
-                    ctx, params.get('external_network_id') or router['external_network_id'],
-                    router, where)
+                plan.external[router['id']] = visible_network(
+                    cloud, params.get('external_network_id') or router['external_network_id'],
+                    'The external gateway of router %s (%s)' % (router['id'], router['name']),
+                    'set external_network_id in %s to an external network' % where,
+                    external=True).id
         return plan
 
     @staticmethod
@@ -349,22 +362,6 @@ class NeutronRestore(Operation):
             {'id': s.id, 'cidr': s.cidr}
             for s in ctx.cloud.conn.network.subnets(network_id=network_id)])
         return subnet_map_by_cidr(saved, existing)
-
-    @staticmethod
-    def _external_network(ctx: OperationContext, network_id: str, router: dict,
-                          where: str) -> str:
-        try:
-            found = ctx.cloud.call('External network %s' % network_id,
-                                   ctx.cloud.conn.network.get_network, network_id)
-        except NotFound:
-            found = None
-        if found is None or not found.is_router_external:
-            raise InvalidInput(
-                'The external gateway network %s of router %s (%s) is %s in this cloud; set '
-                'external_network_id in %s to an external network.'
-                % (network_id, router['id'], router['name'],
-                   'missing' if found is None else 'not external', where))
-        return found.id
 
     # -- making it ----------------------------------------------------------------------------
     def _made(self, ctx: OperationContext, kind: str, original_id: str | None, new: Any,

@@ -109,8 +109,8 @@ class NovaRestore(Operation):
             ctx.section.put(section, {'server_id': server.id})
             server = self._wait_active(ctx, server.id)
             self._attach_volumes(ctx, server, meta)
-            floating = server_network.restore_floating_ips(ctx, server.id,
-                                                           meta['server_metadata'], made_ips)
+            floating = server_network.restore_floating_ips(
+                ctx, server.id, meta['server_metadata'], attrs['networks'], made_ips)
             ctx.section.put(section, {'server_id': server.id, 'floating_ips': floating})
         except BaseException:
             self._delete_half_restored(ctx, server.id, made_ips)

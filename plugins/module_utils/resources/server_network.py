@@ -19,6 +19,8 @@ from typing import Any
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     Conflict, InvalidInput, KarborError, NotFound)
+from ansible_collections.karbor.protection.plugins.module_utils.resources.network import (
+    visible_network)
 
 
 def saved_ports(cloud: Any, server_id: str) -> tuple[list[dict], list[dict]]:
@@ -42,14 +44,6 @@ def saved_ports(cloud: Any, server_id: str) -> tuple[list[dict], list[dict]]:
     return ports, floating
 
 
-def _network(cloud: Any, network_id: str, what: str):
-    try:
-        return cloud.call('Network %s' % network_id, cloud.conn.network.get_network, network_id)
-    except NotFound:
-        raise InvalidInput('%s names network %s, which this project cannot see; give an existing '
-                           'network id.' % (what, network_id))
-
-
 def _saved_cidrs(ctx: Any, network_id: str) -> list[str]:
     """CIDRs of a network restored in this run (its subnets are made with the
     saved CIDRs), read from the network's own section of the checkpoint."""
@@ -68,9 +62,11 @@ def check_parameters(ctx: Any, smeta: dict) -> None:
     where = 'the restore parameters of OS::Nova::Server#%s' % ctx.resource.id
     network_map = params.get('network_map') or {}
     for old, new in sorted(network_map.items()):
-        _network(cloud, new, 'network_map[%r] in %s' % (old, where))
+        visible_network(cloud, new, 'network_map[%r] in %s' % (old, where),
+                        'give an existing network id')
     if params.get('restore_net_id'):
-        _network(cloud, params['restore_net_id'], 'restore_net_id in %s' % where)
+        visible_network(cloud, params['restore_net_id'], 'restore_net_id in %s' % where,
+                        'give an existing network id')
     for old_ip, new_ip in sorted((params.get('fixed_ips') or {}).items()):
         port = next((p for p in smeta.get('ports') or [] for ip in p['fixed_ips']
                      if ip.get('ip_address') == old_ip), None)
@@ -98,12 +94,9 @@ def check_parameters(ctx: Any, smeta: dict) -> None:
     if params.get('floating_network_id'):
         networks = {params['floating_network_id']}
     for network_id in sorted(networks):
-        found = _network(cloud, network_id, 'The floating IP network (floating_network_id) in '
-                                            '%s' % where)
-        if not found.is_router_external:
-            raise InvalidInput('Network %s (%s) is not external, so it has no floating IPs; set '
-                               'floating_network_id in %s to an external network.'
-                               % (found.id, found.name, where))
+        visible_network(cloud, network_id, 'The floating IP network of %s' % where,
+                        'set floating_network_id in %s to an external network' % where,
+                        external=True)
 
 
 def _fixed_ip(ctx: Any, port: dict) -> str | None:
@@ -168,11 +161,11 @@ def _address_free(ctx: Any, network_id: str, address: str) -> bool:
     return not any(ip.get('ip_address') == address for p in used for ip in p.fixed_ips or [])
 
 
-def restore_floating_ips(ctx: Any, server_id: str, smeta: dict,
+def restore_floating_ips(ctx: Any, server_id: str, smeta: dict, chosen: list[dict] | str,
                          made: list[str]) -> list[dict]:
     """Re-associate each saved floating IP with the new server's port on the
-    same network: the same address when it is free (an unassociated one that
-    still exists is reused), else a new one from the same external network.
+    port or network ``nics`` chose for its saved port (``chosen``): the same
+    address when it is free (an unassociated one that still exists is reused), else a new one from the same external network.
     New floating IPs are appended to ``made`` (deleted if the restore fails).
     Returns what was done, one entry per saved floating IP."""
     cloud, net = ctx.cloud, ctx.cloud.conn.network
@@ -183,8 +176,7 @@ def restore_floating_ips(ctx: Any, server_id: str, smeta: dict,
         net.ports(device_id=server_id)))
     done = []
     for fip in smeta.get('floating') or []:
-        saved_port = next((p for p in ports if p['id'] == fip['port_id']), None)
-        target = _matching_port(ctx, saved_port, new_ports)
+        target = _matching_port(fip['port_id'], ports, chosen, new_ports)
         if target is None:
             raise KarborError('The restored server %s has no port on the network of floating IP '
                               '%s.' % (server_id, fip['address']))
@@ -195,17 +187,17 @@ def restore_floating_ips(ctx: Any, server_id: str, smeta: dict,
     return done
 
 
-def _matching_port(ctx: Any, saved_port: dict | None, new_ports: list) -> Any:
-    if saved_port is None:
-        return new_ports[0] if len(new_ports) == 1 else None
-    restored = ctx.new_resources.get(saved_port['id'])
-    for port in new_ports:
-        if port.id == restored:
-            return port
-    network = ctx.new_resources.get(saved_port['network_id'], saved_port['network_id'])
-    mapped = (ctx.parameters.get('network_map') or {}).get(saved_port['network_id'])
-    return next((p for p in new_ports if p.network_id in (mapped, network)), None) or (
-        new_ports[0] if len(new_ports) == 1 else None)
+def _matching_port(saved_port_id: str, saved_ports: list[dict], chosen: list[dict] | str,
+                   new_ports: list) -> Any:
+    """The new server's port where the NIC made for this saved port landed."""
+    index = next((i for i, p in enumerate(saved_ports) if p['id'] == saved_port_id), None)
+    if index is not None and isinstance(chosen, list) and len(chosen) == len(saved_ports):
+        nic = chosen[index]
+        found = next((p for p in new_ports if p.id == nic.get('port')
+                      or p.network_id == nic.get('uuid')), None)
+        if found is not None:
+            return found
+    return new_ports[0] if len(new_ports) == 1 else None
 
 
 def _associate(ctx: Any, fip: dict, network: str, port: Any, made: list[str]) -> dict:

@@ -10,8 +10,9 @@ import pytest
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
-    InvalidInput, NotFound)
+    InvalidInput, KarborError, NotFound)
 from ansible_collections.karbor.protection.plugins.module_utils.resources import server_network
+from ansible_collections.karbor.protection.tests.unit.plugins.module_utils.fakes import Section
 
 NET, EXT, OTHER = 'net-1', 'ext-1', 'other-1'
 SAVED = {'networks': [NET],
@@ -20,6 +21,9 @@ SAVED = {'networks': [NET],
                     'security_group_ids': ['sg-1']}],
          'floating': [{'id': 'fip-1', 'address': '203.0.113.9', 'floating_network_id': EXT,
                        'fixed_ip_address': '198.51.100.20', 'port_id': 'port-1'}]}
+
+
+ON_PORT = [{'port': 'new-port'}]  # what nics() chose for the saved port
 
 
 class Neutron:
@@ -54,14 +58,6 @@ class Neutron:
 
     def update_ip(self, fip, **attrs):
         self.calls.append(('update_ip', fip.id, attrs))
-
-
-class Section:
-    def __init__(self, metadata):
-        self.metadata = metadata
-
-    def get_json(self, key):
-        return self.metadata
 
 
 def context(neutron, parameters, new_resources=None, network_meta=None):
@@ -124,7 +120,7 @@ def test_floating_ip_keeps_its_address_when_free_else_gets_a_new_one():
     neutron = Neutron()
     made: list = []
     ctx = context(neutron, {}, {'port-1': 'new-port'})
-    done = server_network.restore_floating_ips(ctx, 'new-srv', SAVED, made)
+    done = server_network.restore_floating_ips(ctx, 'new-srv', SAVED, ON_PORT, made)
     assert done[0]['how'] == 'same address' and done[0]['address'] == '203.0.113.9'
     assert neutron.calls == [('create_ip', {'floating_network_id': EXT, 'port_id': 'new-port',
                                             'floating_ip_address': '203.0.113.9'})]
@@ -134,7 +130,7 @@ def test_floating_ip_keeps_its_address_when_free_else_gets_a_new_one():
     neutron.floating = [SimpleNamespace(id='taken', floating_ip_address='203.0.113.9',
                                         port_id='someone-else')]
     done = server_network.restore_floating_ips(context(neutron, {}, {'port-1': 'new-port'}),
-                                               'new-srv', SAVED, [])
+                                               'new-srv', SAVED, ON_PORT, [])
     assert done[0]['how'] == 'new address' and done[0]['address'] == '203.0.113.77'
     # still there and free: reused, nothing made
     neutron = Neutron()
@@ -142,9 +138,22 @@ def test_floating_ip_keeps_its_address_when_free_else_gets_a_new_one():
                                         port_id=None)]
     made = []
     done = server_network.restore_floating_ips(context(neutron, {}, {'port-1': 'new-port'}),
-                                               'new-srv', SAVED, made)
+                                               'new-srv', SAVED, ON_PORT, made)
     assert done[0]['how'] == 'reused' and made == []
     assert neutron.calls == [('update_ip', 'kept', {'port_id': 'new-port'})]
     # restore_floating_ips: false
     assert server_network.restore_floating_ips(
-        context(Neutron(), {'restore_floating_ips': False}), 'new-srv', SAVED, []) == []
+        context(Neutron(), {'restore_floating_ips': False}), 'new-srv', SAVED, ON_PORT, []) == []
+
+
+def test_floating_ip_goes_to_the_port_on_the_network_its_nic_chose():
+    neutron = Neutron()
+    neutron.ports = lambda **query: [SimpleNamespace(id='on-net', network_id=NET),
+                                     SimpleNamespace(id='on-other', network_id=OTHER)]
+    done = server_network.restore_floating_ips(
+        context(neutron, {'network_map': {NET: OTHER}}), 'new-srv', SAVED, [{'uuid': OTHER}], [])
+    assert done[0]['how'] == 'same address'
+    assert neutron.calls[0][1]['port_id'] == 'on-other'
+    # two ports and no NIC for the saved port: nothing to guess from, a clear error
+    with pytest.raises(KarborError, match='has no port on the network'):
+        server_network.restore_floating_ips(context(neutron, {}), 'new-srv', SAVED, 'none', [])
