@@ -15,6 +15,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.resources.volume
     CinderProtect)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_restore import (
     CinderRestore)
+from ansible_collections.karbor.protection.tests.unit.plugins.module_utils.fakes import Section
 
 
 class Cinder:
@@ -68,14 +69,6 @@ class Cinder:
 
     def update_volume(self, volume_id, **attrs):
         self.calls.append(('update_volume', volume_id, attrs))
-
-
-class Section:
-    def __init__(self, metadata):
-        self.metadata = metadata
-
-    def get_json(self, key):
-        return self.metadata
 
 
 def context(cinder, parameters, previous=None, metadata=None):
