@@ -187,8 +187,10 @@ class AwxJob:
 
     def collect(self, rc: int, output: str) -> JobResult:
         status_file = os.path.join(self.pdd, 'artifacts', self.ident, 'status')
-        status = open(status_file, encoding='utf-8').read().strip() if os.path.exists(
-            status_file) else 'unknown'
+        status = 'unknown'
+        if os.path.exists(status_file):
+            with open(status_file, encoding='utf-8') as handle:
+                status = handle.read().strip()
         return JobResult(rc, status, output, self.events())
 
     def kill(self) -> None:

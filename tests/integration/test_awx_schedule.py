@@ -20,6 +20,7 @@ import time
 import uuid
 
 import pytest
+from test_scheduling import simulated_ticks
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import NotFound
@@ -44,18 +45,6 @@ SCHEDULE = {'awx_schedule_id': 5, 'awx_schedule_name': 'hourly', 'karbor_log_max
 
 def iso(moment: datetime.datetime) -> str:
     return moment.strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
-def simulated_ticks() -> list[datetime.datetime]:
-    """Ticks up to the 49th fire time, then one just after the 50th (alone in its
-    tick, so the final retention is deterministic)."""
-    ticks, now, i = [], T0, 0
-    while now < FIRE_TIMES[-2]:
-        now = min(now + datetime.timedelta(minutes=STEPS[i % len(STEPS)]), FIRE_TIMES[-2])
-        ticks.append(now)
-        i += 1
-    ticks.append(FIRE_TIMES[-1] + datetime.timedelta(minutes=1))
-    return ticks
 
 
 def expected_outcome(ticks: list[datetime.datetime]) -> dict[str, str]:
@@ -134,7 +123,7 @@ def test_schedule_then_two_nodes_run_50_fire_times_exactly_once(awx, cloud, engi
         'scheduled_operation']
     assert operation['operation_definition']['plan_id'] == plan['id']
 
-    ticks = simulated_ticks()
+    ticks = simulated_ticks(FIRE_TIMES, T0, STEPS)
     outcome = expected_outcome(ticks)
     executed = sorted(f for f, state in outcome.items() if state == 'success')
     missed = sorted(f for f, state in outcome.items() if state == 'missed')

@@ -320,12 +320,15 @@ FIRE_COUNT = 100 if os.environ.get('KARBOR_LONG_TESTS') == '1' else 40
 STEPS = [60, 150, 30, 120, 90, 180, 45, 210, 75]  # minutes between simulated runs
 
 
-def simulated_ticks(fire_times: list[datetime.datetime]) -> list[datetime.datetime]:
-    """Irregular clock ticks (several, one or no fire time per tick) up to the last but
-    one fire time, then one tick just after the last, so that the final run is deterministic."""
-    ticks, now, i = [], T0, 0
+def simulated_ticks(fire_times: list[datetime.datetime], start: datetime.datetime = T0,
+                    steps: list[int] | None = None) -> list[datetime.datetime]:
+    """Irregular clock ticks (``steps`` minutes apart, cycled: several, one or no fire time
+    per tick) up to the last but one fire time, then one tick just after the last (alone
+    in its tick, so that the final run, and the final retention, is deterministic)."""
+    steps = steps or STEPS
+    ticks, now, i = [], start, 0
     while now < fire_times[-2]:
-        now = min(now + datetime.timedelta(minutes=STEPS[i % len(STEPS)]), fire_times[-2])
+        now = min(now + datetime.timedelta(minutes=steps[i % len(steps)]), fire_times[-2])
         ticks.append(now)
         i += 1
     ticks.append(fire_times[-1] + datetime.timedelta(minutes=1))

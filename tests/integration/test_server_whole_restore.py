@@ -15,40 +15,23 @@ import uuid
 
 from test_os_infra import read_pattern, write_pattern
 
-OS_INFRA_FS = '6659007d-6f66-4a0f-9cb4-17d6aded0bb9'
 SERVER = 'OS::Nova::Server'
 CIDR = '198.51.100.0/24'  # a documentation range: nothing is ever sent to it
 FIXED_IP = '198.51.100.20'
 
-PLAYBOOK = '''---
-- hosts: localhost
-  gather_facts: false
-  module_defaults:
-    group/karbor.protection.all:
-      state_dir: "{{ state_dir }}"
-  tasks:
-    - karbor.protection.plan:
-        name: "{{ tag }}"
-        provider_id: %(provider)s
-        resources: [{id: "{{ server_id }}", type: "OS::Nova::Server"}]
-        parameters: {"OS::Cinder::Volume": {force: true}}
-      register: plan
-      when: step == 'protect'
-    - karbor.protection.checkpoint:
-        plan: "{{ plan.plan.id }}"
-      register: checkpoint
-      when: step == 'protect'
-    - karbor.protection.restore:
-        provider_id: %(provider)s
-        checkpoint_id: "{{ checkpoint_id }}"
-        parameters: "{{ parameters | default({}) }}"
-      register: restore
-      when: step == 'restore'
-    - ansible.builtin.copy:
-        content: "{{ {'checkpoint': checkpoint, 'restore': restore} | to_json }}"
-        dest: "{{ out }}"
-        mode: "0600"
-''' % {'provider': OS_INFRA_FS}
+PLAYBOOK = 'protect_restore.yml'
+
+
+def protect(run_playbook, tmp_path, tag, server_id):
+    """The server protected into a new checkpoint: (the playbook's base vars, the checkpoint)."""
+    out = str(tmp_path / 'out.json')
+    base = {'state_dir': str(tmp_path), 'tag': tag, 'out': out}
+    run_playbook(PLAYBOOK, dict(base, step='protect', resources=[{'id': server_id, 'type': SERVER}],
+                                plan_parameters={'OS::Cinder::Volume': {'force': True}}))
+    with open(out, encoding='utf-8') as handle:
+        checkpoint = json.load(handle)['checkpoint']['checkpoint']
+    assert checkpoint['status'] == 'available'
+    return base, checkpoint
 
 
 def wait_gone(getter, item_id, timeout=120):
@@ -162,16 +145,12 @@ def test_server_restored_whole_onto_its_restored_network(cloud, run_playbook, tm
         fip = made.add('fip', net.create_ip(floating_network_id=external.id, port_id=port.id))
         address = fip.floating_ip_address
 
-        out = str(tmp_path / 'out.json')
-        base = {'state_dir': str(tmp_path), 'tag': tag, 'out': out}
-        (tmp_path / 'p.yml').write_text(PLAYBOOK)
-        run_playbook(str(tmp_path / 'p.yml'), dict(base, step='protect', server_id=server.id))
-        checkpoint = json.loads(open(out).read())['checkpoint']['checkpoint']
-        assert checkpoint['status'] == 'available'
+        base, checkpoint = protect(run_playbook, tmp_path, tag, server.id)
+        out = base['out']
         made.delete()  # everything: server, floating IP, volumes, ports, router, network
 
         def restore(parameters, check=True):
-            return run_playbook(str(tmp_path / 'p.yml'), dict(
+            return run_playbook(PLAYBOOK, dict(
                 base, step='restore', checkpoint_id=checkpoint['id'], parameters=parameters),
                 check=check)
 
@@ -242,14 +221,10 @@ def test_boot_from_volume_server_restored_booting_from_its_restored_volume(
         server = conn.compute.wait_for_server(server, wait=180)
         devices = attachments(conn, server.id)
         assert list(devices) == [boot.id]
-        out = str(tmp_path / 'out.json')
-        base = {'state_dir': str(tmp_path), 'tag': tag, 'out': out}
-        (tmp_path / 'p.yml').write_text(PLAYBOOK)
-        run_playbook(str(tmp_path / 'p.yml'), dict(base, step='protect', server_id=server.id))
-        checkpoint = json.loads(open(out).read())['checkpoint']['checkpoint']
-        assert checkpoint['status'] == 'available'
+        base, checkpoint = protect(run_playbook, tmp_path, tag, server.id)
+        out = base['out']
         made.delete(kinds=('server',))
-        run_playbook(str(tmp_path / 'p.yml'), dict(
+        run_playbook(PLAYBOOK, dict(
             base, step='restore', checkpoint_id=checkpoint['id'],
             parameters={'OS::Neutron::Network': {'network_id': network.id}}))
         new = json.loads(open(out).read())['restore']['restore']['new_resources']
