@@ -80,10 +80,10 @@ class OperationLogService:
             if too_old or (keep is not None and keep > 0 and rank >= keep):
                 doomed.append((key, too_old))
         deleted = []
-        for key, too_old in reversed(doomed):
-            try:
-                log = self.store.bank.get_json(key)
-            except NotFound:
+        doomed.reverse()
+        logs = self.store.bank.get_json_many([key for key, _too_old in doomed])
+        for (_key, too_old), log in zip(doomed, logs):
+            if log is None:  # deleted since it was listed
                 continue
             if not log.get('ended_at') and not too_old:
                 continue

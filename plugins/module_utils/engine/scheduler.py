@@ -77,22 +77,23 @@ class Scheduler:
         self.context = {k: str(v) for k, v in (context or {}).items()
                         if k in AWX_FIELDS and v not in (None, '')}
         self.run_id = str(uuid.uuid4())
-        self._cursors: dict[str, Any] = {}  # prefetched by run(), each used once
 
     @property
     def project_id(self) -> str:
         return self.engine.project_id
 
     # -- what is due ----------------------------------------------------------------
-    def baseline(self, operation: dict, trigger: dict) -> datetime.datetime:
+    def baseline(self, operation: dict, trigger: dict,
+                 cursors: dict[str, Any] | None = None) -> datetime.datetime:
         """Fire times after this one are this operation's business: not before
         it was enabled, not before its trigger's schedule last changed, not
         before what was already processed. ``enabled_at`` and ``schedule_since``
-        are kept by the scheduled_operations and triggers services."""
+        are kept by the scheduled_operations and triggers services. ``cursors``:
+        those read in one batch by ``read_cursors`` (an operation not in it is read alone)."""
         moments = [operation.get('enabled_at') or operation['created_at'],
                    trigger.get('schedule_since') or trigger['created_at']]
         try:
-            cursor = self._cursors.pop(operation['id']) if operation['id'] in self._cursors \
+            cursor = cursors[operation['id']] if cursors and operation['id'] in cursors \
                 else self.bank.get_json(cursor_key(operation['project_id'], operation['id']))
             moments.append(cursor['fire_time'])
         except (NotFound, KeyError, TypeError):
@@ -101,22 +102,24 @@ class Scheduler:
             pass  # a damaged cursor only costs work: the claims decide
         return max(timeutil.parse_time(m) for m in moments)
 
-    def _prefetch_cursors(self, operations: list[dict]) -> None:
-        """Every operation's cursor in one concurrent batch (one round trip each
-        on Swift otherwise); a damaged one is read again, alone, by baseline()."""
+    def read_cursors(self, operations: list[dict]) -> dict[str, Any]:
+        """Operation id -> its cursor (None: none yet), all in one concurrent batch
+        (one round trip each on Swift otherwise); empty when one is damaged, so
+        that baseline() reads each alone."""
         try:
             found = self.bank.get_json_many([cursor_key(op['project_id'], op['id'])
                                              for op in operations])
         except KarborError:
-            return
-        self._cursors = {op['id']: cursor for op, cursor in zip(operations, found)}
+            return {}
+        return {op['id']: cursor for op, cursor in zip(operations, found)}
 
-    def pending(self, operation: dict, trigger: dict) -> list[tuple[datetime.datetime, str]]:
+    def pending(self, operation: dict, trigger: dict,
+                cursors: dict[str, Any] | None = None) -> list[tuple[datetime.datetime, str]]:
         """(fire time, 'run' or 'missed') not yet claimed, oldest first."""
         schedule = time_trigger(trigger)
         window = datetime.timedelta(seconds=schedule.window)
         result = []
-        for fire in schedule.between(self.baseline(operation, trigger), self.now,
+        for fire in schedule.between(self.baseline(operation, trigger, cursors), self.now,
                                      self.max_fire_times):
             if self.bank.exists(claim_key(operation['project_id'], operation['id'], fire)):
                 continue
@@ -177,7 +180,7 @@ class Scheduler:
         # one concurrent listing of the triggers and one batch of cursors, not a round trip
         # of each per operation
         triggers_by_id = {t['id']: t for t in self.engine.triggers.list()} if selected else {}
-        self._prefetch_cursors(selected)
+        cursors = self.read_cursors(selected)
         for operation in selected:
             report['operations_checked'] += 1
             trigger = triggers_by_id.get(operation['trigger_id'])
@@ -187,7 +190,7 @@ class Scheduler:
                     'another trigger or delete it.' % operation['trigger_id']))
                 continue
             try:
-                pending = self.pending(operation, trigger)
+                pending = self.pending(operation, trigger, cursors)
             except KarborError as exc:
                 report['runs'].append(self._error_entry(operation, None, exc.msg))
                 continue
