@@ -9,6 +9,10 @@ VENV ?= .venv
 VENV312 ?= .venv312
 DOCS_VENV ?= .venv-docs
 CLOUD_BASE ?= /tmp/karbor-cloud
+# integration test files run on this many pytest-xdist workers (each file on one worker;
+# the tests isolate by resource and catalog container). Reliability runs alone: it compares
+# whole-project snapshots.
+INTEGRATION_WORKERS ?= 2
 export KARBOR_CLOUD_BASE := $(CLOUD_BASE)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/collections
 export OS_CLIENT_CONFIG_FILE := $(CLOUD_BASE)/clouds.yaml
@@ -63,10 +67,10 @@ units: venv
 	tests/tools/ansible_test.sh $(CURDIR)/$(VENV) $$($(VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') units
 
 integration: venv
-	$(VENV)/bin/python -m pytest -p no:cacheprovider -v tests/integration
+	$(VENV)/bin/python -m pytest -p no:cacheprovider -v -n $(INTEGRATION_WORKERS) --dist loadfile --durations=25 tests/integration
 
 reliability: venv
-	$(VENV)/bin/python -m pytest -p no:cacheprovider -v tests/reliability
+	$(VENV)/bin/python -m pytest -p no:cacheprovider -v --durations=25 tests/reliability
 
 unit-py312:
 	@if [ -n "$(PY312)" ]; then \

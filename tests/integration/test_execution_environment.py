@@ -47,3 +47,17 @@ def test_ansible_builder_creates_a_context_with_the_collection_requirements(
     listed = yaml.safe_load(found.stdout)['python']
     mine = [line.split('#')[0].strip() for line in listed if 'karbor.protection' in line]
     assert requirement_names('\n'.join(mine)) == wanted
+
+
+def test_the_built_collection_holds_the_collection_only(tmp_path):
+    """A build from a developer tree (its virtualenvs, built docs) ships none of them."""
+    import tarfile
+    subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'build', '--force',
+                    '--output-path', str(tmp_path), REPO], check=True, capture_output=True)
+    tarball = next(tmp_path.glob('karbor-protection-*.tar.gz'))
+    with tarfile.open(tarball) as archive:
+        names = archive.getnames()
+    assert 'plugins/modules/checkpoint.py' in names and 'MANIFEST.json' in names
+    stray = [n for n in names if n.startswith(('.venv', 'docs/build/', 'collections/', '.git/'))]
+    assert stray == [], stray[:10]
+    assert os.path.getsize(tarball) < 5 * 1024 * 1024, os.path.getsize(tarball)
