@@ -76,6 +76,8 @@ def prepare_copy(engine: Any, target: Any, provider_id: str, target_provider_id:
                            'a provider with another container, project or cloud.'
                            % (target_provider.name, target_provider.id,
                               raw(target_bank).location()))
+    for checkpoint in checkpoints:
+        _existing_copy(target_collection, checkpoint.id)  # Conflict: another one by that id
     return source_provider, collection, checkpoints, target_provider, target_collection, \
         target_project
 
