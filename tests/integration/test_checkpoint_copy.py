@@ -61,10 +61,7 @@ class Runner:
         path = str(self.tmp_path / ('play-%d.yml' % self.count))
         with open(path, 'w', encoding='utf-8') as handle:
             yaml.safe_dump(playbook, handle)
-        import time
-        started = time.monotonic()
         result = self.run_playbook(path, {}, env=env, check=False)
-        print('TIMING', list(tasks), round(time.monotonic() - started, 1))
         if not os.path.exists(out):  # a killed module fails the play only when errors count
             return {'_rc': result.rc, '_stdout': result.stdout}
         with open(out, encoding='utf-8') as handle:
