@@ -197,10 +197,12 @@ class CheckpointCopyModule(KarborModule):
                                % self.params['checkpoint_id'])
         if self.params['checkpoint_id']:
             ids = [self.params['checkpoint_id']]
+        elif self.params['count']:
+            newest = engine.list_checkpoints(provider_id, plan_id=plan['id'], status='available',
+                                             limit=self.params['count'])
+            ids = [cp.id for cp in newest][:self.params['count']]
         else:
-            ids = [cp.id for cp in engine.list_checkpoints(
-                provider_id, plan_id=plan['id'], status='available', limit=self.params['count'])
-                ][:self.params['count']] if self.params['count'] else []
+            ids = []
         cloud = self.params['cloud']
         origin = {'cloud': cloud if isinstance(cloud, str) else None,
                   'project_name': engine.cloud.project_name}

@@ -105,4 +105,3 @@ def copy_objects(source: Bank, target: Bank, keys: Iterable[str], dry_run: bool 
                 future.result()
     counters.to_send.sort()
     return counters
-
