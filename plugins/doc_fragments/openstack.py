@@ -141,3 +141,34 @@ options:
       - Defaults to the C(KARBOR_ENCRYPTION_KEY) environment variable.
     type: str
 '''
+
+
+def _target_options(documentation: str, prefix: str, skip: tuple[str, ...]) -> str:
+    """The connection options of DOCUMENTATION renamed ``<prefix><name>`` for
+    the target cloud of a copy: one source of truth for their types, choices
+    and aliases (their names and descriptions say they are the target's)."""
+    import yaml  # comes with ansible-core
+    options = yaml.safe_load(documentation)['options']
+    target = {}
+    for name, option in options.items():
+        if name in skip:
+            continue
+        option = dict(option)
+        option.pop('default', None)
+        option['description'] = ['Of the target cloud of the copy: %s' % option['description'][0]] \
+            + list(option['description'][1:]) + [
+                'Left out, the value of I(%s) is used%s.' % (
+                    name, ' unless I(%scloud), I(%sauth) or I(%sauth_type) is set'
+                    % (prefix, prefix, prefix) if name in ('cloud', 'auth', 'auth_type') else '')]
+        if name in ('cloud', 'auth', 'auth_type'):
+            option['description'][-1] = ('One of I(%scloud) and I(%sauth) is required; the '
+                                         "source's credentials are never used for the target."
+                                         % (prefix, prefix))
+        if 'aliases' in option:
+            option['aliases'] = [prefix + alias for alias in option['aliases']]
+        target[prefix + name] = option
+    return yaml.safe_dump({'options': target}, default_flow_style=False, sort_keys=True)
+
+
+ModuleDocFragment.TARGET = _target_options(ModuleDocFragment.DOCUMENTATION, 'target_',
+                                           ('wait', 'timeout'))

@@ -19,6 +19,7 @@ from typing import Any, Iterator
 from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import KarborError
 from ansible_collections.karbor.protection.plugins.module_utils.engine import claims
+from ansible_collections.karbor.protection.plugins.module_utils.engine import copy as copy_flow
 from ansible_collections.karbor.protection.plugins.module_utils.engine import delete as delete_flow
 from ansible_collections.karbor.protection.plugins.module_utils.engine import (
     protect as protect_flow)
@@ -207,3 +208,12 @@ class ProtectionEngine:
     def verify(self, provider_id: str, checkpoint_id: str, level: str = 'bank',
                data_subset: int | None = None, dry_run: bool = False) -> dict[str, Any]:
         return verify_flow.verify(self, provider_id, checkpoint_id, level, data_subset, dry_run)
+
+    # -- copies (engine/copy.py) -------------------------------------------------
+    def copy_checkpoints(self, target: 'ProtectionEngine', provider_id: str,
+                         target_provider_id: str, checkpoint_ids: list[str],
+                         origin: dict[str, Any], dry_run: bool = False) -> dict[str, Any]:
+        """Copy checkpoints of this engine's provider into ``target``'s
+        provider (another container, project or cloud)."""
+        return copy_flow.copy(self, target, provider_id, target_provider_id, checkpoint_ids,
+                              origin, dry_run)

@@ -15,7 +15,8 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.karbor.protection.plugins.module_utils.storage.encrypted_bank import load_key
-from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
+from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import (
+    AUTH_OPTIONS, CloudSession)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.catalog_location import (
     CATALOG_MODES)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import ProtectionEngine
@@ -55,6 +56,35 @@ def openstack_argument_spec() -> dict[str, Any]:
         interface=dict(type='str', default='public', choices=['public', 'internal', 'admin'],
                        aliases=['endpoint_type']),
     )
+
+
+def prefixed_connection_spec(prefix: str) -> dict[str, Any]:
+    """openstack_argument_spec()'s connection options renamed ``<prefix><name>`` (aliases
+    too), for a module that also talks to a second cloud (a copy's target)."""
+    spec = {}
+    for name, option in openstack_argument_spec().items():
+        if name not in AUTH_OPTIONS:
+            continue
+        option = dict(option)
+        option.pop('default', None)  # unset: the source's value is used
+        if 'aliases' in option:
+            option['aliases'] = [prefix + alias for alias in option['aliases']]
+        spec[prefix + name] = option
+    return spec
+
+
+def prefixed_connection_params(params: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """The connection options given with ``prefix``; any left unset take the
+    module's own value, except the credentials (cloud, auth, auth_type), which
+    are the target's alone when any of them is set."""
+    own = {name: params.get(prefix + name) for name in AUTH_OPTIONS}
+    if not any(own[name] is not None for name in ('cloud', 'auth', 'auth_type')):
+        raise InvalidInput('Set %scloud or %sauth: the credentials of the target cloud '
+                           '(they may name the same cloud).' % (prefix, prefix))
+    for name in AUTH_OPTIONS:
+        if own[name] is None and name not in ('cloud', 'auth', 'auth_type'):
+            own[name] = params.get(name)
+    return own
 
 
 def engine_argument_spec() -> dict[str, Any]:
@@ -110,6 +140,19 @@ class KarborModule:
                 encryption_key=load_key(self.params.get('encryption_key_file'),
                                         self.params.get('encryption_key')))
         return self._engine
+
+    def engine_for(self, prefix: str) -> ProtectionEngine:
+        """An engine on the cloud of the ``<prefix>cloud``/``<prefix>auth`` options (see
+        prefixed_connection_spec), with this module's providers, state and key."""
+        return ProtectionEngine(
+            state_dir=self.params.get('state_dir'),
+            providers_dir=self.params.get('providers_dir'),
+            cloud=CloudSession(prefixed_connection_params(self.params, prefix)),
+            timeout=self.params.get('timeout') or 180,
+            catalog=self.params.get('catalog') or 'auto',
+            catalog_container=self.params.get('catalog_container'),
+            encryption_key=load_key(self.params.get('encryption_key_file'),
+                                    self.params.get('encryption_key')))
 
     def run(self) -> dict[str, Any]:
         raise NotImplementedError

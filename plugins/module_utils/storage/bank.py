@@ -170,6 +170,22 @@ class Bank:
     def exists(self, key: str) -> bool:
         return self._exists(normalize_key(key))
 
+    def stat(self, key: str) -> tuple[str, int] | None:
+        """The sha256 recorded with an object when it was written and its
+        stored size (None when absent), without checking the bytes: what a
+        copy compares to decide whether the target already holds an object.
+        Backends that can read them alone (a Swift HEAD) override this."""
+        try:
+            data, checksum = self._get(normalize_key(key))
+        except NotFound:
+            return None
+        return checksum, len(data)
+
+    def location(self) -> str:
+        """Where the objects are, precisely enough that two banks with the
+        same location are one bank (a copy onto itself is refused)."""
+        return json.dumps(self.describe(), sort_keys=True)
+
     def delete(self, key: str) -> bool:
         """Delete an object; returns False if it was already gone."""
         return self._delete(normalize_key(key))

@@ -274,6 +274,13 @@ class EncryptedBank(Bank):
     def delete(self, key: str) -> bool:
         return self.inner.delete(key)
 
+    def stat(self, key: str) -> tuple[str, int] | None:
+        """The ciphertext's recorded sha256 and size (a copy moves ciphertext as is)."""
+        return self.inner.stat(key)
+
+    def location(self) -> str:
+        return self.inner.location()
+
     def list(self, prefix: str = '/', marker: str | None = None, limit: int | None = None,
              reverse: bool = False) -> list[str]:
         return self.inner.list(prefix, marker=marker, limit=limit, reverse=reverse)

@@ -17,7 +17,8 @@ import time
 import uuid
 from typing import Any, Callable
 
-from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import Bank
+from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import (
+    Bank, normalize_key)
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     BankError, BankUnreachable, Conflict, NotFound, InvalidInput, KarborError)
 
@@ -255,6 +256,23 @@ class SwiftBank(Bank):
         except NotFound:
             return False
         return not self._expired(headers)
+
+    def stat(self, key: str) -> tuple[str, int] | None:
+        """One HEAD: the recorded sha256 and the size, without reading the bytes."""
+        name = self._name(normalize_key(key))
+        try:
+            headers = self._call('checking %s' % key, self._conn().head_object,
+                                 self.container, name)
+        except NotFound:
+            return None
+        if self._expired(headers):
+            return None
+        return headers.get(CHECKSUM_HEADER, ''), int(headers.get('content-length') or 0)
+
+    def location(self) -> str:
+        """The account's storage URL (it names the project) and the container."""
+        url, _token = self._call('authenticating', self._conn().get_auth)
+        return '%s/%s' % (str(url).rstrip('/'), self.container)
 
     def _delete(self, key):
         try:
