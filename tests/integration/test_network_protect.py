@@ -59,8 +59,7 @@ def test_network_protect_delete_restore(cloud, run_playbook, tmp_path):
         checkpoint_id = json.loads(open(out).read())['checkpoint']['checkpoint']['id']
         _delete_all(net, made)
 
-        run_playbook(PLAYBOOK, dict(base, step='restore',
-                                                   checkpoint_id=checkpoint_id))
+        run_playbook(PLAYBOOK, dict(base, step='restore', checkpoint_id=checkpoint_id))
         new = json.loads(open(out).read())['restore']['restore']['new_resources']
         for original in (network.id, subnet.id, router.id, group.id, port.id):
             assert original in new and new[original] != original, (original, new)

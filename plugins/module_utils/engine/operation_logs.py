@@ -11,8 +11,7 @@ import datetime
 from typing import Any
 
 from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
-from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
-    KarborError, NotFound)
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import KarborError
 from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import (
     RecordStore, public)
 
