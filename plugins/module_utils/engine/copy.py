@@ -30,11 +30,10 @@ from ansible_collections.karbor.protection.plugins.module_utils.common.errors im
     Conflict, InvalidInput, KarborError, NotFound)
 from ansible_collections.karbor.protection.plugins.module_utils.common.faults import fault_point
 from ansible_collections.karbor.protection.plugins.module_utils.engine.restore import (
-    mark_reader)
+    reading)
 from ansible_collections.karbor.protection.plugins.module_utils.flow import graph as G
 from ansible_collections.karbor.protection.plugins.module_utils.storage.checkpoints import (
     Checkpoint)
-from ansible_collections.karbor.protection.plugins.module_utils.storage.lease import Lease
 from ansible_collections.karbor.protection.plugins.module_utils.storage.object_copy import (
     checkpoint_objects, copy_objects, raw)
 
@@ -201,20 +200,9 @@ def copy(engine: Any, target: Any, provider_id: str, target_provider_id: str,
                                       checkpoint_ids)
     copies = []
     for checkpoint in checkpoints:
-        lease = Lease(collection.bank, **source_provider.lease_windows())
-        reader_key = None
-        if not dry_run:
-            lease.acquire()
-        try:
-            if not dry_run:
-                reader_key = mark_reader(collection, checkpoint.id, lease.owner_id)
+        with reading(source_provider, collection, checkpoint.id, dry_run):
             copies.append(copy_one(checkpoint, source_provider, collection, target_provider,
                                    target_collection, target_project, origin, dry_run))
-        finally:
-            if reader_key:
-                collection.bank.delete(reader_key)
-            if not dry_run:
-                lease.release()
     result: dict[str, Any] = {name: sum(c[name] for c in copies) for name in COUNTERS}
     result.update({'changed': any(c['changed'] for c in copies), 'copies': copies,
                    'copy_warnings': [w for c in copies for w in c['warnings']],

@@ -11,8 +11,9 @@ what it had created.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from typing import Any
+from typing import Any, Iterator
 
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
@@ -113,6 +114,27 @@ def mark_reader(collection: CheckpointCollection, checkpoint_id: str, owner_id: 
         collection.bank.delete(key)
         raise
     return key
+
+
+@contextlib.contextmanager
+def reading(provider: Any, collection: CheckpointCollection, checkpoint_id: str,
+            dry_run: bool = False) -> Iterator[Lease]:
+    """A run that reads a checkpoint and changes nothing in it (verify, copy):
+    under its own lease with a reader marker, so that deletes wait for it; in
+    ``dry_run`` nothing is written (the lease is not taken)."""
+    lease = Lease(collection.bank, **provider.lease_windows())
+    if dry_run:
+        yield lease
+        return
+    lease.acquire()
+    reader_key = None
+    try:
+        reader_key = mark_reader(collection, checkpoint_id, lease.owner_id)
+        yield lease
+    finally:
+        if reader_key:
+            collection.bank.delete(reader_key)
+        lease.release()
 
 
 def wait_for_delete_decision(collection: CheckpointCollection, checkpoint_id: str) -> None:

@@ -28,7 +28,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.common.errors im
     Conflict, InvalidInput)
 from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
 from ansible_collections.karbor.protection.plugins.module_utils.engine.restore import (
-    mark_reader)
+    reading)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.run import (
     FlowRun, error_message, flow_operations)
 from ansible_collections.karbor.protection.plugins.module_utils.flow import graph as G
@@ -112,20 +112,9 @@ def verify(engine: Any, provider_id: str, checkpoint_id: str, level: str = 'bank
     provider, collection, checkpoint, roots, options = prepare_verify(
         engine, provider_id, checkpoint_id, level, data_subset)
     started = timeutil.now()
-    lease = Lease(collection.bank, **provider.lease_windows())
-    reader_key = None
-    if not dry_run:
-        lease.acquire()
-    try:
-        if not dry_run:
-            reader_key = mark_reader(collection, checkpoint.id, lease.owner_id)
+    with reading(provider, collection, checkpoint.id, dry_run) as lease:
         fields = _run_flow(engine, provider, roots, checkpoint, lease, options, dry_run,
                            timeutil.isoformat(started))
-    finally:
-        if reader_key:
-            collection.bank.delete(reader_key)
-        if not dry_run:
-            lease.release()
     ended = timeutil.now()
     fields.update({'provider_id': provider.id, 'checkpoint_id': checkpoint.id,
                    'plan_id': checkpoint.plan.get('id'), 'level': options.level,
