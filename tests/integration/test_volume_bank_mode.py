@@ -36,7 +36,7 @@ def provider_file(folder: str) -> tuple[str, str]:
 
 def chunk_objects(conn, container: str) -> dict[str, int]:
     """The bank's chunk objects and their sizes."""
-    return {o.name: o.bytes for o in conn.object_store.objects(container, prefix='chunks/')}
+    return {o.name: o.content_length for o in conn.object_store.objects(container, prefix='chunks/')}
 
 
 def ref_objects(conn, container: str) -> list[str]:
