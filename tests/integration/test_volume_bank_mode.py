@@ -1,9 +1,10 @@
 # -*- coding: utf-8 -*-
 """backup_mode bank on the real test cloud, through ansible-playbook: a volume with known
-bytes goes into the bank's chunks (its own Swift container) with no Cinder backup and no
-temporary snapshot, volume or image left; it restores into a new volume with the same
-bytes; a second checkpoint of the unchanged volume uploads (almost) no new chunk bytes;
-deleting both checkpoints leaves no chunk behind."""
+bytes (copied from a snapshot's volume, then, with force, directly) goes into the bank's
+chunks (its own Swift container) with no Cinder backup and no temporary snapshot, volume
+or image left; it restores into a new volume with the same bytes; a second checkpoint of
+the unchanged volume uploads (almost) no new chunk bytes; deleting both checkpoints leaves
+no chunk behind."""
 from __future__ import annotations
 
 import hashlib
@@ -113,6 +114,7 @@ def test_volume_in_the_bank_dedup_restore_and_delete(cloud, bank_volume, run_pla
     meta = engine.get_checkpoint(provider_id, first['id']).resource_section(
         vol.id).get_json('metadata')
     assert meta['backup_mode'] == 'bank' and meta['state'] == 'available', meta
+    assert meta['direct'] is False  # from a snapshot's copy (no force)
     assert meta['data_size'] == vol.size * 1024 ** 3
     assert meta['temporary'] == {} and 'backup_id' not in meta
     chunks = chunk_objects(conn, container)
@@ -135,11 +137,15 @@ def test_volume_in_the_bank_dedup_restore_and_delete(cloud, bank_volume, run_pla
 
     # a second checkpoint of the unchanged volume: (almost) no new chunk bytes
     before = chunk_objects(conn, container)
-    second = step('protect', volume_id=vol.id)['checkpoint']
+    second = step('protect', volume_id=vol.id, force=True)['checkpoint']  # the direct path
     assert second['status'] == 'available', second
     after = chunk_objects(conn, container)
     new_bytes = sum(size for key, size in after.items() if key not in before)
     assert new_bytes <= 0.01 * meta['data_size'], (new_bytes, len(after) - len(before))
+    meta2 = engine.get_checkpoint(provider_id, second['id']).resource_section(
+        vol.id).get_json('metadata')
+    assert meta2['direct'] is True and meta2['sha256_tree'] == meta['sha256_tree']
+    assert conn.block_storage.get_volume(vol.id).status == 'available'
     assert temporaries(conn) == []
 
     # deleting both frees every chunk: the first keeps the shared ones for the second

@@ -100,7 +100,13 @@ def drop_temporaries(ctx: OperationContext, meta: dict) -> None:
 
 
 class BankVolumeProtect(Operation):
-    """Volume -> temporary image -> chunks; see the module docstring."""
+    """Volume -> temporary image -> chunks; see the module docstring.
+
+    By default the image is uploaded from a temporary volume made from a
+    snapshot, so the volume stays usable meanwhile; with ``force`` an
+    available volume is uploaded directly (no snapshot and no copy, but it
+    is ``uploading`` until the image is made), and an in-use one is copied
+    from a snapshot (without ``force`` it is refused, as in Cinder mode)."""
 
     def on_main(self, ctx: OperationContext) -> None:
         settings = plugin_settings(ctx.config)
@@ -120,7 +126,8 @@ class BankVolumeProtect(Operation):
         ctx.section.put('metadata', meta)
         try:
             source = volume.id
-            if volume.status == 'in-use':
+            meta['direct'] = volume.status == 'available' and bool(ctx.parameters.get('force'))
+            if not meta['direct']:
                 source = self._detached_copy(ctx, meta, volume, name)
             temporary['image_name'] = name
             ctx.section.put('metadata', meta)  # the name first: a crash during the call is found
@@ -151,8 +158,10 @@ class BankVolumeProtect(Operation):
 
     @staticmethod
     def _detached_copy(ctx: OperationContext, meta: dict, volume: Any, name: str) -> str:
-        """A snapshot of the in-use volume and a volume made from it (Cinder
-        uploads only a detached volume); the new volume's id."""
+        """A snapshot of the volume and a volume made from it, uploaded in its
+        stead: Cinder uploads only a detached volume, and the volume itself
+        is ``uploading`` (no attach, no backup) while it is read; the new
+        volume's id."""
         conn = ctx.cloud.conn
         temporary = meta['temporary']
         snapshot = create_when_idle(

@@ -1,0 +1,146 @@
+# -*- coding: utf-8 -*-
+"""backup_mode bank's pure logic: which path each operation takes (a protect by
+the plan's mode, the others by the mode the checkpoint recorded), the
+temporary objects it names and deletes (image before its source), and a
+restore onto an existing volume refused before anything is made."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
+    InvalidInput, KarborError, NotFound)
+from ansible_collections.karbor.protection.plugins.module_utils.common.schema import validate_value
+from ansible_collections.karbor.protection.plugins.module_utils.resources import volume_bank
+from ansible_collections.karbor.protection.plugins.module_utils.resources.volume import (
+    CinderDelete, CinderProtect, CinderRestore, CinderVerify, CinderVolumePlugin)
+from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_bank import (
+    BankVolumeDelete, BankVolumeProtect, BankVolumeRestore, BankVolumeVerify, drop_temporaries,
+    is_bank_copy, temporary_name)
+
+
+class Section:
+    def __init__(self, metadata=None):
+        self.metadata = metadata
+
+    def get_json(self, key):
+        if self.metadata is None:
+            raise NotFound('no %s' % key)
+        return self.metadata
+
+
+def context(parameters=None, metadata=None, block_storage=None):
+    cloud = CloudSession({})
+    cloud._conn = SimpleNamespace(block_storage=block_storage)  # pylint: disable=protected-access
+    return SimpleNamespace(cloud=cloud, parameters=parameters or {}, timeout=5,
+                           resource=SimpleNamespace(id='vol-1'),
+                           checkpoint=SimpleNamespace(id='cp-1'), section=Section(metadata),
+                           check_lease=lambda: None)
+
+
+@pytest.mark.parametrize('mode, chosen', [('bank', BankVolumeProtect), ('full', CinderProtect),
+                                          ('auto', CinderProtect), (None, CinderProtect)])
+def test_protect_follows_the_plan(mode, chosen):
+    operation = CinderVolumePlugin().operation_classes['protect']()
+    # (the metadata of some other mode must not matter to a protect)
+    picked = operation._op(context({'backup_mode': mode} if mode else {},
+                                   {'backup_mode': 'full'}))
+    assert type(picked) is chosen
+
+
+@pytest.mark.parametrize('kind, cinder, bank', [
+    ('restore', CinderRestore, BankVolumeRestore), ('delete', CinderDelete, BankVolumeDelete),
+    ('verify', CinderVerify, BankVolumeVerify)])
+def test_the_others_follow_the_checkpoint(kind, cinder, bank):
+    classes = CinderVolumePlugin().operation_classes
+    # the plan says bank now, but the checkpoint was made by a Cinder backup: and the reverse
+    assert type(classes[kind]()._op(context({'backup_mode': 'bank'},
+                                            {'backup_mode': 'full', 'backup_id': 'b'}))) is cinder
+    assert type(classes[kind]()._op(context({}, {'backup_mode': 'bank'}))) is bank
+    assert type(classes[kind]()._op(context({}, None))) is cinder  # nothing recorded
+
+
+def test_modes_and_names():
+    assert is_bank_copy({'backup_mode': 'bank'}) and not is_bank_copy({'backup_mode': 'full'})
+    assert not is_bank_copy({})
+    assert temporary_name('cp-1', 'vol-1') == 'karbor-bank-cp-1-vol-1'
+    schema = CinderVolumePlugin().get_options_schema('OS::Cinder::Volume')
+    validate_value(schema, {'backup_mode': 'bank', 'force': True}, 'parameters')
+    with pytest.raises(InvalidInput):
+        validate_value(schema, {'backup_mode': 'banks'}, 'parameters')
+
+
+def test_saved_info_of_a_bank_copy():
+    info = CinderVolumePlugin().get_saved_info({
+        'backup_mode': 'bank', 'volume_id': 'vol-1', 'state': 'available',
+        'data_size': 1024 ** 3, 'chunks': ['a' * 64, 'b' * 64], 'backup_id': None})
+    assert info == {'backup_mode': 'bank', 'volume_id': 'vol-1', 'status': 'available',
+                    'data_size': 1024 ** 3, 'chunks_num': 2}
+
+
+def test_restore_onto_an_existing_volume_is_refused():
+    with pytest.raises(InvalidInput) as err:
+        BankVolumeRestore().precheck(context({'volume_id': 'other'}, {'backup_mode': 'bank'}))
+    assert 'leave out volume_id' in err.value.msg
+
+
+class Cinder:
+    def __init__(self):
+        self.volumes = {'tmp-vol': SimpleNamespace(id='tmp-vol', status='available')}
+        self.snapshots = {'tmp-snap': SimpleNamespace(id='tmp-snap', status='available')}
+        self.calls = []
+
+    def get_volume(self, volume_id):
+        if volume_id not in self.volumes:
+            raise NotFound(volume_id)
+        return self.volumes[volume_id]
+
+    def delete_volume(self, volume_id):
+        self.calls.append(('delete_volume', volume_id))
+        del self.volumes[volume_id]
+
+    def get_snapshot(self, snapshot_id):
+        if snapshot_id not in self.snapshots:
+            raise NotFound(snapshot_id)
+        return self.snapshots[snapshot_id]
+
+    def delete_snapshot(self, snapshot_id):
+        self.calls.append(('delete_snapshot', snapshot_id))
+        del self.snapshots[snapshot_id]
+
+
+def test_temporaries_are_deleted_image_first_and_forgotten(monkeypatch):
+    cinder = Cinder()
+    monkeypatch.setattr(volume_bank, 'delete_image',
+                        lambda ctx, image_id: cinder.calls.append(('delete_image', image_id)))
+    meta = {'temporary': {'image_name': 'n', 'image_id': 'tmp-img', 'volume_id': 'tmp-vol',
+                          'snapshot_id': 'tmp-snap'}}
+    drop_temporaries(context(block_storage=cinder), meta)
+    assert cinder.calls == [('delete_image', 'tmp-img'), ('delete_volume', 'tmp-vol'),
+                            ('delete_snapshot', 'tmp-snap')]
+    assert meta['temporary'] == {}
+
+
+def test_an_unrecorded_image_is_found_by_its_name(monkeypatch):
+    cinder = Cinder()
+    monkeypatch.setattr(volume_bank, 'images_named', lambda ctx, name: ['found-1'])
+    monkeypatch.setattr(volume_bank, 'delete_image',
+                        lambda ctx, image_id: cinder.calls.append(('delete_image', image_id)))
+    meta = {'temporary': {'image_name': 'karbor-bank-cp-1-vol-1'}}
+    drop_temporaries(context(block_storage=cinder), meta)
+    assert cinder.calls == [('delete_image', 'found-1')] and meta['temporary'] == {}
+
+
+def test_a_temporary_that_will_not_go_stays_recorded(monkeypatch):
+    cinder = Cinder()
+
+    def refuse(ctx, image_id):
+        raise KarborError('Glance is down')
+    monkeypatch.setattr(volume_bank, 'delete_image', refuse)
+    meta = {'temporary': {'image_id': 'tmp-img', 'volume_id': 'tmp-vol'}}
+    with pytest.raises(KarborError):
+        drop_temporaries(context(block_storage=cinder), meta)
+    assert meta['temporary'] == {'image_id': 'tmp-img', 'volume_id': 'tmp-vol'}
+    assert cinder.calls == []  # the image's source is kept while the image may still read it
