@@ -24,7 +24,8 @@ from ansible_collections.karbor.protection.plugins.module_utils.common.cloud imp
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     InvalidInput, KarborError, NotFound)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.glance_calls import (
-    delete_image, images_named, open_image_data, raise_for_response, wait_image_active)
+    delete_image, get_image, images_named, open_image_data, raise_for_response,
+    wait_image_active)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.image import (
     plugin_settings)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.image_chunks import (
@@ -64,6 +65,31 @@ def upload_to_image(ctx: OperationContext, volume_id: str, image_name: str) -> s
         return response.json()['os-volume_upload_image']['image_id']
     return create_when_idle(ctx, 'Uploading volume %s to an image' % volume_id,
                             lambda volume_id: upload(), {'volume_id': volume_id})
+
+
+def wait_upload(ctx: OperationContext, volume_id: str, image_id: str, timeout: float) -> Any:
+    """The image once Cinder has filled it. Cinder sets the volume back from
+    ``uploading`` when it is done, failed or not: a volume that is back while
+    the image is not active is a failed upload (the image would wait forever)."""
+    cloud = ctx.cloud
+
+    def both() -> tuple[Any, Any]:
+        return (get_image(ctx, image_id),
+                cloud.call('Volume %s' % volume_id, cloud.conn.block_storage.get_volume,
+                           volume_id))
+
+    def failed(found: tuple[Any, Any]) -> str | None:
+        image, volume = found
+        if image.status in ('killed', 'deleted', 'deactivated', 'pending_delete'):
+            return 'image is %s' % image.status
+        if volume.status != 'uploading' and image.status != 'active':
+            return ('Cinder stopped uploading volume %s (now %s) with image %s %s; see '
+                    "cinder-volume's log (can it reach Glance: glance_api_servers?)"
+                    % (volume_id, volume.status, image_id, image.status))
+        return None
+    return wait_for('upload of volume %s to image %s' % (volume_id, image_id), both,
+                    lambda found: found[0].status == 'active' and found[1].status != 'uploading',
+                    failed, max(1.0, timeout))[0]
 
 
 def drop_temporaries(ctx: OperationContext, meta: dict) -> None:
@@ -133,8 +159,7 @@ class BankVolumeProtect(Operation):
             ctx.section.put('metadata', meta)  # the name first: a crash during the call is found
             temporary['image_id'] = image_id = upload_to_image(ctx, source, name)
             ctx.section.put('metadata', meta)
-            image = wait_image_active(ctx, image_id, deadline - time.monotonic())
-            wait_volume(ctx, source)  # back from 'uploading'
+            image = wait_upload(ctx, source, image_id, deadline - time.monotonic())
             ctx.progress.add(bytes_total=image.size or 0)
             ctx.check_lease()
             digests, total = copy_image_data(

@@ -144,3 +144,32 @@ def test_a_temporary_that_will_not_go_stays_recorded(monkeypatch):
         drop_temporaries(context(block_storage=cinder), meta)
     assert meta['temporary'] == {'image_id': 'tmp-img', 'volume_id': 'tmp-vol'}
     assert cinder.calls == []  # the image's source is kept while the image may still read it
+
+
+def test_a_failed_upload_is_reported_not_waited_out(monkeypatch):
+    """Cinder puts the volume back from uploading when it gives up; the image stays queued."""
+    cinder = Cinder()
+    cinder.volumes['tmp-vol'].status = 'available'
+    monkeypatch.setattr(volume_bank, 'get_image',
+                        lambda ctx, image_id: SimpleNamespace(id=image_id, status='queued'))
+    with pytest.raises(KarborError) as err:
+        volume_bank.wait_upload(context(block_storage=cinder), 'tmp-vol', 'tmp-img', 60)
+    assert 'Cinder stopped uploading volume tmp-vol' in err.value.msg
+    assert "cinder-volume's log" in err.value.msg
+
+
+def test_the_upload_is_done_once_the_volume_is_back(monkeypatch):
+    cinder = Cinder()
+    states = iter(['uploading', 'available'])
+    real = cinder.get_volume
+
+    def get_volume(volume_id):
+        volume = real(volume_id)
+        volume.status = next(states, 'available')
+        return volume
+    cinder.get_volume = get_volume
+    monkeypatch.setattr('time.sleep', lambda _seconds: None)
+    monkeypatch.setattr(volume_bank, 'get_image',
+                        lambda ctx, image_id: SimpleNamespace(id=image_id, status='active'))
+    image = volume_bank.wait_upload(context(block_storage=cinder), 'tmp-vol', 'img', 60)
+    assert image.id == 'img'
