@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from test_os_infra import read_pattern, volume_file, write_pattern  # the volume file helpers
+from test_os_infra import read_pattern, volume_file, write_pattern  # volume file helpers
 
 MIB = 1024 * 1024
 CHUNK = 4 * MIB
@@ -37,7 +37,8 @@ def provider_file(folder: str) -> tuple[str, str]:
 
 def chunk_objects(conn, container: str) -> dict[str, int]:
     """The bank's chunk objects and their sizes."""
-    return {o.name: o.content_length for o in conn.object_store.objects(container, prefix='chunks/')}
+    return {o.name: o.content_length
+            for o in conn.object_store.objects(container, prefix='chunks/')}
 
 
 def ref_objects(conn, container: str) -> list[str]:
