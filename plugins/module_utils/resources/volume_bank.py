@@ -92,35 +92,54 @@ def wait_upload(ctx: OperationContext, volume_id: str, image_id: str, timeout: f
                     failed, max(1.0, timeout))[0]
 
 
+def named(ctx: OperationContext, kind: str, name: str | None) -> list[str]:
+    """Ids of the project's Cinder ``kind`` ('volumes', 'snapshots') named ``name``."""
+    if not name:
+        return []
+    listing = getattr(ctx.cloud.conn.block_storage, kind)
+    return [item.id for item in ctx.cloud.call('Listing %s named %s' % (kind, name),
+                                               lambda: list(listing(details=False, name=name)))]
+
+
+def drop_volume_now(ctx: OperationContext, volume_id: str) -> None:
+    """Delete a temporary volume once Cinder lets it go (not while it is
+    being made or uploaded) and wait until it is gone."""
+    conn = ctx.cloud.conn
+    volume = get_or_none(ctx.cloud, 'Volume %s' % volume_id, conn.block_storage.get_volume,
+                         volume_id)
+    if volume is None:
+        return
+    if volume.status not in ('available', 'error'):
+        wait_volume(ctx, volume_id, ('available', 'error'))
+    ctx.cloud.call('Deleting volume %s' % volume_id, conn.block_storage.delete_volume, volume_id)
+    wait_gone(ctx, 'volume %s' % volume_id, conn.block_storage.get_volume, volume_id)
+
+
 def drop_temporaries(ctx: OperationContext, meta: dict) -> None:
     """Delete the temporary image, volume and snapshot ``meta['temporary']``
-    names (in that order: the image's source last), forgetting each once
-    gone; one that will not go stays recorded for the checkpoint delete."""
+    records, by id or else by their one name (a run killed inside a create
+    call never learnt the id), in that order: each one's source last. Each
+    is forgotten once gone; one that will not go stays recorded for the
+    checkpoint delete."""
     temporary = meta.get('temporary') or {}
-    conn = ctx.cloud.conn
+    name = temporary.get('name')
     try:
-        if temporary.get('image_id'):
-            delete_image(ctx, temporary['image_id'])
-        elif temporary.get('image_name'):
-            for image_id in images_named(ctx, temporary['image_name']):
+        for image_id in dict.fromkeys([temporary.get('image_id')] + images_named(ctx, name)
+                                      if name else [temporary.get('image_id')]):
+            if image_id:
                 delete_image(ctx, image_id)
         temporary.pop('image_id', None)
-        temporary.pop('image_name', None)
-        volume_id = temporary.get('volume_id')
-        if volume_id:
-            volume = get_or_none(ctx.cloud, 'Volume %s' % volume_id,
-                                 conn.block_storage.get_volume, volume_id)
-            if volume is not None:
-                if volume.status not in ('available', 'error'):
-                    wait_volume(ctx, volume_id, ('available', 'error'))
-                ctx.cloud.call('Deleting volume %s' % volume_id,
-                               conn.block_storage.delete_volume, volume_id)
-                wait_gone(ctx, 'volume %s' % volume_id, conn.block_storage.get_volume,
-                          volume_id)
-            temporary.pop('volume_id', None)
-        if temporary.get('snapshot_id'):
-            delete_snapshot(ctx, temporary['snapshot_id'])
-            temporary.pop('snapshot_id', None)
+        for volume_id in dict.fromkeys([temporary.get('volume_id')] +
+                                       named(ctx, 'volumes', name)):
+            if volume_id:
+                drop_volume_now(ctx, volume_id)
+        temporary.pop('volume_id', None)
+        for snapshot_id in dict.fromkeys([temporary.get('snapshot_id')] +
+                                         named(ctx, 'snapshots', name)):
+            if snapshot_id:
+                delete_snapshot(ctx, snapshot_id)
+        temporary.pop('snapshot_id', None)
+        temporary.pop('name', None)
     finally:
         meta['temporary'] = temporary
 
@@ -147,7 +166,8 @@ class BankVolumeProtect(Operation):
             'backup_mode': BANK, 'state': 'protecting', 'volume_id': volume.id,
             'volume_size': volume.size, 'volume_name': volume.name,
             'availability_zone': volume.availability_zone, 'volume_type': volume.volume_type,
-            'chunk_size': settings.chunk_size, 'chunk_owner': owner, 'temporary': {}}
+            'chunk_size': settings.chunk_size, 'chunk_owner': owner,
+            'temporary': {'name': name}}  # first: a crash during any create is found by it
         temporary = meta['temporary']
         ctx.section.put('metadata', meta)
         try:
@@ -155,8 +175,6 @@ class BankVolumeProtect(Operation):
             meta['direct'] = volume.status == 'available' and bool(ctx.parameters.get('force'))
             if not meta['direct']:
                 source = self._detached_copy(ctx, meta, volume, name)
-            temporary['image_name'] = name
-            ctx.section.put('metadata', meta)  # the name first: a crash during the call is found
             temporary['image_id'] = image_id = upload_to_image(ctx, source, name)
             ctx.section.put('metadata', meta)
             image = wait_upload(ctx, source, image_id, deadline - time.monotonic())
