@@ -33,7 +33,8 @@ VENV, ETC, DATA, LOG, RUN, BIN = (os.path.join(BASE, d) for d in
 PYTHON = os.environ.get('KARBOR_CLOUD_PYTHON') or shutil.which('python3.11') or sys.executable
 PACKAGES = ['keystone==29.*', 'glance==32.*', 'cinder==28.*', 'nova==33.*', 'neutron==28.*',
             'openstack-placement==15.*', 'swift==2.38.*', 'openstacksdk', 'gunicorn', 'PyMySQL']
-DEBIAN = ['mariadb-server', 'rabbitmq-server', 'memcached']
+# qemu-utils: Cinder runs qemu-img to create a volume from an image
+DEBIAN = ['mariadb-server', 'rabbitmq-server', 'memcached', 'qemu-utils']
 DB = 'mysql+pymysql://openstack:%s@127.0.0.1:3306' % PASSWORD
 MQ = 'rabbit://guest:guest@127.0.0.1:5672/'
 MEMCACHED = '127.0.0.1:11211'

@@ -23,15 +23,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
 from ansible_collections.karbor.protection.plugins.module_utils.resources.protectable import (
     CloudProtectable)
 from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import (
     ChunkStore, owner_name, tree_digest)
-from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_pipeline import (
-    ChunkReader, ChunkUploader, fixed_chunks)
 from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import wait_for
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     BankCorrupted, InvalidInput, KarborError, NotFound)
@@ -39,10 +37,12 @@ from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin
     Operation, OperationContext, ProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 from ansible_collections.karbor.protection.plugins.module_utils.resources.glance_calls import (
-    READ_BLOCK, close_response, delete_image, image_document, images_named, open_image_data,
-    raise_for_response, saved_image_metadata, snapshot_name, wait_image_active)
+    close_response, delete_image, image_document, images_named, open_image_data,
+    saved_image_metadata, snapshot_name, wait_image_active)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.image_read_ahead import (
     ImageReadAhead)
+from ansible_collections.karbor.protection.plugins.module_utils.resources.image_chunks import (
+    check_chunks, copy_image_data, release_chunks, saved_chunks, upload_chunks)
 
 MIB = 1024 * 1024
 DEFAULT_CHUNK = 8 * MIB
@@ -141,8 +141,10 @@ class GlanceProtect(Operation):
                     written.append((final, writer.submit(ctx.section.put, 'metadata', final)))
             with concurrent.futures.ThreadPoolExecutor(
                     1, thread_name_prefix='karbor-meta') as writer:
-                digests, total = self._copy(ctx, store, source_id, owner, settings, deadline,
-                                            response, chunks, all_read, found, in_memory)
+                digests, total = copy_image_data(
+                    ctx, store, source_id, owner, settings.chunk_size, settings.workers,
+                    settings.memory_chunks, deadline, response, chunks, all_read, found,
+                    in_memory)
                 for _final, future in written:
                     future.result()
             if expected is not None and total != expected:
@@ -208,61 +210,6 @@ class GlanceProtect(Operation):
         ctx.section.put('metadata', meta)  # then the id, before waiting on it
         return snapshot.id
 
-    @staticmethod
-    def _copy(ctx: OperationContext, store: ChunkStore, source_id: str, owner: str,
-              settings: Settings, deadline: float, response,
-              chunks: Iterator[bytes | tuple[bytes, str]] | None = None,
-              all_read: Callable[[list[str], int], None] | None = None,
-              found: dict[str, bool] | None = None,
-              in_memory: Callable[[], int] | None = None) -> tuple[list[str], int]:
-        """Copies the open download ``response`` (closed when done); ``chunks``,
-        ``found`` and ``in_memory`` when it is already under way (read ahead;
-        see ChunkUploader)."""
-        size = settings.chunk_size
-        if chunks is None:
-            chunks = fixed_chunks(response.iter_content(READ_BLOCK), size)
-        uploader = ChunkUploader(store, owner, settings.workers, ctx.progress, ctx.check_lease,
-                                 deadline, 'image %s' % source_id, settings.memory_chunks, found)
-        try:
-            digests, total = uploader.run(chunks, all_read, in_memory)
-        finally:
-            response.close()
-        # A chunk found in the bank may have been deleted since by a delete of
-        # another checkpoint that had not seen our reference yet: check the
-        # reused ones and store them again from a new read of the image.
-        for _attempt in range(3):
-            missing = set(store.missing(uploader.reused))
-            if not missing:
-                return digests, total
-            ctx.check_lease()
-            response = open_image_data(ctx, source_id)
-            try:
-                for data in fixed_chunks(response.iter_content(READ_BLOCK), size):
-                    digest = store.digest(data)
-                    if digest in missing:
-                        ctx.progress.add(bytes_uploaded=store.store(data, digest, probe=False))
-                        missing.discard(digest)
-                    if not missing:
-                        break
-            finally:
-                response.close()
-            uploader.reused = [d for d in uploader.reused if d in missing]
-        raise KarborError('%d chunk(s) of image %s were deleted from the bank while it was '
-                          'protected; run the checkpoint again.'
-                          % (len(missing), source_id))
-
-
-def saved_chunks(ctx: OperationContext, meta: dict) -> list[str]:
-    """The chunk list of a complete copy, checked against its hash tree."""
-    chunks = meta.get('chunks')
-    if meta.get('state') != 'available' or not isinstance(chunks, list):
-        raise KarborError('Checkpoint %s holds no complete copy of image %s.'
-                          % (ctx.checkpoint.id, ctx.resource.id))
-    if tree_digest(chunks) != meta.get('sha256_tree'):
-        raise BankCorrupted('The chunk list of image %s in checkpoint %s is damaged.'
-                            % (ctx.resource.id, ctx.checkpoint.id))
-    return chunks
-
 
 class GlanceRestore(Operation):
     def on_main(self, ctx: OperationContext) -> None:
@@ -284,20 +231,8 @@ class GlanceRestore(Operation):
                                lambda: sdk_image.Image(**attrs).create(conn.image))
         ctx.publish_new_resource(ctx.resource.id, image.id)
         try:
-            store = ChunkStore(ctx.checkpoint.bank, workers)
-            reader = ChunkReader(store, chunks, meta['size'], max(1, workers // 2), ctx.progress)
-            try:
-                def upload():
-                    response = image.upload(conn.image, data=reader, size=meta['size'])
-                    raise_for_response(response)
-                ctx.cloud.call('Uploading image %s' % image.id, upload)
-            finally:
-                reader.close()
-            if reader.read_bytes != meta['size'] or reader.verified != chunks:
-                raise BankCorrupted('Image %s read back from the bank has %d bytes in %d chunks; '
-                                    '%d bytes in %d chunks were recorded.' % (
-                                        ctx.resource.id, reader.read_bytes,
-                                        len(reader.verified), meta['size'], len(chunks)))
+            upload_chunks(ctx, image, ChunkStore(ctx.checkpoint.bank, workers), chunks,
+                          meta['size'], workers)
             restored = wait_image_active(ctx, image.id, deadline - time.monotonic())
             self._verify(restored, info, meta['size'])
         except BaseException:
@@ -333,18 +268,7 @@ class GlanceDelete(Operation):
         self._delete_snapshot(ctx, meta)
         store = ChunkStore(ctx.checkpoint.bank, plugin_settings(ctx.config).workers)
         owner = meta.get('chunk_owner') or owner_name(ctx.checkpoint.id, ctx.resource.id)
-        digests = dict.fromkeys(meta.get('chunks') or [])
-        # Keep our chunk list in the checkpoint until every chunk is released:
-        # a delete that dies after dropping the references is finished by the next.
-        try:
-            digests.update(dict.fromkeys(ctx.section.get_json('release-set')))
-        except NotFound:
-            pass
-        digests.update(dict.fromkeys(store.owner_refs(owner)))
-        if digests:
-            ctx.section.put('release-set', list(digests))
-        store.release(owner, digests, ctx.check_lease)
-        ctx.section.delete('release-set')
+        release_chunks(ctx, store, owner, meta)
 
     @staticmethod
     def _delete_snapshot(ctx: OperationContext, meta: dict) -> None:
@@ -366,17 +290,8 @@ class GlanceVerify(Operation):
         meta = ctx.section.get_json('metadata')
         chunks = saved_chunks(ctx, meta)
         store = ChunkStore(ctx.checkpoint.bank, plugin_settings(ctx.config).workers)
-        options = ctx.verification
-        read = options.pick(chunks) if options is not None else []
-        problems = store.check(chunks, read, lambda size: ctx.progress.add(bytes_done=size))
         owner = meta.get('chunk_owner') or owner_name(ctx.checkpoint.id, ctx.resource.id)
-        unreferenced = set(chunks) - set(store.owner_refs(owner)) - set(problems)
-        problems.update({d: 'Chunk %s is not referenced by the checkpoint\'s reference lists.'
-                         % d for d in unreferenced})
-        if problems:
-            raise BankCorrupted('Image %s: %d of %d chunk(s) failed: %s' % (
-                ctx.resource.id, len(problems), len(set(chunks)),
-                ' '.join(problems[d] for d in dict.fromkeys(chunks) if d in problems)))
+        check_chunks(ctx, store, owner, chunks)
 
 
 class GlanceImagePlugin(ProtectionPlugin):

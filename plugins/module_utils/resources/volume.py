@@ -16,8 +16,7 @@ parent of incremental backups gives a clear message.
 from __future__ import annotations
 
 import copy
-import time
-from typing import Any, Callable
+from typing import Any
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
 from ansible_collections.karbor.protection.plugins.module_utils.resources.protectable import (
@@ -29,54 +28,13 @@ from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin
     Operation, OperationContext, ProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_calls import (
-    VOLUME_OK, get_or_none, wait_backup, wait_gone, wait_volume)
+    create_when_idle, delete_snapshot, get_or_none, wait_backup, wait_gone, wait_volume)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_chain import (
     DEFAULT_FULL_BACKUP_EVERY, BackupChoice, chain_length_of, choose_backup, cinder_parent)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_restore import (
     RESTORE_SCHEMA, CinderRestore)
-
-
-def create_when_idle(ctx: OperationContext, what: str, create: Callable,
-                     attrs: dict[str, Any]) -> Any:
-    """Create a backup or snapshot, waiting out another operation on the volume.
-
-    Cinder refuses both while the volume is busy (``backing-up`` for another
-    checkpoint's backup, ``attaching``...) with a 400 that names its status.
-    Two checkpoints of one volume at once are normal (a schedule and a manual
-    run), so the later one waits for the volume instead of failing.
-    """
-    deadline = time.monotonic() + ctx.timeout
-    while True:
-        try:
-            return ctx.cloud.call(what, create, **attrs)
-        except KarborError as exc:
-            remaining = deadline - time.monotonic()
-            if exc.details.get('http_status') not in (400, None) or \
-                    ('current status' not in exc.msg and 'status must be' not in exc.msg):
-                raise  # not Cinder's "volume is busy" refusal
-            if remaining <= 0:
-                raise
-            ctx.check_lease()
-            volume = wait_volume(ctx, attrs['volume_id'], VOLUME_OK, remaining)
-            if volume.status == 'in-use' and not attrs.get('force'):
-                raise
-
-
-def delete_snapshot(ctx: OperationContext, snapshot_id: str) -> None:
-    conn = ctx.cloud.conn
-    snapshot = get_or_none(ctx.cloud, 'Snapshot %s' % snapshot_id, conn.block_storage.get_snapshot,
-                           snapshot_id)
-    if snapshot is None:
-        return
-    if snapshot.status not in ('available', 'error'):
-        wait_for('snapshot %s' % snapshot_id,
-                 lambda: get_or_none(ctx.cloud, 'Snapshot', conn.block_storage.get_snapshot,
-                                     snapshot_id),
-                 lambda s: s is None or s.status in ('available', 'error'), lambda s: None,
-                 ctx.timeout)
-    ctx.cloud.call('Deleting snapshot %s' % snapshot_id, conn.block_storage.delete_snapshot,
-                   snapshot_id)
-    wait_gone(ctx, 'snapshot %s' % snapshot_id, conn.block_storage.get_snapshot, snapshot_id)
+from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_bank import (
+    BankVolumeDelete, BankVolumeProtect, BankVolumeRestore, BankVolumeVerify, ByBackupMode)
 
 
 class CinderProtect(Operation):
@@ -292,20 +250,38 @@ class CinderVerify(Operation):
                 ': %s' % backup.fail_reason if backup.fail_reason else ''))
 
 
+class VolumeProtect(ByBackupMode):
+    cinder, bank, by_parameters = CinderProtect, BankVolumeProtect, True
+
+
+class VolumeRestore(ByBackupMode):
+    cinder, bank = CinderRestore, BankVolumeRestore
+
+
+class VolumeDelete(ByBackupMode):
+    cinder, bank = CinderDelete, BankVolumeDelete
+
+
+class VolumeVerify(ByBackupMode):
+    cinder, bank = CinderVerify, BankVolumeVerify
+
+
 class CinderVolumePlugin(ProtectionPlugin):
     name = 'karbor-volume-protection-plugin'
     supported_types = (R.VOLUME,)
-    operation_classes = {'protect': CinderProtect, 'restore': CinderRestore, 'delete': CinderDelete,
-                         'verify': CinderVerify}
+    operation_classes = {'protect': VolumeProtect, 'restore': VolumeRestore,
+                         'delete': VolumeDelete, 'verify': VolumeVerify}
 
     def get_options_schema(self, resource_type: str) -> dict:
         return {'type': 'object', 'title': 'Cinder backup options', 'additionalProperties': False,
                 'properties': {
                     'backup_name': {'type': 'string', 'title': 'Backup name'},
-                    'backup_mode': {'type': 'string', 'enum': ['full', 'incremental', 'auto'],
+                    'backup_mode': {'type': 'string',
+                                    'enum': ['full', 'incremental', 'auto', 'bank'],
                                     'default': 'full',
                                     'title': 'full, incremental, or auto (incremental when this '
-                                             "plan's previous backup of the volume is usable)"},
+                                             "plan's previous backup of the volume is usable): "
+                                             'Cinder backups; bank: the bytes in the bank'},
                     'full_backup_every': {
                         'type': 'integer', 'minimum': 1, 'default': DEFAULT_FULL_BACKUP_EVERY,
                         'title': 'Under backup_mode auto, every Nth backup is full',
@@ -328,11 +304,19 @@ class CinderVolumePlugin(ProtectionPlugin):
             'status': {'type': 'string'}, 'progress': {'type': 'string'},
             'fail_reason': {'type': 'string'}, 'size': {'type': 'integer'},
             'volume_id': {'type': 'string'}, 'chain_length': {'type': ['integer', 'null']},
-            'parent_backup_id': {'type': ['string', 'null']}}}
+            'parent_backup_id': {'type': ['string', 'null']},
+            'backup_mode': {'type': 'string'},
+            'data_size': {'type': 'integer', 'title': 'Bytes in the bank (backup_mode bank)'},
+            'chunks_num': {'type': 'integer', 'title': 'Chunks (backup_mode bank)'}}}
 
     def get_saved_info(self, metadata: dict) -> dict:
+        if metadata.get('backup_mode') == 'bank':
+            return {'backup_mode': 'bank', 'volume_id': metadata.get('volume_id'),
+                    'status': metadata.get('state'), 'data_size': metadata.get('data_size'),
+                    'chunks_num': len(metadata.get('chunks') or [])}
         return {k: metadata.get(k) for k in ('name', 'is_incremental', 'status', 'size',
-                                             'volume_id', 'chain_length', 'parent_backup_id')}
+                                             'volume_id', 'chain_length', 'parent_backup_id',
+                                             'backup_mode')}
 
 
 class VolumeProtectable(CloudProtectable):

@@ -1,16 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright: karbor.protection contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Cinder waits the volume plugin's operations share (protect, restore,
-delete), each bounded by the flow's timeout."""
+"""The Cinder calls and waits the volume plugin's operations share (protect,
+restore, delete; both backup modes), each bounded by the flow's timeout."""
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import Any, Callable
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import (
     CloudSession, wait_for)
-from ansible_collections.karbor.protection.plugins.module_utils.common.errors import NotFound
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
+    KarborError, NotFound)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     OperationContext)
 
@@ -53,3 +55,46 @@ def wait_gone(ctx: OperationContext, what: str, getter, resource_id: str) -> Non
              lambda r: r is None,
              lambda r: '%s is %s' % (what, r.status) if r.status == 'error_deleting' else None,
              ctx.timeout)
+
+
+def create_when_idle(ctx: OperationContext, what: str, create: Callable,
+                     attrs: dict[str, Any]) -> Any:
+    """Create a backup or snapshot, waiting out another operation on the volume.
+
+    Cinder refuses both while the volume is busy (``backing-up`` for another
+    checkpoint's backup, ``attaching``...) with a 400 that names its status.
+    Two checkpoints of one volume at once are normal (a schedule and a manual
+    run), so the later one waits for the volume instead of failing.
+    """
+    deadline = time.monotonic() + ctx.timeout
+    while True:
+        try:
+            return ctx.cloud.call(what, create, **attrs)
+        except KarborError as exc:
+            remaining = deadline - time.monotonic()
+            if exc.details.get('http_status') not in (400, None) or \
+                    ('current status' not in exc.msg and 'status must be' not in exc.msg):
+                raise  # not Cinder's "volume is busy" refusal
+            if remaining <= 0:
+                raise
+            ctx.check_lease()
+            volume = wait_volume(ctx, attrs['volume_id'], VOLUME_OK, remaining)
+            if volume.status == 'in-use' and not attrs.get('force'):
+                raise
+
+
+def delete_snapshot(ctx: OperationContext, snapshot_id: str) -> None:
+    conn = ctx.cloud.conn
+    snapshot = get_or_none(ctx.cloud, 'Snapshot %s' % snapshot_id, conn.block_storage.get_snapshot,
+                           snapshot_id)
+    if snapshot is None:
+        return
+    if snapshot.status not in ('available', 'error'):
+        wait_for('snapshot %s' % snapshot_id,
+                 lambda: get_or_none(ctx.cloud, 'Snapshot', conn.block_storage.get_snapshot,
+                                     snapshot_id),
+                 lambda s: s is None or s.status in ('available', 'error'), lambda s: None,
+                 ctx.timeout)
+    ctx.cloud.call('Deleting snapshot %s' % snapshot_id, conn.block_storage.delete_snapshot,
+                   snapshot_id)
+    wait_gone(ctx, 'snapshot %s' % snapshot_id, conn.block_storage.get_snapshot, snapshot_id)

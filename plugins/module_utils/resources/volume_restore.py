@@ -75,6 +75,19 @@ def check_placement(ctx: OperationContext, wanted: dict[str, str]) -> dict[str, 
     return resolved
 
 
+def drop_volume(ctx: OperationContext, volume_id: str) -> None:
+    """Delete the volume made for a restore that failed; one Cinder will not
+    delete (still restoring) stays named in the restore's new resources."""
+    conn = ctx.cloud.conn
+    try:
+        ctx.cloud.call('Deleting volume %s' % volume_id, conn.block_storage.delete_volume,
+                       volume_id)
+        wait_gone(ctx, 'volume %s' % volume_id, conn.block_storage.get_volume, volume_id)
+    except KarborError:
+        return
+    ctx.publish_new_resource(ctx.resource.id, None)
+
+
 class CinderRestore(Operation):
     """Restore the checkpoint's backup; see the module docstring for where to."""
 
@@ -110,7 +123,7 @@ class CinderRestore(Operation):
             self._restore(ctx, backup_id, target, name)
         except BaseException:
             if created:
-                self._drop_volume(ctx, created)
+                drop_volume(ctx, created)
             raise
 
     def _restore(self, ctx: OperationContext, backup_id: str, target: str | None,
@@ -145,19 +158,6 @@ class CinderRestore(Operation):
         try:
             wait_volume(ctx, volume.id, ('available',))
         except BaseException:
-            self._drop_volume(ctx, volume.id)
+            drop_volume(ctx, volume.id)
             raise
         return volume.id
-
-    @staticmethod
-    def _drop_volume(ctx: OperationContext, volume_id: str) -> None:
-        """Delete the volume made for a restore that failed; one Cinder will not
-        delete (still restoring) stays named in the restore's new resources."""
-        conn = ctx.cloud.conn
-        try:
-            ctx.cloud.call('Deleting volume %s' % volume_id, conn.block_storage.delete_volume,
-                           volume_id)
-            wait_gone(ctx, 'volume %s' % volume_id, conn.block_storage.get_volume, volume_id)
-        except KarborError:
-            return
-        ctx.publish_new_resource(ctx.resource.id, None)

@@ -458,12 +458,13 @@ def test_image_protect_takes_its_read_ahead_and_records_the_outcome_last(
     from types import SimpleNamespace
     from ansible_collections.karbor.protection.plugins.module_utils.resources import glance_calls
     from ansible_collections.karbor.protection.plugins.module_utils.resources import image as glance_plugin
+    from ansible_collections.karbor.protection.plugins.module_utils.resources import image_chunks
     from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
     from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
         OperationContext)
     from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
     monkeypatch.setattr(glance_calls, 'raise_for_response', lambda response: None)
-    monkeypatch.setattr(glance_plugin, 'raise_for_response', lambda response: None)
+    monkeypatch.setattr(image_chunks, 'raise_for_response', lambda response: None)
     image_id = '44444444-0000-0000-0000-000000000004'
     data = os.urandom(5 * 1024 * 1024 + 3)
     cloud = FakeGlanceCloud(image_id, data)

@@ -6,7 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from ansible_collections.karbor.protection.plugins.module_utils.resources import volume as cinder_plugin
+from ansible_collections.karbor.protection.plugins.module_utils.resources import (
+    volume_calls as cinder_plugin)
 from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     KarborError, ResourceTimeout)
