@@ -86,8 +86,8 @@ def bank_volume(cloud):
             conn.object_store.delete_container(made['container'], ignore_missing=True)
 
 
-def test_volume_in_the_bank_dedup_restore_and_delete(cloud, bank_volume, run_playbook,
-                                                       tmp_path):
+def test_volume_in_the_bank_dedup_restore_and_delete(
+        cloud, bank_volume, run_playbook, tmp_path):
     conn, vol, payload, made = bank_volume
     providers = str(tmp_path / 'providers')
     provider_id, container = provider_file(providers)

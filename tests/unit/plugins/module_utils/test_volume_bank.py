@@ -47,7 +47,7 @@ def test_protect_follows_the_plan(mode, chosen):
     # (the metadata of some other mode must not matter to a protect)
     picked = operation._op(context({'backup_mode': mode} if mode else {},
                                    {'backup_mode': 'full'}))
-    assert type(picked) is chosen
+    assert picked.__class__ is chosen
 
 
 @pytest.mark.parametrize('kind, cinder, bank', [
@@ -56,10 +56,10 @@ def test_protect_follows_the_plan(mode, chosen):
 def test_the_others_follow_the_checkpoint(kind, cinder, bank):
     classes = CinderVolumePlugin().operation_classes
     # the plan says bank now, but the checkpoint was made by a Cinder backup: and the reverse
-    assert type(classes[kind]()._op(context({'backup_mode': 'bank'},
-                                            {'backup_mode': 'full', 'backup_id': 'b'}))) is cinder
-    assert type(classes[kind]()._op(context({}, {'backup_mode': 'bank'}))) is bank
-    assert type(classes[kind]()._op(context({}, None))) is cinder  # nothing recorded
+    made_by_cinder = context({'backup_mode': 'bank'}, {'backup_mode': 'full', 'backup_id': 'b'})
+    assert classes[kind]()._op(made_by_cinder).__class__ is cinder
+    assert classes[kind]()._op(context({}, {'backup_mode': 'bank'})).__class__ is bank
+    assert classes[kind]()._op(context({}, None)).__class__ is cinder  # nothing recorded
 
 
 def test_modes_and_names():
