@@ -35,7 +35,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin
 from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_calls import (
     create_when_idle, delete_snapshot, get_or_none, wait_gone, wait_volume)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_restore import (
-    check_placement, drop_volume, placement)
+    check_placement, create_restored_volume, placement)
 from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import (
     ChunkStore, owner_name, tree_digest)
 
@@ -270,7 +270,6 @@ class BankVolumeRestore(Operation):
                 pass  # named karbor-restore-<checkpoint>-<volume>: safe to delete by hand
 
     def _create_volume(self, ctx: OperationContext, meta: dict, image_id: str) -> None:
-        conn = ctx.cloud.conn
         name = ctx.parameters.get('restore_name') or '%s@%s' % (ctx.checkpoint.id,
                                                                 ctx.resource.id)
         attrs: dict[str, Any] = dict(self.placement, name=name, image_id=image_id,
@@ -278,14 +277,7 @@ class BankVolumeRestore(Operation):
                                               -(-int(meta.get('data_size') or 0) // GIB), 1))
         if ctx.parameters.get('restore_description'):
             attrs['description'] = ctx.parameters['restore_description']
-        volume = ctx.cloud.call('Creating volume %s from the bank' % name,
-                                conn.block_storage.create_volume, **attrs)
-        ctx.publish_new_resource(ctx.resource.id, volume.id)
-        try:
-            wait_volume(ctx, volume.id, ('available',))
-        except BaseException:
-            drop_volume(ctx, volume.id)
-            raise
+        create_restored_volume(ctx, 'Creating volume %s from the bank' % name, **attrs)
 
 
 class BankVolumeDelete(Operation):

@@ -88,6 +88,19 @@ def drop_volume(ctx: OperationContext, volume_id: str) -> None:
     ctx.publish_new_resource(ctx.resource.id, None)
 
 
+def create_restored_volume(ctx: OperationContext, what: str, **attrs: Any) -> str:
+    """A new volume for this restore, published at once (a run killed while
+    it is made still names it) and deleted again if it never becomes available."""
+    volume = ctx.cloud.call(what, ctx.cloud.conn.block_storage.create_volume, **attrs)
+    ctx.publish_new_resource(ctx.resource.id, volume.id)
+    try:
+        wait_volume(ctx, volume.id, ('available',))
+    except BaseException:
+        drop_volume(ctx, volume.id)
+        raise
+    return volume.id
+
+
 class CinderRestore(Operation):
     """Restore the checkpoint's backup; see the module docstring for where to."""
 
@@ -148,16 +161,6 @@ class CinderRestore(Operation):
                        **update)
 
     def _create_volume(self, ctx: OperationContext, name: str, size: int) -> str:
-        """An empty volume in the zone and type asked for, published at once
-        (a run killed while it is made still names it)."""
-        conn = ctx.cloud.conn
-        volume = ctx.cloud.call('Creating the volume to restore into',
-                                conn.block_storage.create_volume, size=size, name=name,
-                                **self.placement)
-        ctx.publish_new_resource(ctx.resource.id, volume.id)
-        try:
-            wait_volume(ctx, volume.id, ('available',))
-        except BaseException:
-            drop_volume(ctx, volume.id)
-            raise
-        return volume.id
+        """An empty volume in the zone and type asked for."""
+        return create_restored_volume(ctx, 'Creating the volume to restore into', size=size,
+                                      name=name, **self.placement)
