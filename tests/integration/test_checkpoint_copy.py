@@ -20,7 +20,7 @@ from conftest import delete_container  # pylint: disable=import-error
 MIB = 1024 * 1024
 
 
-def provider_file(folder: str, label: str) -> tuple[str, str]:
+def provider_file(folder: str, label: str, chunk_size: int = MIB) -> tuple[str, str]:
     """A Swift-bank provider of its own container (in the project of whoever uses it)."""
     provider_id = str(uuid.uuid4())
     container = 'karbor-it-copy-%s-%s' % (label, provider_id[:8])
@@ -31,7 +31,7 @@ def provider_file(folder: str, label: str) -> tuple[str, str]:
                      'plugin = karbor-volume-protection-plugin\n'
                      '[image_backup_plugin]\nbackup_image_object_size = %d\n'
                      '[swift_bank_plugin]\nbank_swift_object_container = %s\n'
-                     % (provider_id, label, provider_id[:8], MIB, container))
+                     % (provider_id, label, provider_id[:8], chunk_size, container))
     return provider_id, container
 
 

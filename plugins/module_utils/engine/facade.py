@@ -191,14 +191,16 @@ class ProtectionEngine:
         return restore_flow.verify_checkpoint(checkpoint)
 
     def prepare_restore(self, provider_id: str, checkpoint_id: str,
-                        parameters: dict | None = None, restore_target: str | None = None):
+                        parameters: dict | None = None, restore_target: str | None = None,
+                        target: ProtectionEngine | None = None):
         return restore_flow.prepare_restore(self, provider_id, checkpoint_id, parameters,
-                                            restore_target)
+                                            restore_target, target)
 
     def restore(self, provider_id: str, checkpoint_id: str, parameters: dict | None = None,
-                restore_target: str | None = None, name: str | None = None) -> dict[str, Any]:
+                restore_target: str | None = None, name: str | None = None,
+                target: ProtectionEngine | None = None) -> dict[str, Any]:
         return restore_flow.restore(self, provider_id, checkpoint_id, parameters,
-                                    restore_target, name)
+                                    restore_target, name, target)
 
     # -- verifications (engine/verify.py) ----------------------------------------
     def prepare_verify(self, provider_id: str, checkpoint_id: str, level: str = 'bank',

@@ -138,6 +138,9 @@ class OperationContext:
     previous_checkpoints: Callable[[int], list] = lambda limit: []
     #: what a verify flow checks (None in the other flows)
     verification: VerifyOptions | None = None
+    #: a restore into another project or cloud than the checkpoint's (``cloud`` is the
+    #: target's): data kept outside the bank, in the source cloud, cannot come along
+    restore_elsewhere: bool = False
 
     def publish_new_resource(self, original_id: str, new_id: str | None) -> None:
         """Tell parents (a server) which new resource replaced a child, and
