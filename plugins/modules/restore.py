@@ -147,6 +147,14 @@ restore:
     new_resources:
       description: New resource id per original resource id.
       type: dict
+    temporary:
+      description: Objects the run made for itself and had not deleted yet, by id (C(type),
+        C(name)); empty when it ended. A run that died has them deleted when its record is
+        next read, once its lease has expired, or names in I(error) those it could not delete.
+      type: dict
+    error:
+      description: Why the restore failed.
+      type: str
     restore_target:
       description: Where a restore elsewhere made the resources (C(project_id),
         C(project_name)); null for a restore into the source project.

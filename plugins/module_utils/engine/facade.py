@@ -36,7 +36,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.engine.providers
     Provider, ProviderRegistry)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.plans import PlanService
 from ansible_collections.karbor.protection.plugins.module_utils.engine.restores import (
-    RestoreService)
+    RestoreService, drop_temporary)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.retention import Retention
 from ansible_collections.karbor.protection.plugins.module_utils.engine.scheduled_operations import (
     ScheduledOperationService)
@@ -83,7 +83,8 @@ class ProtectionEngine:
             self.triggers, self.provider)
         self.retention = Retention(self, lambda: self.catalog.bank)
         self.restores = RestoreService(self.catalog.restores, lambda: self.project_id,
-                                       lambda provider_id: self.bank(self.provider(provider_id)))
+                                       lambda provider_id: self.bank(self.provider(provider_id)),
+                                       self._drop_temporary)
         self.verifications = VerificationService(self.catalog.verifications,
                                                  lambda: self.project_id)
         self.cloud = cloud
@@ -103,6 +104,9 @@ class ProtectionEngine:
     @property
     def project_id(self) -> str:
         return self._cloud().project_id
+
+    def _drop_temporary(self, kind: str, object_id: str) -> None:
+        drop_temporary(self._cloud(), kind, object_id)
 
     @property
     def protectables(self) -> ProtectableRegistry:

@@ -154,6 +154,29 @@ class OperationContext:
         if self.on_new_resource is not None:
             self.on_new_resource()
 
+    def keep_temporary(self, kind: str, object_id: str, name: str) -> None:
+        """Record at once, in the restore record, an object the restore makes
+        for itself and deletes when it ends (an image a volume is made
+        from): a run that dies before has it deleted when its record is
+        settled (engine/restores.py). Nothing outside a restore."""
+        self._temporaries(lambda found: found.__setitem__(object_id,
+                                                          {'type': kind, 'name': name}))
+
+    def drop_temporary(self, object_id: str) -> None:
+        """The temporary object is gone."""
+        self._temporaries(lambda found: found.pop(object_id, None))
+
+    def _temporaries(self, change: Callable[[dict], Any]) -> None:
+        if self.restore is None:
+            return
+        if self.lock is not None:
+            with self.lock:
+                change(self.restore.setdefault('temporary', {}))
+        else:
+            change(self.restore.setdefault('temporary', {}))
+        if self.on_new_resource is not None:
+            self.on_new_resource()
+
     def _publish(self, original_id: str, new_id: str | None) -> None:
         if new_id is None:
             self.new_resources.pop(original_id, None)

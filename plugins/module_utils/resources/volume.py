@@ -106,7 +106,7 @@ class CinderProtect(Operation):
         if volume.status == 'in-use' and not force:
             raise InvalidInput('Volume %s is in use; set force: true in the plan parameters for '
                                'OS::Cinder::Volume to back it up from a snapshot.' % volume.id)
-        mode = params.get('backup_mode', 'full')
+        mode = params.get('backup_mode', 'auto')
         choice, parent = self._choose(ctx, mode)
         incremental = choice.incremental
         meta: dict[str, Any] = {'volume_id': volume.id, 'volume_size': volume.size,
@@ -278,7 +278,7 @@ class CinderVolumePlugin(ProtectionPlugin):
                     'backup_name': {'type': 'string', 'title': 'Backup name'},
                     'backup_mode': {'type': 'string',
                                     'enum': ['full', 'incremental', 'auto', 'bank'],
-                                    'default': 'full',
+                                    'default': 'auto',
                                     'title': 'full, incremental, or auto (incremental when this '
                                              "plan's previous backup of the volume is usable): "
                                              'Cinder backups; bank: the bytes in the bank'},

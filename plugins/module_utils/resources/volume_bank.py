@@ -23,6 +23,7 @@ from typing import Any
 from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import wait_for
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     InvalidInput, KarborError, NotFound)
+from ansible_collections.karbor.protection.plugins.module_utils.common.faults import fault_point
 from ansible_collections.karbor.protection.plugins.module_utils.resources.glance_calls import (
     delete_image, get_image, images_named, open_image_data, raise_for_response,
     wait_image_active)
@@ -253,21 +254,24 @@ class BankVolumeRestore(Operation):
         ctx.progress.add(bytes_total=size)
         conn = ctx.cloud.conn
         from openstack.image.v2 import image as sdk_image  # pylint: disable=import-outside-toplevel
+        name = 'karbor-restore-%s-%s' % (ctx.checkpoint.id, ctx.resource.id)
         image = ctx.cloud.call('Creating the image to restore volume %s from' % ctx.resource.id,
                                lambda: sdk_image.Image(
-                                   name='karbor-restore-%s-%s' % (ctx.checkpoint.id,
-                                                                  ctx.resource.id),
-                                   disk_format='raw', container_format='bare').create(conn.image))
+                                   name=name, disk_format='raw',
+                                   container_format='bare').create(conn.image))
+        ctx.keep_temporary('image', image.id, name)
         try:
             upload_chunks(ctx, image, ChunkStore(ctx.checkpoint.bank, workers), chunks, size,
                           workers, 'Volume')
             wait_image_active(ctx, image.id, deadline - time.monotonic())
+            fault_point('restore.volume_image')
             self._create_volume(ctx, meta, image.id)
         finally:
             try:
                 delete_image(ctx, image.id)
+                ctx.drop_temporary(image.id)
             except KarborError:
-                pass  # named karbor-restore-<checkpoint>-<volume>: safe to delete by hand
+                pass  # stays in the record's temporary: deleted when the record is settled
 
     def _create_volume(self, ctx: OperationContext, meta: dict, image_id: str) -> None:
         name = ctx.parameters.get('restore_name') or '%s@%s' % (ctx.checkpoint.id,
