@@ -98,8 +98,8 @@ def test_site_loss_restore_in_another_project(cloud, volume, run_playbook, tmp_p
         assert record['restore_target']['project_id'] == conn_b.current_project_id
         assert in_project(conn_b, [new[vol.id]], [new[image.id]]) == {
             'volumes': [new[vol.id]], 'images': [new[image.id]]}
-        assert in_project(conn_a, [new[vol.id]], [new[image.id]]) == {'volumes': [],
-                                                                       'images': []}
+        nothing = {'volumes': [], 'images': []}
+        assert in_project(conn_a, [new[vol.id]], [new[image.id]]) == nothing
         assert conn_b.block_storage.get_volume(new[vol.id]).name == 'site-b-vol-%s' % label
         assert file_sha256(volume_file(cloud, new[vol.id])) == volume_sha
         assert conn_b.image.download_image(new[image.id]).content == image_data
