@@ -241,15 +241,12 @@ def test_a_dead_restore_s_temporary_image_is_deleted_when_it_is_reaped(engine, m
     plan = make_plan(engine)
     cp = engine.protect(plan)
     dropped = []
-    monkeypatch.setattr(engine.restores, '_drop_temporary',
-                        lambda kind, object_id: dropped.append((kind, object_id)))
-    for index, (target, fails) in enumerate(((None, False), (None, True),
-                                             ({'project_id': 'b'}, False))):
+    for index, (target, kind) in enumerate(((None, 'image'), (None, 'thing'),
+                                            ({'project_id': 'b'}, 'image'))):
         record = engine.restore(NOOP_PROVIDER_ID, cp.id)
         record.update({'status': R.RESTORE_IN_PROGRESS, 'owner_id': 'dead-%d' % index,
                        'restore_target': target,
-                       'temporary': {'img-%d' % index: {'type': 'image' if not fails
-                                                         else 'thing', 'name': 'tmp'}}})
+                       'temporary': {'img-%d' % index: {'type': kind, 'name': 'tmp'}}})
         engine.catalog.restores.save(record)
     monkeypatch.setattr(engine.restores, '_drop_temporary', lambda kind, object_id: (
         dropped.append((kind, object_id)) if kind == 'image' else drop_temporary(
