@@ -34,7 +34,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.resources.image_
 from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     Operation, OperationContext)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_calls import (
-    create_when_idle, delete_snapshot, get_or_none, wait_gone, wait_volume)
+    create_when_idle, delete_when_settled, wait_volume)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_restore import (
     check_placement, create_restored_volume, placement)
 from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import (
@@ -102,20 +102,6 @@ def named(ctx: OperationContext, kind: str, name: str | None) -> list[str]:
                                                lambda: list(listing(details=False, name=name)))]
 
 
-def drop_volume_now(ctx: OperationContext, volume_id: str) -> None:
-    """Delete a temporary volume once Cinder lets it go (not while it is
-    being made or uploaded) and wait until it is gone."""
-    conn = ctx.cloud.conn
-    volume = get_or_none(ctx.cloud, 'Volume %s' % volume_id, conn.block_storage.get_volume,
-                         volume_id)
-    if volume is None:
-        return
-    if volume.status not in ('available', 'error'):
-        wait_volume(ctx, volume_id, ('available', 'error'))
-    ctx.cloud.call('Deleting volume %s' % volume_id, conn.block_storage.delete_volume, volume_id)
-    wait_gone(ctx, 'volume %s' % volume_id, conn.block_storage.get_volume, volume_id)
-
-
 def drop_temporaries(ctx: OperationContext, meta: dict) -> None:
     """Delete the temporary image, volume and snapshot ``meta['temporary']``
     records, by id or else by their one name (a run killed inside a create
@@ -133,12 +119,12 @@ def drop_temporaries(ctx: OperationContext, meta: dict) -> None:
         for volume_id in dict.fromkeys([temporary.get('volume_id')] +
                                        named(ctx, 'volumes', name)):
             if volume_id:
-                drop_volume_now(ctx, volume_id)
+                delete_when_settled(ctx, 'volume', volume_id)
         temporary.pop('volume_id', None)
         for snapshot_id in dict.fromkeys([temporary.get('snapshot_id')] +
                                          named(ctx, 'snapshots', name)):
             if snapshot_id:
-                delete_snapshot(ctx, snapshot_id)
+                delete_when_settled(ctx, 'snapshot', snapshot_id)
         temporary.pop('snapshot_id', None)
         temporary.pop('name', None)
     finally:
