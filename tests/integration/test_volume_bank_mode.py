@@ -58,12 +58,13 @@ def file_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def temporaries(conn) -> list[str]:
-    """Snapshots, volumes and images a bank-mode run makes for itself, still there."""
+def temporaries(conn, volume_id: str) -> list[str]:
+    """Snapshots, volumes and images a bank-mode run makes for itself for this volume, still
+    there (tests beside this one make their own)."""
     names = [s.name for s in conn.block_storage.snapshots(details=True)]
     names += [v.name for v in conn.block_storage.volumes(details=True)]
     names += [i.name for i in conn.image.images()]
-    return [n for n in names if n and n.startswith(TEMPORARY)]
+    return [n for n in names if n and n.startswith(TEMPORARY) and n.endswith(volume_id)]
 
 
 @pytest.fixture
@@ -124,7 +125,7 @@ def test_volume_in_the_bank_dedup_restore_and_delete(
     assert {chunk_key(c)[1:] for c in meta['chunks']} == set(chunks)  # all in the bank
     assert 2 <= len(chunks) <= 3  # the known bytes' chunk(s) and the zero chunk, once each
     assert list(conn.block_storage.backups(details=True, volume_id=vol.id)) == []
-    assert temporaries(conn) == []
+    assert temporaries(conn, vol.id) == []
 
     # a restore killed once its temporary image is made: the restore record keeps the image,
     # and once the run's lease has expired the next look at the record deletes it
@@ -134,13 +135,13 @@ def test_volume_in_the_bank_dedup_restore_and_delete(
         out=str(tmp_path / 'killed.json')), env={'KARBOR_FAULT': 'restore.volume_image'},
         check=False)
     assert killed.rc != 0
-    assert temporaries(conn) == ['karbor-restore-%s-%s' % (first['id'], vol.id)]
+    assert temporaries(conn, vol.id) == ['karbor-restore-%s-%s' % (first['id'], vol.id)]
     time.sleep(LEASE_EXPIRE + 2)
     dead = step('restore_info', checkpoint_id=first['id'])['restores']
     assert [r['status'] for r in dead] == ['fail'], dead
     assert 'stopped before it finished' in dead[0]['error']
     assert 'could not be deleted' not in dead[0]['error'] and not dead[0].get('temporary')
-    assert temporaries(conn) == []
+    assert temporaries(conn, vol.id) == []
 
     # restore: a new volume with the saved bytes, and nothing temporary left
     restore = step('restore', checkpoint_id=first['id'], restore_name=name)['restore']
@@ -151,7 +152,7 @@ def test_volume_in_the_bank_dedup_restore_and_delete(
     assert restored.name == name and restored.size == vol.size
     assert read_pattern(cloud, restored_id, len(payload)) == payload
     assert file_sha256(volume_file(cloud, restored_id)) == file_sha256(volume_file(cloud, vol.id))
-    assert temporaries(conn) == []
+    assert temporaries(conn, vol.id) == []
 
     # a second checkpoint of the unchanged volume: (almost) no new chunk bytes
     before = chunk_objects(conn, container)
@@ -164,7 +165,7 @@ def test_volume_in_the_bank_dedup_restore_and_delete(
         vol.id).get_json('metadata')
     assert meta2['direct'] is True and meta2['sha256_tree'] == meta['sha256_tree']
     assert conn.block_storage.get_volume(vol.id).status == 'available'
-    assert temporaries(conn) == []
+    assert temporaries(conn, vol.id) == []
 
     # deleting both frees every chunk: the first keeps the shared ones for the second
     step('delete', checkpoint_id=first['id'])
