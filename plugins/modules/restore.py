@@ -56,6 +56,13 @@ options:
       - Karbor's target URL; not used (an error if set). Give the target's credentials with
         I(target_cloud) or I(target_auth) instead.
     type: str
+  keep_failed:
+    description:
+      - Keep what the restore of a resource made when that resource fails (a half-restored
+        server, volume, image or network, for a look) instead of deleting it. Its
+        I(resources_reason) says what was kept; I(new_resources) names it, for you to delete.
+    type: bool
+    default: false
   name:
     description:
       - Name of the restore; a successful restore with this name is not repeated.
@@ -142,8 +149,12 @@ restore:
         C(<type>#<original id>).
       type: dict
     resources_reason:
-      description: Why a resource failed, keyed as I(resources_status).
+      description: Why a resource failed, keyed as I(resources_status); it also says whether
+        what the resource's restore had made was deleted or kept (I(keep_failed)).
       type: dict
+    keep_failed:
+      description: Whether the restore kept what failed resources had made.
+      type: bool
     new_resources:
       description: New resource id per original resource id.
       type: dict
@@ -180,6 +191,7 @@ class RestoreModule(KarborModule):
         checkpoint_id=dict(type='str', required=True, aliases=['checkpoint']),
         parameters=dict(type='dict'),
         restore_target=dict(type='str'),
+        keep_failed=dict(type='bool', default=False),
         name=dict(type='str'),
         **prefixed_connection_spec(TARGET),
     )
@@ -212,7 +224,7 @@ class RestoreModule(KarborModule):
             return {'changed': True}
         record = engine.restore(provider_id, self.params['checkpoint_id'],
                                 self.params['parameters'], self.params['restore_target'],
-                                self.params['name'], target)
+                                self.params['name'], target, self.params['keep_failed'])
         # another run of this name may have finished while this one started
         result = {'changed': not record.pop('_reused', False), 'restore': record}
         if record['status'] != R.RESTORE_SUCCESS:

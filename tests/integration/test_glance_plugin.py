@@ -219,7 +219,18 @@ def test_restore_of_a_damaged_chunk_fails_and_leaves_no_image(cloud, conn, image
     assert restore['status'] == 'fail', restore
     reason = str(restore['resources_reason'])
     assert 'corrupted' in reason or 'damaged' in reason, reason
+    assert 'The restore deleted the image' in reason, reason
     assert list(conn.image.images(name=name)) == []
+    assert restore['new_resources'] == {}
+
+    # keep_failed: the half-restored image stays, named, for a look
+    kept = engine.restore(provider_id, checkpoint.id, {IMAGE: {'restore_name': name}},
+                          keep_failed=True)
+    assert kept['status'] == 'fail' and kept['keep_failed'] is True, kept
+    left = [i.id for i in conn.image.images(name=name)]
+    images.extend(left)
+    assert left == [kept['new_resources'][image.id]], (left, kept['new_resources'])
+    assert 'Kept the image %s' % left[0] in str(kept['resources_reason'])
     engine.delete_checkpoint(provider_id, checkpoint.id)
     assert checkpoint.bank.list(CHUNKS_PREFIX) == []
 

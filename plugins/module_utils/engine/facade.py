@@ -202,9 +202,10 @@ class ProtectionEngine:
 
     def restore(self, provider_id: str, checkpoint_id: str, parameters: dict | None = None,
                 restore_target: str | None = None, name: str | None = None,
-                target: ProtectionEngine | None = None) -> dict[str, Any]:
+                target: ProtectionEngine | None = None,
+                keep_failed: bool = False) -> dict[str, Any]:
         return restore_flow.restore(self, provider_id, checkpoint_id, parameters,
-                                    restore_target, name, target)
+                                    restore_target, name, target, keep_failed)
 
     # -- verifications (engine/verify.py) ----------------------------------------
     def prepare_verify(self, provider_id: str, checkpoint_id: str, level: str = 'bank',

@@ -96,9 +96,10 @@ def prepare_restore(engine: Any, provider_id: str, checkpoint_id: str,
 
 def restore(engine: Any, provider_id: str, checkpoint_id: str, parameters: dict | None = None,
             restore_target: str | None = None, name: str | None = None,
-            target: Any = None) -> dict[str, Any]:
+            target: Any = None, keep_failed: bool = False) -> dict[str, Any]:
     """Restore a checkpoint (into ``target``'s project when given: see
-    prepare_restore); the restore record."""
+    prepare_restore); the restore record. ``keep_failed``: what a resource
+    that fails had made is kept for a look instead of deleted."""
     provider, collection, checkpoint, parameters, roots, target = prepare_restore(
         engine, provider_id, checkpoint_id, parameters, restore_target, target)
     verify_checkpoint(checkpoint)
@@ -122,6 +123,7 @@ def restore(engine: Any, provider_id: str, checkpoint_id: str, parameters: dict 
         record = engine.catalog.restores.new(engine.project_id, {
             'name': name, 'provider_id': provider.id, 'checkpoint_id': checkpoint.id,
             'restore_target': target_description(target), 'parameters': parameters,
+            'keep_failed': bool(keep_failed),
             'status': R.RESTORE_IN_PROGRESS, 'owner_id': lease.owner_id,
             'resources_status': {}, 'resources_reason': {}, 'new_resources': {}})
         _run_flow(engine, provider, roots, checkpoint, record, parameters, lease, target)

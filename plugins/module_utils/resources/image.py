@@ -230,18 +230,21 @@ class GlanceRestore(Operation):
         image = ctx.cloud.call('Creating image %s' % name,
                                lambda: sdk_image.Image(**attrs).create(conn.image))
         ctx.publish_new_resource(ctx.resource.id, image.id)
-        try:
+        with ctx.undone_on_failure('the image %s it had made' % image.id,
+                                   lambda: self._drop(ctx, image.id)):
             upload_chunks(ctx, image, ChunkStore(ctx.checkpoint.bank, workers), chunks,
                           meta['size'], workers)
             restored = wait_image_active(ctx, image.id, deadline - time.monotonic())
             self._verify(restored, info, meta['size'])
-        except BaseException:
-            try:
-                delete_image(ctx, image.id)
-                ctx.publish_new_resource(ctx.resource.id, None)
-            except KarborError:
-                pass
-            raise
+
+    @staticmethod
+    def _drop(ctx: OperationContext, image_id: str) -> None:
+        """Delete the half-restored image; one that will not go stays published."""
+        try:
+            delete_image(ctx, image_id)
+            ctx.publish_new_resource(ctx.resource.id, None)
+        except KarborError:
+            pass
 
     @staticmethod
     def _verify(restored, info: dict, size: int) -> None:

@@ -309,17 +309,9 @@ class NeutronRestore(Operation):
 
     def on_main(self, ctx: OperationContext) -> None:
         plan = self.plan or self._make_plan(ctx)
-        with _RESTORE_LOCK:
-            try:
-                self._restore(ctx, plan)
-            except BaseException as exc:
-                undone = self._undo(ctx)
-                if isinstance(exc, KarborError):
-                    raise KarborError('%s The restore deleted what it had made for network %s%s.'
-                                      % (exc.msg, ctx.resource.id,
-                                         ' (%s)' % ', '.join(undone) if undone else ''),
-                                      **exc.details) from exc
-                raise
+        with _RESTORE_LOCK, ctx.undone_on_failure(
+                'what it had made for network %s' % ctx.resource.id, lambda: self._undo(ctx)):
+            self._restore(ctx, plan)
 
     # -- before anything is made ------------------------------------------------------------
     def _make_plan(self, ctx: OperationContext) -> _Plan:

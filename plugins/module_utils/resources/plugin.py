@@ -12,12 +12,14 @@ main (in parallel once the resource's own prepare is done) and complete
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import KarborError
 from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
 
 HOOKS = ('on_prepare_begin', 'on_prepare_finish', 'on_main', 'on_complete')
@@ -153,6 +155,31 @@ class OperationContext:
             self._publish(original_id, new_id)
         if self.on_new_resource is not None:
             self.on_new_resource()
+
+    @property
+    def keeps_failed(self) -> bool:
+        """The restore was asked to keep what a failed resource made, for a look."""
+        return bool(self.restore and self.restore.get('keep_failed'))
+
+    @contextlib.contextmanager
+    def undone_on_failure(self, what: str,
+                          undo: Callable[[], list[str] | None]) -> Iterator[None]:
+        """The block that finishes ``what`` a restore made: when it fails,
+        ``undo`` deletes it (returning what it deleted, for the message), or
+        it is kept when the restore keeps failed resources; the error says
+        which."""
+        try:
+            yield
+        except BaseException as exc:
+            if self.keeps_failed:
+                note = 'Kept %s, as keep_failed asks.' % what
+            else:
+                undone = undo()
+                note = 'The restore deleted %s%s.' % (
+                    what, ' (%s)' % ', '.join(undone) if undone else '')
+            if isinstance(exc, KarborError):
+                exc.msg = '%s %s' % (exc.msg, note)
+            raise
 
     def keep_temporary(self, kind: str, object_id: str, name: str) -> None:
         """Record at once, in the restore record, an object the restore makes

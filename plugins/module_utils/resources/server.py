@@ -105,16 +105,16 @@ class NovaRestore(Operation):
         ctx.publish_new_resource(ctx.resource.id, server.id)
         made_ips: list[str] = []
         section = 'restore-%s' % ctx.restore['id'] if ctx.restore else 'restore'
-        try:
+        server_id = server.id
+        with ctx.undone_on_failure('the server %s it had made, with its new floating IPs'
+                                   % server_id,
+                                   lambda: self._delete_half_restored(ctx, server_id, made_ips)):
             ctx.section.put(section, {'server_id': server.id})
             server = self._wait_active(ctx, server.id)
             self._attach_volumes(ctx, server, meta)
             floating = server_network.restore_floating_ips(
                 ctx, server.id, meta['server_metadata'], attrs['networks'], made_ips)
             ctx.section.put(section, {'server_id': server.id, 'floating_ips': floating})
-        except BaseException:
-            self._delete_half_restored(ctx, server.id, made_ips)
-            raise
 
     @classmethod
     def _server_attributes(cls, ctx: OperationContext, smeta: dict,

@@ -93,11 +93,9 @@ def create_restored_volume(ctx: OperationContext, what: str, **attrs: Any) -> st
     it is made still names it) and deleted again if it never becomes available."""
     volume = ctx.cloud.call(what, ctx.cloud.conn.block_storage.create_volume, **attrs)
     ctx.publish_new_resource(ctx.resource.id, volume.id)
-    try:
+    with ctx.undone_on_failure('the volume %s it had made' % volume.id,
+                               lambda: drop_volume(ctx, volume.id)):
         wait_volume(ctx, volume.id, ('available',))
-    except BaseException:
-        drop_volume(ctx, volume.id)
-        raise
     return volume.id
 
 
@@ -139,12 +137,12 @@ class CinderRestore(Operation):
         if self.placement:
             created = target = self._create_volume(ctx, name, max(
                 backup.size or 0, meta.get('volume_size') or 0, 1))
-        try:
+        if not created:
             self._restore(ctx, backup_id, target, name)
-        except BaseException:
-            if created:
-                drop_volume(ctx, created)
-            raise
+            return
+        with ctx.undone_on_failure('the volume %s it had made' % created,
+                                   lambda: drop_volume(ctx, created)):
+            self._restore(ctx, backup_id, target, name)
 
     def _restore(self, ctx: OperationContext, backup_id: str, target: str | None,
                  name: str) -> None:

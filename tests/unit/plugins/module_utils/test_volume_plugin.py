@@ -4,6 +4,7 @@ this plan's own previous backup, and a restore into a zone / type that is
 checked before anything is made and cleaned up when it fails."""
 from __future__ import annotations
 
+import functools
 from types import SimpleNamespace
 
 import pytest
@@ -15,6 +16,8 @@ from ansible_collections.karbor.protection.plugins.module_utils.resources.volume
     CinderProtect)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_restore import (
     CinderRestore)
+from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
+    OperationContext)
 from ansible_collections.karbor.protection.tests.unit.plugins.module_utils.fakes import Section
 
 
@@ -71,17 +74,19 @@ class Cinder:
         self.calls.append(('update_volume', volume_id, attrs))
 
 
-def context(cinder, parameters, previous=None, metadata=None, elsewhere=False):
+def context(cinder, parameters, previous=None, metadata=None, elsewhere=False, keep=False):
     cloud = CloudSession({})
     cloud._conn = SimpleNamespace(block_storage=cinder)  # pylint: disable=protected-access
     published = {}
     older = [SimpleNamespace(resource_section=lambda rid: Section(previous))] if previous else []
-    return SimpleNamespace(
+    ctx = SimpleNamespace(
         cloud=cloud, parameters=parameters, timeout=5, resource=SimpleNamespace(id='vol-1'),
         checkpoint=SimpleNamespace(id='cp-1'), section=Section(metadata or {}),
         previous_checkpoints=lambda limit: older, check_lease=lambda: None,
         publish_new_resource=lambda original, new: published.update({original: new}),
-        published=published, restore_elsewhere=elsewhere)
+        published=published, restore_elsewhere=elsewhere, keeps_failed=keep)
+    ctx.undone_on_failure = functools.partial(OperationContext.undone_on_failure, ctx)
+    return ctx
 
 
 MINE = {'backup_id': 'mine', 'chain_length': 1, 'is_incremental': True}
@@ -152,3 +157,16 @@ def test_a_volume_made_for_a_failed_restore_is_deleted():
         operation.on_main(ctx)
     assert [c[0] for c in cinder.calls] == ['create_volume', 'restore_backup', 'delete_volume']
     assert cinder.volumes == {} and ctx.published == {'vol-1': None}
+
+
+def test_keep_failed_keeps_the_volume_made_for_a_failed_restore():
+    cinder = Cinder([('b-1', '2026-12-02T10:00:00')], restore_fails=True)
+    ctx = context(cinder, {'volume_type': 'ssd'}, metadata={'backup_id': 'b-1'}, keep=True)
+    operation = CinderRestore()
+    operation.precheck(ctx)
+    with pytest.raises(KarborError) as err:
+        operation.on_main(ctx)
+    assert 'restore refused' in err.value.msg
+    assert 'Kept the volume new-0 it had made, as keep_failed asks.' in err.value.msg
+    assert [c[0] for c in cinder.calls] == ['create_volume', 'restore_backup']
+    assert ctx.published == {'vol-1': 'new-0'}
