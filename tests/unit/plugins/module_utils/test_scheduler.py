@@ -280,7 +280,7 @@ def test_validation_of_operations(engine):
         engine.scheduled_operations.validate(dict(base, trigger_id='nope'))
     with pytest.raises(NotFound, match='Plan .nope. does not exist'):
         engine.scheduled_operations.validate(dict(base, operation_definition={'plan_id': 'nope'}))
-    with pytest.raises(InvalidInput, match='protect or retention_protect'):
+    with pytest.raises(InvalidInput, match='one of protect, retention_protect, copy, verify'):
         engine.scheduled_operations.validate(dict(base, operation_type='restore'))
     with pytest.raises(InvalidInput, match='retention_protect operations only'):
         engine.scheduled_operations.validate(dict(base, operation_definition={'plan_id': 'p',
