@@ -30,7 +30,7 @@ description:
     M(karbor.protection.checkpoint_verify) does; each verification is kept as a record, and a
     verification that finds a problem makes the fire time C(failed).
   - Give a C(copy) or C(verify) operation a trigger that fires after the plan's C(protect)
-    operation has had time to finish (say 30 minutes later): it works on the checkpoints that
+    operation has had time to finish (say 30 minutes later); it works on the checkpoints that
     are C(available) when it runs.
   - Options of another type (I(max_backups) on C(copy), I(level) on C(protect), ...) are
     refused, and a bad definition (an unknown I(level), a C(copy) without

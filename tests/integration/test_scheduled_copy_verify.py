@@ -17,17 +17,16 @@ exactly one verification record per fire time.
 from __future__ import annotations
 
 import datetime
-import io
 import json
 import os
 import shutil
 import time
 import uuid
 
-import pytest
 import yaml
 from awx_job import AwxJobs  # pylint: disable=import-error
 from conftest import delete_container  # pylint: disable=import-error
+from test_awx_schedule import image  # noqa: F401 pylint: disable=import-error,unused-import
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
 from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import (
@@ -117,22 +116,6 @@ def provider_file(folder: str, label: str) -> tuple[str, str]:
 
 def iso(moment: datetime.datetime) -> str:
     return moment.strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
-@pytest.fixture
-def image(cloud):
-    """A 2 MiB Glance image of project A, deleted afterwards."""
-    conn = cloud.connect(cloud.a)
-    made = conn.image.create_image(name='karbor-schedcv-%s' % uuid.uuid4().hex[:6],
-                                   disk_format='raw', container_format='bare',
-                                   allow_duplicates=True)
-    try:
-        data = os.urandom(2 * MIB)
-        made.upload(conn.image, data=io.BytesIO(data), size=len(data))
-        conn.image.wait_for_status(made, 'active', failures=['killed'], wait=120)
-        yield conn.image.get_image(made.id)
-    finally:
-        conn.image.delete_image(made.id, ignore_missing=True)
 
 
 def test_two_nodes_copy_and_verify_each_fire_time_once(awx, cloud, image, tmp_path):

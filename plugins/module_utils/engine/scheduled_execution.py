@@ -29,6 +29,8 @@ from ansible_collections.karbor.protection.plugins.module_utils.engine.time_trig
 CREATED_BY = 'operation-engine'  # Karbor's value for scheduled checkpoints
 #: what an execution records beside its state, in the entry, the claim and the log
 DETAILS = ('retention', 'copy', 'verify')
+#: what a copy records of each checkpoint it copied
+COPY_FIELDS = ('checkpoint_id', 'changed', 'objects_sent', 'bytes_sent')
 
 
 @dataclass
@@ -121,8 +123,7 @@ def copy(run: FireTime, entry: dict[str, Any]) -> None:
         'target_project_id': result['target_project_id'],
         'objects_sent': result['objects_sent'], 'objects_skipped': result['objects_skipped'],
         'bytes_sent': result['bytes_sent'], 'bytes_skipped': result['bytes_skipped'],
-        'copies': [{key: one[key] for key in ('checkpoint_id', 'changed', 'objects_sent',
-                                               'bytes_sent')} for one in result['copies']],
+        'copies': [{key: one[key] for key in COPY_FIELDS} for one in result['copies']],
         'warnings': result['copy_warnings']}
 
 
@@ -154,10 +155,9 @@ def verify(run: FireTime, entry: dict[str, Any]) -> None:
                 outcome['error'] = _problem(record)
         done.append(outcome)
         if outcome['error']:
-            failures.append('checkpoint %s%s: %s' % (
-                checkpoint_id, ' (verification %s, %s)' % (outcome['verification_id'],
-                                                            outcome['status'])
-                if outcome['verification_id'] else '', outcome['error']))
+            which = ' (verification %s, %s)' % (outcome['verification_id'], outcome['status']) \
+                if outcome['verification_id'] else ''
+            failures.append('checkpoint %s%s: %s' % (checkpoint_id, which, outcome['error']))
     entry['verify'] = {'level': level, 'data_subset': subset, 'verifications': done}
     if failures:
         raise KarborError('Verification at level %s found problems in %d of %d checkpoint(s): '

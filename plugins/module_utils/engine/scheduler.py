@@ -13,8 +13,8 @@ schedules, cron, people) may start at any time:
 * each (operation, fire time) is *claimed* in the catalog bank with an
   exclusive create before anything happens; the one runner whose create wins
   executes it (scheduled_execution.py: a protect, copy or verify, whatever
-  the type, under the same claim), the others skip it, so two runners started at the same moment
-  execute each fire time once;
+  the type, under the same claim), the others skip it, so two runners
+  started at the same moment execute each fire time once;
 * a fire time whose window has passed is claimed as ``missed`` and logged,
   never dropped silently;
 * a per-operation cursor only saves work; correctness rests on the claims.

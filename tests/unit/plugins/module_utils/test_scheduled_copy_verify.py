@@ -6,7 +6,6 @@ records what they did, under the same claims as a protect."""
 from __future__ import annotations
 
 import os
-import threading
 import uuid
 
 import pytest
@@ -15,7 +14,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.common.errors im
     InvalidInput, KarborError, NotFound)
 from ansible_collections.karbor.protection.plugins.module_utils.engine import scheduler as S
 from ansible_collections.karbor.protection.tests.unit.plugins.module_utils.test_scheduler import (
-    PROVIDER, T0, FakeCheckpoint, FakeEngine, hours, make_trigger)
+    PROVIDER, T0, FakeCheckpoint, FakeEngine, hours, make_trigger, run_together)
 
 TARGET_PROVIDER = 'cf56bd3e-97a7-4078-b6d5-f36246333fd9'
 
@@ -222,20 +221,7 @@ def test_concurrent_runners_copy_and_verify_each_fire_time_once(engine):
     operation(engine, trigger, 'copy', target_provider_id='dr-bank')
     operation(engine, trigger, 'verify')
     checkpoint(engine, '2026-01-01T00:10:00Z')
-    os.environ['KARBOR_FAKE_NOW'] = hours(6, 1).isoformat()
-    barrier = threading.Barrier(6)
-    reports = []
-
-    def runner():
-        sched = S.Scheduler(engine)
-        barrier.wait()
-        reports.append(sched.run())
-
-    threads = [threading.Thread(target=runner) for _n in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    reports = run_together(engine, hours(6, 1), 6)
     executed = [(r['operation_type'], r['fire_time']) for rep in reports for r in rep['runs']]
     assert len(executed) == 12 and len(set(executed)) == 12
     assert {state for rep in reports for state in [r['state'] for r in rep['runs']]} == {'success'}
