@@ -50,6 +50,46 @@ def _count(definition: dict[str, Any], op_type: str) -> int:
     return count
 
 
+def _retention(definition: dict[str, Any], _provider: Callable[[str], Provider]) -> None:
+    definition['max_backups'] = normalize_limit(definition.get('max_backups'), 'max_backups')
+    definition['retention_duration'] = normalize_limit(definition.get('retention_duration'),
+                                                       'retention_duration')
+
+
+def _copy(definition: dict[str, Any], provider: Callable[[str], Provider]) -> None:
+    """The target provider resolved to its id now: a name that means nothing
+    fails here, not at the first fire time. The target's cloud is not known
+    until a run gives its credentials."""
+    definition['count'] = _count(definition, 'copy')
+    if not definition.get('target_provider_id'):
+        raise InvalidInput('A copy operation needs target_provider_id: the provider (id or '
+                           'name) of the bank its checkpoints are copied into.')
+    try:
+        definition['target_provider_id'] = provider(str(definition['target_provider_id'])).id
+    except NotFound as exc:
+        raise NotFound('target_provider_id: %s' % exc.msg)
+
+
+def _verify(definition: dict[str, Any], _provider: Callable[[str], Provider]) -> None:
+    """Level and subset checked by the verify flow's own verify_options."""
+    definition['count'] = _count(definition, 'verify')
+    level = definition.get('level') or 'bank'
+    subset = definition.get('data_subset')
+    subset = None if subset in (None, '') else _whole(
+        subset, 'data_subset', 'the percentage of chunks read at level data: a whole number '
+        'from 1 to 100')
+    verify_options(level, subset)
+    definition['level'] = level
+    if subset is None:
+        definition.pop('data_subset', None)
+    else:
+        definition['data_subset'] = subset
+
+
+NORMALIZERS: dict[str, Callable[[dict[str, Any], Callable[[str], Provider]], None]] = {
+    'retention_protect': _retention, 'copy': _copy, 'verify': _verify}
+
+
 def normalize_definition(op_type: str, definition: dict[str, Any],
                          provider: Callable[[str], Provider]) -> dict[str, Any]:
     """The type's own keys checked and given their defaults; keys of other
@@ -59,40 +99,15 @@ def normalize_definition(op_type: str, definition: dict[str, Any],
         raise InvalidInput('operation_definition has no key %s; it takes %s.'
                            % (', '.join(unknown), ', '.join(DEFINITION_KEYS)))
     for key in OPTION_KEYS:
-        if key not in TYPE_KEYS[op_type] and definition.get(key) not in (None, ''):
+        if key in TYPE_KEYS[op_type]:
+            continue
+        if definition.get(key) not in (None, ''):
             owners = [t for t in OPERATION_TYPES if key in TYPE_KEYS[t]]
             raise InvalidInput('%s applies to %s operations only; use operation_type %s or '
                                'leave it out.' % (key, ' and '.join(owners),
                                                   ' or '.join(owners)))
-        if key not in TYPE_KEYS[op_type]:
-            definition.pop(key, None)
-    if op_type == 'retention_protect':
-        definition['max_backups'] = normalize_limit(definition.get('max_backups'),
-                                                    'max_backups')
-        definition['retention_duration'] = normalize_limit(
-            definition.get('retention_duration'), 'retention_duration')
-    if op_type in ('copy', 'verify'):
-        definition['count'] = _count(definition, op_type)
-    if op_type == 'copy':
-        if not definition.get('target_provider_id'):
-            raise InvalidInput('A copy operation needs target_provider_id: the provider (id or '
-                               'name) of the bank its checkpoints are copied into.')
-        try:
-            definition['target_provider_id'] = provider(str(definition['target_provider_id'])).id
-        except NotFound as exc:
-            raise NotFound('target_provider_id: %s' % exc.msg)
-    if op_type == 'verify':
-        level = definition.get('level') or 'bank'
-        subset = definition.get('data_subset')
-        if subset not in (None, ''):
-            subset = _whole(subset, 'data_subset', 'the percentage of chunks read at level '
-                            'data: a whole number from 1 to 100')
-        else:
-            subset = None
-        verify_options(level, subset)  # a bad level or subset fails here, before any write
-        definition['level'] = level
-        if subset is None:
-            definition.pop('data_subset', None)
-        else:
-            definition['data_subset'] = subset
+        definition.pop(key, None)
+    normalize = NORMALIZERS.get(op_type)
+    if normalize is not None:
+        normalize(definition, provider)
     return definition
