@@ -146,10 +146,10 @@ options:
 def _target_options(documentation: str, prefix: str, skip: tuple[str, ...],
                     credentials_note: str | None = None) -> str:
     """The connection options of DOCUMENTATION renamed ``<prefix><name>`` for
-    the target cloud of a copy: one source of truth for their types, choices
+    the target cloud of a copy or a restore: one source of truth for their types, choices
     and aliases (their names and descriptions say they are the target's).
-    ``credentials_note``: what the credential options say instead of "one is
-    required" (a scheduled run, whose copies go to its own cloud by default)."""
+    ``credentials_note``: what the credential options say instead of "a target
+    needs one" (a scheduled run, whose copies go to its own cloud by default)."""
     import yaml  # comes with ansible-core
     options = yaml.safe_load(documentation)['options']
     target = {}
@@ -158,14 +158,15 @@ def _target_options(documentation: str, prefix: str, skip: tuple[str, ...],
             continue
         option = dict(option)
         option.pop('default', None)
-        option['description'] = ['Of the target cloud of the copy: %s' % option['description'][0]] \
-            + list(option['description'][1:]) + [
+        option['description'] = [
+            'Of the target cloud (of a copy, or of a restore elsewhere): %s'
+            % option['description'][0]] + list(option['description'][1:]) + [
                 'Left out, the value of I(%s) is used%s.' % (
                     name, ' unless I(%scloud), I(%sauth) or I(%sauth_type) is set'
                     % (prefix, prefix, prefix) if name in ('cloud', 'auth', 'auth_type') else '')]
         if name in ('cloud', 'auth', 'auth_type'):
             option['description'][-1] = (credentials_note or (
-                'One of I({p}cloud) and I({p}auth) is required; the '
+                'A target needs one of I({p}cloud) and I({p}auth); the '
                 "source's credentials are never used for the target.")).format(p=prefix)
         if 'aliases' in option:
             option['aliases'] = [prefix + alias for alias in option['aliases']]
