@@ -143,10 +143,13 @@ options:
 '''
 
 
-def _target_options(documentation: str, prefix: str, skip: tuple[str, ...]) -> str:
+def _target_options(documentation: str, prefix: str, skip: tuple[str, ...],
+                    credentials_note: str | None = None) -> str:
     """The connection options of DOCUMENTATION renamed ``<prefix><name>`` for
     the target cloud of a copy or a restore: one source of truth for their types, choices
-    and aliases (their names and descriptions say they are the target's)."""
+    and aliases (their names and descriptions say they are the target's).
+    ``credentials_note``: what the credential options say instead of "a target
+    needs one" (a scheduled run, whose copies go to its own cloud by default)."""
     import yaml  # comes with ansible-core
     options = yaml.safe_load(documentation)['options']
     target = {}
@@ -162,9 +165,9 @@ def _target_options(documentation: str, prefix: str, skip: tuple[str, ...]) -> s
                     name, ' unless I(%scloud), I(%sauth) or I(%sauth_type) is set'
                     % (prefix, prefix, prefix) if name in ('cloud', 'auth', 'auth_type') else '')]
         if name in ('cloud', 'auth', 'auth_type'):
-            option['description'][-1] = ('A target needs one of I(%scloud) and I(%sauth); the '
-                                         "source's credentials are never used for the target."
-                                         % (prefix, prefix))
+            option['description'][-1] = (credentials_note or (
+                'A target needs one of I({p}cloud) and I({p}auth); the '
+                "source's credentials are never used for the target.")).format(p=prefix)
         if 'aliases' in option:
             option['aliases'] = [prefix + alias for alias in option['aliases']]
         target[prefix + name] = option
@@ -173,3 +176,9 @@ def _target_options(documentation: str, prefix: str, skip: tuple[str, ...]) -> s
 
 ModuleDocFragment.TARGET = _target_options(ModuleDocFragment.DOCUMENTATION, 'target_',
                                            ('wait', 'timeout'))
+# scheduled_operation_run: copy operations go to the run's own cloud unless these are set
+ModuleDocFragment.TARGET_DEFAULT_SOURCE = _target_options(
+    ModuleDocFragment.DOCUMENTATION, 'target_', ('wait', 'timeout'),
+    'When none of I({p}cloud), I({p}auth) and I({p}auth_type) is set, copies go to the cloud of '
+    'this run with its credentials (another container of the same project); when one is '
+    'set, the credentials are the target\'s alone.')

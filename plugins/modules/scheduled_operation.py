@@ -12,14 +12,29 @@ short_description: Create, update or delete a scheduled operation
 version_added: 0.1.0
 description:
   - A scheduled operation protects a plan whenever its trigger fires, as OpenStack Karbor's
-    scheduled operations do. M(karbor.protection.scheduled_operation_run) executes the due
-    fire times, each exactly once.
+    scheduled operations do, or copies or verifies the plan's newest checkpoints.
+    M(karbor.protection.scheduled_operation_run) executes the due fire times, each exactly
+    once, whatever the type.
   - C(protect) makes a checkpoint. C(retention_protect) makes a checkpoint and then keeps the
     newest I(max_backups) available checkpoints of the plan and deletes those older than
     I(retention_duration) days; it never deletes the newest available checkpoint, one that is
     not available, or one being restored. It also deletes the plan's C(error) checkpoints
     (failed or dead runs) once they are older than 24 hours, freeing their backups; they
     never count among the I(max_backups).
+  - C(copy) copies the plan's newest I(count) C(available) checkpoints into the bank of
+    I(target_provider_id), as M(karbor.protection.checkpoint_copy) does (a checkpoint already
+    copied is left alone). The target's credentials are never stored; they are the
+    C(target_*) options of M(karbor.protection.scheduled_operation_run), by default the
+    cloud and credentials of the run itself (another container of the same project).
+  - C(verify) verifies the plan's newest I(count) C(available) checkpoints at I(level), as
+    M(karbor.protection.checkpoint_verify) does; each verification is kept as a record, and a
+    verification that finds a problem makes the fire time C(failed).
+  - Give a C(copy) or C(verify) operation a trigger that fires after the plan's C(protect)
+    operation has had time to finish (say 30 minutes later); it works on the checkpoints that
+    are C(available) when it runs.
+  - Options of another type (I(max_backups) on C(copy), I(level) on C(protect), ...) are
+    refused, and a bad definition (an unknown I(level), a C(copy) without
+    I(target_provider_id)) fails before anything is written.
   - Fire times before the operation was created or last enabled, or before its trigger's
     schedule last changed, are neither run nor reported missed.
   - The operation is found by I(id), else by I(name). Options left out keep their stored
@@ -43,9 +58,10 @@ options:
     type: str
   operation_type:
     description:
-      - C(protect) or C(retention_protect). Defaults to C(protect) for a new operation.
+      - C(protect), C(retention_protect), C(copy) or C(verify). Defaults to C(protect) for a
+        new operation.
     type: str
-    choices: [protect, retention_protect]
+    choices: [protect, retention_protect, copy, verify]
   trigger:
     description:
       - Id or name of the trigger. Required to create an operation.
@@ -53,7 +69,8 @@ options:
     aliases: [trigger_id]
   plan:
     description:
-      - Id or name of the plan to protect. Required to create an operation.
+      - Id or name of the plan to protect (to copy or verify the checkpoints of). Required to
+        create an operation.
     type: str
     aliases: [plan_id]
   provider_id:
@@ -70,12 +87,38 @@ options:
       - For C(retention_protect), delete available checkpoints of the plan older than this
         many days. 0 or less means no limit (stored as -1).
     type: int
+  target_provider_id:
+    description:
+      - For C(copy), and required there, the provider (id or name) of the bank the
+        checkpoints are copied into, as the providers of the run know it (the same
+        I(providers_dir)); stored as its id.
+    type: str
+  count:
+    description:
+      - For C(copy) and C(verify), how many of the plan's newest C(available) checkpoints each
+        fire time copies or verifies. Defaults to 1.
+    type: int
+  level:
+    description:
+      - For C(verify), the level of M(karbor.protection.checkpoint_verify) - C(bank) (objects,
+        checksums, backups) or C(data) (also the chunks' content). Defaults to C(bank).
+    type: str
+  data_subset:
+    description:
+      - For C(verify) at level C(data), the percentage (1 to 100) of each image's chunks read.
+        Left out, all of them.
+    type: int
   operation_definition:
     description:
       - Karbor's form, as C(karbor scheduledoperation-create) takes it - C(plan_id),
-        C(provider_id), C(max_backups), C(retention_duration). Each key means the option
-        I(plan), I(provider_id), I(max_backups), I(retention_duration); a value given both
-        ways must be the same. Numbers may be strings, as in Karbor.
+        C(provider_id), C(max_backups), C(retention_duration), and for the types Karbor did
+        not have C(target_provider_id), C(count), C(level), C(data_subset). Each key means the
+        option I(plan), I(provider_id), I(max_backups), ... of the same name; a value given
+        both ways must be the same. Numbers may be strings, as in Karbor.
+      - The keys of each type, besides C(plan_id) and C(provider_id) - C(protect) none;
+        C(retention_protect) C(max_backups), C(retention_duration); C(copy)
+        C(target_provider_id) (required), C(count); C(verify) C(level), C(data_subset),
+        C(count).
     type: dict
   enabled:
     description:
@@ -108,6 +151,25 @@ EXAMPLES = r'''
     max_backups: 14
     retention_duration: 30
 
+- name: Copy the newest checkpoint to the disaster recovery bank, an hour after the backup
+  karbor.protection.scheduled_operation:
+    cloud: mycloud
+    name: db-offsite
+    operation_type: copy
+    trigger: nightly-plus-1h
+    plan: db-volumes
+    target_provider_id: dr-bank
+
+- name: Read back every chunk of the newest two checkpoints every Sunday
+  karbor.protection.scheduled_operation:
+    cloud: mycloud
+    name: db-weekly-check
+    operation_type: verify
+    trigger: sundays
+    plan: db-volumes
+    level: data
+    count: 2
+
 - name: Pause it
   karbor.protection.scheduled_operation:
     cloud: mycloud
@@ -137,14 +199,15 @@ scheduled_operation:
       description: Free text.
       type: str
     operation_type:
-      description: C(protect) or C(retention_protect).
+      description: C(protect), C(retention_protect), C(copy) or C(verify).
       type: str
     trigger_id:
       description: Trigger id.
       type: str
     operation_definition:
       description: C(plan_id), C(provider_id) and, for C(retention_protect), C(max_backups) and
-        C(retention_duration) (-1 is unlimited).
+        C(retention_duration) (-1 is unlimited); for C(copy), C(target_provider_id) (an id) and
+        C(count); for C(verify), C(level), C(count) and C(data_subset) when set.
       type: dict
     enabled:
       description: Whether it runs.
@@ -164,6 +227,8 @@ scheduled_operation:
 '''
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
+from ansible_collections.karbor.protection.plugins.module_utils.engine.operation_definitions import (
+    OPERATION_TYPES, OPTION_KEYS, TYPE_KEYS)
 from ansible_collections.karbor.protection.plugins.module_utils.module import karbor_forms
 from ansible_collections.karbor.protection.plugins.module_utils.module.record_state import (
     RecordStateModule, state_argument_spec)
@@ -179,12 +244,16 @@ class ScheduledOperationModule(RecordStateModule):
     argument_spec = dict(
         state_argument_spec(),
         description=dict(type='str'),
-        operation_type=dict(type='str', choices=['protect', 'retention_protect']),
+        operation_type=dict(type='str', choices=list(OPERATION_TYPES)),
         trigger=dict(type='str', aliases=['trigger_id']),
         plan=dict(type='str', aliases=['plan_id']),
         provider_id=dict(type='str'),
         max_backups=dict(type='int'),
         retention_duration=dict(type='int'),
+        target_provider_id=dict(type='str'),
+        count=dict(type='int'),
+        level=dict(type='str'),
+        data_subset=dict(type='int'),
         enabled=dict(type='bool'),
         operation_definition=dict(type='dict'),
     )
@@ -205,11 +274,11 @@ class ScheduledOperationModule(RecordStateModule):
         if p['provider_id'] is not None:
             definition['provider_id'] = p['provider_id']
         op_type = p['operation_type'] or current.get('operation_type') or 'protect'
-        for key in ('max_backups', 'retention_duration'):
+        for key in OPTION_KEYS:
             if p[key] is not None:
                 definition[key] = p[key]
-            elif op_type == 'protect':
-                definition.pop(key, None)  # left over from a retention_protect
+            elif key not in TYPE_KEYS.get(op_type, ()):
+                definition.pop(key, None)  # left over from another type
         fields = {
             'name': p['name'] or current.get('name'),
             'description': p['description'] if p['description'] is not None

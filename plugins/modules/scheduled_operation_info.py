@@ -69,13 +69,15 @@ scheduled_operations:
       description: Operation name.
       type: str
     operation_type:
-      description: C(protect) or C(retention_protect).
+      description: C(protect), C(retention_protect), C(copy) or C(verify).
       type: str
     trigger_id:
       description: Trigger id.
       type: str
     operation_definition:
-      description: C(plan_id), C(provider_id), C(max_backups), C(retention_duration).
+      description: C(plan_id), C(provider_id) and the keys of the type (see
+        M(karbor.protection.scheduled_operation)) - C(max_backups), C(retention_duration);
+        C(target_provider_id), C(count); C(level), C(data_subset), C(count).
       type: dict
     enabled:
       description: Whether it runs.

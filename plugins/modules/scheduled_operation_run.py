@@ -14,9 +14,14 @@ description:
   - For every enabled scheduled operation, finds the fire times of its trigger since the last
     one processed (never before the operation was created or enabled), up to now.
   - A fire time whose window is still open is claimed in the catalog bank with an exclusive
-    create and, if this run wins the claim, executed (a checkpoint of the plan, then retention
-    for C(retention_protect)). Any number of runs may start at the same moment (AWX
-    schedules, cron); each fire time is executed by exactly one of them.
+    create and, if this run wins the claim, executed - a checkpoint of the plan (then retention
+    for C(retention_protect)), a copy of its newest checkpoints (C(copy)) or their
+    verification (C(verify)). Any number of runs may start at the same moment (AWX
+    schedules, cron); each fire time is executed by exactly one of them, whatever the type.
+  - C(copy) operations copy into the bank of their C(target_provider_id) on the cloud of the
+    C(target_*) options (the target's credentials come with the run; they are never stored).
+    Left out, the target is this run's own cloud and project. A copy whose target cannot be
+    reached fails that fire time, recorded like a failed checkpoint.
   - A fire time whose window has passed is claimed as C(missed) and gets an operation log;
     it is never dropped silently.
   - Checkpoints made this way carry C(created_by=operation-engine), C(scheduled_operation_id),
@@ -71,6 +76,7 @@ options:
     default: 3600
 extends_documentation_fragment:
   - karbor.protection.openstack
+  - karbor.protection.openstack.target_default_source
   - karbor.protection.openstack.engine
   - karbor.protection.attributes
   - ansible.builtin.action_common_attributes
@@ -88,6 +94,11 @@ EXAMPLES = r'''
     awx_job_id: "{{ awx_job_id | default(tower_job_id | default(omit)) }}"
     awx_schedule_id: "{{ awx_schedule_id | default(tower_schedule_id | default(omit)) }}"
   register: due
+
+- name: Run what is due; copy operations copy into the disaster recovery cloud
+  karbor.protection.scheduled_operation_run:
+    cloud: mycloud
+    target_cloud: dr-site
 
 - name: Only one trigger's operations
   karbor.protection.scheduled_operation_run:
@@ -109,7 +120,7 @@ runs:
       description: Scheduled operation name.
       type: str
     operation_type:
-      description: C(protect) or C(retention_protect).
+      description: C(protect), C(retention_protect), C(copy) or C(verify).
       type: str
     trigger_id:
       description: Trigger id.
@@ -118,11 +129,36 @@ runs:
       description: The fire time (UTC, ISO 8601).
       type: str
     state:
-      description: C(success), C(failed) (C(would_run) in check mode).
+      description: C(success), C(failed) (C(would_run) in check mode). A C(verify) that finds
+        a problem is C(failed); its verifications keep what was found.
       type: str
     checkpoint_id:
-      description: The checkpoint made.
+      description: The checkpoint made (for C(copy) and C(verify), the newest one copied or
+        verified).
       type: str
+    checkpoint_ids:
+      description: Every checkpoint made, copied or verified, newest first.
+      type: list
+      elements: str
+    copy:
+      description: For C(copy), what was sent - C(target_provider_id), C(target_project_id),
+        C(objects_sent), C(objects_skipped), C(bytes_sent), C(bytes_skipped), C(copies) (per
+        checkpoint C(checkpoint_id), C(changed), C(objects_sent), C(bytes_sent)) and
+        C(warnings) (as M(karbor.protection.checkpoint_copy) returns them). Also in the claim
+        and in the operation log's C(extra_info).
+      type: dict
+      returned: for C(copy) runs that reached the copy
+    verify:
+      description: For C(verify), C(level), C(data_subset) and C(verifications) - per
+        checkpoint C(checkpoint_id), C(verification_id), C(status) (C(success) or C(fail)) and
+        C(error). Also in the claim and in the operation log's C(extra_info).
+      type: dict
+      returned: for C(verify) runs that reached a verification
+    retention:
+      description: For C(retention_protect), the retention's outcome (C(deleted), C(skipped),
+        C(errors)).
+      type: dict
+      returned: for C(retention_protect) runs whose checkpoint became available
     deleted_checkpoints:
       description: Checkpoints retention deleted.
       type: list
@@ -157,9 +193,13 @@ run_id:
 '''
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
-from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
+from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import (
+    KarborModule, prefixed_connection_params, prefixed_connection_spec)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.scheduler import (
     AWX_FIELDS, Scheduler)
+
+
+TARGET = 'target_'
 
 
 class ScheduledOperationRunModule(KarborModule):
@@ -172,6 +212,7 @@ class ScheduledOperationRunModule(KarborModule):
         awx_job_launch_type=dict(type='str'),
         max_fire_times=dict(type='int', default=1000),
         fail_on_error=dict(type='bool', default=True),
+        **prefixed_connection_spec(TARGET),
     )
     default_timeout = 3600
 
@@ -180,7 +221,7 @@ class ScheduledOperationRunModule(KarborModule):
             raise InvalidInput('max_fire_times must be 1 or more.')
         context = {key: self.params[key] for key in AWX_FIELDS}
         scheduler = Scheduler(self.engine, max_fire_times=self.params['max_fire_times'],
-                              context=context)
+                              context=context, target=self.copy_target())
         report = scheduler.run(self.params['operations'], self.params['triggers'],
                                check_mode=self.check_mode)
         failed = report.pop('failed_runs')
@@ -190,6 +231,15 @@ class ScheduledOperationRunModule(KarborModule):
                     '%s at %s: %s' % (r['operation_name'] or r['operation_id'], r['fire_time'],
                                       r['error']) for r in failed)), **report)
         return report
+
+    def copy_target(self):
+        """What makes the engine copy operations copy into: the target_*
+        cloud when any target_* option is set (checked now, before anything
+        runs), else None (this run's own cloud and credentials)."""
+        if all(self.params.get(name) is None for name in prefixed_connection_spec(TARGET)):
+            return None
+        prefixed_connection_params(self.params, TARGET)  # InvalidInput: no target credentials
+        return lambda: self.engine_for(TARGET)
 
 
 def main():

@@ -1,10 +1,11 @@
 # -*- coding: utf-8 -*-
 # Copyright: karbor.protection contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Scheduled operations: protect a plan whenever a trigger fires. An
-operation keeps ``enabled_at``, the moment it was created or last enabled;
-the scheduler owes no fire time before it, so fire times while it was
-disabled are neither run nor reported missed."""
+"""Scheduled operations: protect, copy or verify a plan's checkpoints
+whenever a trigger fires (what each type's definition holds:
+operation_definitions.py). An operation keeps ``enabled_at``, the moment it
+was created or last enabled; the scheduler owes no fire time before it, so
+fire times while it was disabled are neither run nor reported missed."""
 
 from __future__ import annotations
 
@@ -17,16 +18,14 @@ from ansible_collections.karbor.protection.plugins.module_utils.engine.plans imp
 from ansible_collections.karbor.protection.plugins.module_utils.engine.providers import Provider
 from ansible_collections.karbor.protection.plugins.module_utils.engine.records import (
     RecordService)
-from ansible_collections.karbor.protection.plugins.module_utils.engine.retention import (
-    normalize_limit)
+from ansible_collections.karbor.protection.plugins.module_utils.engine.operation_definitions import (
+    OPERATION_TYPES, normalize_definition)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.scheduler import (
     claim_prefix, cursor_key)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.triggers import (
     TriggerService)
 from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog import (
     RecordStore, public)
-
-OPERATION_TYPES = ('protect', 'retention_protect')
 
 
 def newly_enabled(before: dict | None, after: dict) -> bool:
@@ -51,8 +50,8 @@ class ScheduledOperationService(RecordService):
         return the fields with ids resolved and the definition normalized."""
         op_type = fields.get('operation_type')
         if op_type not in OPERATION_TYPES:
-            raise InvalidInput('operation_type must be protect or retention_protect; got %r.'
-                               % (op_type,))
+            raise InvalidInput('operation_type must be one of %s; got %r.'
+                               % (', '.join(OPERATION_TYPES), op_type))
         trigger = self.triggers.get(fields.get('trigger_id') or '')
         definition = dict(fields.get('operation_definition') or {})
         if not definition.get('plan_id'):
@@ -68,17 +67,7 @@ class ScheduledOperationService(RecordService):
                                        provider.id))
         definition['plan_id'] = plan['id']
         definition['provider_id'] = plan['provider_id']
-        if op_type == 'retention_protect':
-            definition['max_backups'] = normalize_limit(definition.get('max_backups'),
-                                                        'max_backups')
-            definition['retention_duration'] = normalize_limit(
-                definition.get('retention_duration'), 'retention_duration')
-        else:
-            for key in ('max_backups', 'retention_duration'):
-                if definition.get(key) not in (None, ''):
-                    raise InvalidInput('%s applies to retention_protect operations only; use '
-                                       'operation_type retention_protect or leave it out.' % key)
-                definition.pop(key, None)
+        definition = normalize_definition(op_type, definition, self.provider)
         result = dict(fields)
         result['trigger_id'] = trigger['id']
         result['operation_definition'] = definition

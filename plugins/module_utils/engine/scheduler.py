@@ -12,8 +12,9 @@ schedules, cron, people) may start at any time:
   every runner sees the same ones in (last processed, now];
 * each (operation, fire time) is *claimed* in the catalog bank with an
   exclusive create before anything happens; the one runner whose create wins
-  executes it, the others skip it, so two runners started at the same moment
-  execute each fire time once;
+  executes it (scheduled_execution.py: a protect, copy or verify, whatever
+  the type, under the same claim), the others skip it, so two runners
+  started at the same moment execute each fire time once;
 * a fire time whose window has passed is claimed as ``missed`` and logged,
   never dropped silently;
 * a per-operation cursor only saves work; correctness rests on the claims.
@@ -29,19 +30,19 @@ import datetime
 import os
 import socket
 import uuid
-from typing import Any
+from typing import Any, Callable
 
-from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     Conflict, KarborError, NotFound)
+from ansible_collections.karbor.protection.plugins.module_utils.engine import (
+    scheduled_execution)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.time_trigger import iso
 from ansible_collections.karbor.protection.plugins.module_utils.engine.triggers import (
     time_trigger)
 
 RUN_LOG_TYPE = 'scheduled_operation'
 AWX_FIELDS = ('awx_job_id', 'awx_schedule_id', 'awx_schedule_name', 'awx_job_launch_type')
-CREATED_BY = 'operation-engine'  # Karbor's value for scheduled checkpoints
 
 STATE_RUNNING = 'running'
 STATE_SUCCESS = 'success'
@@ -69,8 +70,13 @@ class Scheduler:
 
     def __init__(self, engine, now: datetime.datetime | None = None,
                  max_fire_times: int = DEFAULT_MAX_FIRE_TIMES,
-                 context: dict[str, Any] | None = None) -> None:
+                 context: dict[str, Any] | None = None,
+                 target: Callable[[], Any] | None = None) -> None:
+        """``target``: makes the engine copy operations copy into (the run's
+        target_* credentials); None: this engine's cloud and credentials."""
         self.engine = engine
+        self._make_target = target
+        self._target = None
         self.bank = engine.catalog.bank
         self.now = (now or timeutil.now()).astimezone(timeutil.UTC)
         self.max_fire_times = max_fire_times
@@ -81,6 +87,13 @@ class Scheduler:
     @property
     def project_id(self) -> str:
         return self.engine.project_id
+
+    def target(self) -> Any:
+        """The copy target's engine, made once, when a copy first needs it (a
+        run without copies never reaches the target cloud)."""
+        if self._target is None:
+            self._target = self._make_target() if self._make_target else self.engine
+        return self._target
 
     # -- what is due ----------------------------------------------------------------
     def baseline(self, operation: dict, trigger: dict,
@@ -229,8 +242,8 @@ class Scheduler:
                  'operation_type': operation.get('operation_type'),
                  'trigger_id': operation.get('trigger_id'),
                  'fire_time': iso(fire) if fire else None, 'state': state,
-                 'checkpoint_id': None, 'deleted_checkpoints': [], 'error': None,
-                 'log_id': None}
+                 'checkpoint_id': None, 'checkpoint_ids': [], 'deleted_checkpoints': [],
+                 'error': None, 'log_id': None}
         entry.update(fields)
         return entry
 
@@ -270,47 +283,21 @@ class Scheduler:
         log = self._new_log(operation, fire, 'in_progress', True)
         self._finish_claim(claim, log_id=log['id'])
         entry = self._entry(operation, fire, STATE_RUNNING, log_id=log['id'])
+        run = scheduled_execution.FireTime(self.engine, operation, fire, self.context,
+                                           self.target)
         try:
-            self._protect(operation, fire, entry)
+            scheduled_execution.execute(run, entry)
+            entry['state'] = STATE_SUCCESS
         except KarborError as exc:
             entry['state'], entry['error'] = STATE_FAILED, exc.msg
         except Exception as exc:  # pylint: disable=broad-except
             entry['state'] = STATE_FAILED
             entry['error'] = 'Unexpected %s: %s' % (type(exc).__name__, exc)
         log['checkpoint_id'] = entry['checkpoint_id']
-        if entry.get('retention'):
-            log['extra_info']['retention'] = entry['retention']
+        details = {key: entry[key] for key in scheduled_execution.DETAILS if entry.get(key)}
+        log['extra_info'].update(details, checkpoint_ids=entry['checkpoint_ids'])
         self.engine.operation_logs.finish(log, entry['state'], entry['error'])
         self._finish_claim(claim, state=entry['state'], checkpoint_id=entry['checkpoint_id'],
-                           error=entry['error'], ended_at=log['ended_at'])
+                           checkpoint_ids=entry['checkpoint_ids'], error=entry['error'],
+                           ended_at=log['ended_at'], **details)
         return entry
-
-    def _protect(self, operation: dict, fire: datetime.datetime, entry: dict) -> None:
-        definition = operation.get('operation_definition') or {}
-        plan = self.engine.plans.find(definition['plan_id']) if definition.get('plan_id') \
-            else None
-        if plan is None:
-            raise NotFound('Plan %s of scheduled operation %s no longer exists; point the '
-                           'operation at another plan or delete it.'
-                           % (definition.get('plan_id'), operation['id']))
-        extra = {'created_by': CREATED_BY, 'scheduled_operation_id': operation['id'],
-                 'trigger_id': operation['trigger_id'], 'fire_time': iso(fire),
-                 'name': '%s@%s' % (operation.get('name') or operation['id'], iso(fire))}
-        extra.update(self.context)
-        checkpoint = self.engine.protect(plan, extra, wait=True)
-        entry['checkpoint_id'] = checkpoint.id
-        entry['checkpoint_status'] = checkpoint.status
-        if checkpoint.status != R.CP_AVAILABLE:
-            raise KarborError('Checkpoint %s of plan %s ended %s: %s' % (
-                checkpoint.id, plan.get('name'), checkpoint.status,
-                checkpoint.data.get('error') or 'no reason recorded'))
-        if operation['operation_type'] == 'retention_protect':
-            outcome = self.engine.retention.prune(plan, definition.get('max_backups'),
-                                                  definition.get('retention_duration'))
-            entry['retention'] = outcome
-            entry['deleted_checkpoints'] = outcome['deleted']
-            if outcome['errors']:
-                raise KarborError('Checkpoint %s was made but retention could not delete %s.' % (
-                    checkpoint.id, '; '.join('%s: %s' % (e['id'], e['error'])
-                                             for e in outcome['errors'])))
-        entry['state'] = STATE_SUCCESS

@@ -57,5 +57,8 @@ def trigger_properties(params: dict[str, Any]) -> None:
 def operation_definition(params: dict[str, Any]) -> None:
     flatten_form(params, 'operation_definition',
                  {'plan_id': 'plan', 'provider_id': 'provider_id',
-                  'max_backups': 'max_backups', 'retention_duration': 'retention_duration'},
-                 {'max_backups': _as_int, 'retention_duration': _as_int})
+                  'max_backups': 'max_backups', 'retention_duration': 'retention_duration',
+                  'target_provider_id': 'target_provider_id', 'count': 'count',
+                  'level': 'level', 'data_subset': 'data_subset'},
+                 {'max_backups': _as_int, 'retention_duration': _as_int, 'count': _as_int,
+                  'data_subset': _as_int})

@@ -133,6 +133,25 @@ def run(engine, now, **kwargs):
     return S.Scheduler(engine, **kwargs).run()
 
 
+def run_together(engine, now, runners):
+    """The reports of ``runners`` schedulers started at the same moment."""
+    os.environ['KARBOR_FAKE_NOW'] = now.isoformat()
+    barrier = threading.Barrier(runners)
+    reports = []
+
+    def runner():
+        sched = S.Scheduler(engine)
+        barrier.wait()
+        reports.append(sched.run())
+
+    threads = [threading.Thread(target=runner) for _n in range(runners)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return reports
+
+
 def test_due_fire_times_run_and_passed_windows_are_missed(engine):
     op = make_operation(engine, make_trigger(engine))
     report = run(engine, hours(3, 10))
@@ -178,20 +197,7 @@ def test_claims_not_the_cursor_decide(engine):
 def test_concurrent_runners_execute_each_fire_time_once(engine):
     make_operation(engine, make_trigger(engine, window=86400), name='a')
     make_operation(engine, make_trigger(engine, window=86400, name='h2'), name='b')
-    os.environ['KARBOR_FAKE_NOW'] = hours(12).isoformat()
-    barrier = threading.Barrier(8)
-    reports = []
-
-    def runner():
-        sched = S.Scheduler(engine)
-        barrier.wait()
-        reports.append(sched.run())
-
-    threads = [threading.Thread(target=runner) for _n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    reports = run_together(engine, hours(12), 8)
     executed = [(r['operation_name'], r['fire_time']) for rep in reports for r in rep['runs']]
     assert len(executed) == 24 and len(set(executed)) == 24
     assert sum(rep['already_claimed'] for rep in reports) >= 0
@@ -280,7 +286,7 @@ def test_validation_of_operations(engine):
         engine.scheduled_operations.validate(dict(base, trigger_id='nope'))
     with pytest.raises(NotFound, match='Plan .nope. does not exist'):
         engine.scheduled_operations.validate(dict(base, operation_definition={'plan_id': 'nope'}))
-    with pytest.raises(InvalidInput, match='protect or retention_protect'):
+    with pytest.raises(InvalidInput, match='one of protect, retention_protect, copy, verify'):
         engine.scheduled_operations.validate(dict(base, operation_type='restore'))
     with pytest.raises(InvalidInput, match='retention_protect operations only'):
         engine.scheduled_operations.validate(dict(base, operation_definition={'plan_id': 'p',
