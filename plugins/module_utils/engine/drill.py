@@ -176,8 +176,8 @@ def clean_up(engine: Any, provider: Any, checkpoint: Checkpoint, resources: list
             provider.plugin_for(res.type).drop_restored(context(res), new_id)
             deleted.append('%s %s' % (res.type, new_id))
         except Exception as exc:  # pylint: disable=broad-except
-            left.append('%s %s (restored from %s: %s)' % (res.type, new_id, res.id,
-                                                         error_message(exc)))
+            left.append('%s %s (restored from %s: %s)'
+                        % (res.type, new_id, res.id, error_message(exc)))
     for original_id, new_id in sorted(made.items()):
         if new_id != original_id:
             left.append('%s (made for %s, of a type the drill cannot tell)'

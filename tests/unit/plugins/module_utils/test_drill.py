@@ -31,8 +31,9 @@ from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_st
     ChunkStore, tree_digest)
 from ansible_collections.karbor.protection.tests.unit.plugins.module_utils.test_engine import (
     SERVER, VOLUME)
-from ansible_collections.karbor.protection.tests.unit.plugins.module_utils.test_verify import (
-    IMAGE, bank, checkpoint, context, engine)  # noqa: F401 pylint: disable=unused-import
+# (bank, checkpoint and engine are fixtures)
+from ansible_collections.karbor.protection.tests.unit.plugins.module_utils.test_verify import (  # pylint: disable=unused-import
+    IMAGE, bank, checkpoint, context, engine)  # noqa: F401
 
 DRILL_ID = '99999999-aaaa-bbbb-cccc-000000000009'
 NETWORK = Resource(R.NETWORK, '66666666-0000-0000-0000-000000000006', 'net')
@@ -111,10 +112,11 @@ def restore_record(**fields):
 
 def test_a_clean_drill_compares_and_deletes_everything_servers_first():
     record = restore_record()
-    calls, notes, records, provider, checkpoint, engine = fake_run(record)
+    calls, notes, records, provider, fake_cp, fake_engine = fake_run(record)
     resources = [VOLUME, IMAGE, SERVER]
     assert drill.compare(provider, resources, record, lambda res: None) == {}
-    cleanup = drill.clean_up(engine, provider, checkpoint, resources, record, lambda res: None)
+    cleanup = drill.clean_up(fake_engine, provider, fake_cp, resources, record,
+                             lambda res: None)
     assert [c for c in calls if c[0] == 'drop'] == [
         ('drop', 'new-server'), ('drop', 'new-volume'), ('drop', 'new-image')]
     assert cleanup == {'status': 'done', 'left': [], 'restore_record': 'deleted',
@@ -143,9 +145,9 @@ def test_a_difference_and_a_failed_restore_name_the_resource():
 def test_what_stays_is_named_and_keeps_the_record():
     record = restore_record(new_resources={VOLUME.id: 'new-volume', IMAGE.id: 'new-image',
                                            'port-1': 'new-port'})
-    _calls, _notes, records, provider, checkpoint, engine = fake_run(record,
-                                                                      stays=('new-volume',))
-    cleanup = drill.clean_up(engine, provider, checkpoint, [VOLUME, IMAGE], record,
+    _calls, _notes, records, provider, fake_cp, fake_engine = fake_run(
+        record, stays=('new-volume',))
+    cleanup = drill.clean_up(fake_engine, provider, fake_cp, [VOLUME, IMAGE], record,
                              lambda res: None)
     assert cleanup['status'] == 'failed' and cleanup['restore_record'] == 'kept'
     assert cleanup['deleted'] == ['OS::Glance::Image new-image']
@@ -158,9 +160,10 @@ def test_what_stays_is_named_and_keeps_the_record():
 
 def test_a_resource_restored_onto_itself_is_never_deleted():
     record = restore_record(new_resources={VOLUME.id: VOLUME.id})
-    calls, _notes, _records, provider, checkpoint, engine = fake_run(record)
+    calls, _notes, _records, provider, fake_cp, fake_engine = fake_run(record)
     assert drill.compare(provider, [VOLUME], record, lambda res: None) == {}
-    cleanup = drill.clean_up(engine, provider, checkpoint, [VOLUME], record, lambda res: None)
+    cleanup = drill.clean_up(fake_engine, provider, fake_cp, [VOLUME], record,
+                             lambda res: None)
     assert calls == [] and cleanup['status'] == 'done' and cleanup['deleted'] == []
 
 
