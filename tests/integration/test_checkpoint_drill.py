@@ -15,24 +15,10 @@ import os
 import uuid
 
 from conftest import delete_container  # pylint: disable=import-error
+from test_checkpoint_verify import provider_file  # pylint: disable=import-error
 
 MIB = 1024 * 1024
 DRILL = 'karbor-drill-'
-
-
-def provider_file(folder) -> tuple[str, str]:
-    """Its own Swift container with 1 MiB chunks: the test damages it freely."""
-    provider_id = str(uuid.uuid4())
-    container = 'karbor-it-drill-%s' % provider_id[:8]
-    os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, provider_id + '.conf'), 'w', encoding='utf-8') as handle:
-        handle.write('[provider]\nid = %s\nname = drill-it-%s\nbank = swift\n'
-                     'plugin = karbor-image-protection-plugin\n'
-                     'plugin = karbor-volume-protection-plugin\n'
-                     '[image_backup_plugin]\nbackup_image_object_size = %d\n'
-                     '[swift_bank_plugin]\nbank_swift_object_container = %s\n'
-                     % (provider_id, provider_id[:8], MIB, container))
-    return provider_id, container
 
 
 def leftovers(conn, volume_id: str, made: list[str]) -> dict[str, list[str]]:

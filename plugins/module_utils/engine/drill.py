@@ -104,8 +104,8 @@ def run_drill(engine: Any, provider: Any, checkpoint: Checkpoint, roots: list[G.
     try:
         started = time.monotonic()
         try:
-            record = engine.restore(provider.id, checkpoint.id, parameters, None,
-                                    drill_name(drill_id))
+            record = engine.restore(provider.id, checkpoint.id, parameters=parameters,
+                                    name=drill_name(drill_id))
         finally:
             result['restore_duration'] = round(time.monotonic() - started, 3)
         result['failures'] = compare(provider, resources, record, context)
