@@ -33,7 +33,7 @@ from ansible_collections.karbor.protection.tests.unit.plugins.module_utils.test_
     SERVER, VOLUME)
 # (bank, checkpoint and engine are fixtures)
 from ansible_collections.karbor.protection.tests.unit.plugins.module_utils.test_verify import (  # pylint: disable=unused-import
-    IMAGE, bank, checkpoint, context, engine)  # noqa: F401
+    CHECKPOINT_ID, IMAGE, bank, checkpoint, context, engine)  # noqa: F401
 
 DRILL_ID = '99999999-aaaa-bbbb-cccc-000000000009'
 NETWORK = Resource(R.NETWORK, '66666666-0000-0000-0000-000000000006', 'net')
@@ -229,3 +229,46 @@ def test_noop_drill_in_check_mode_restores_nothing(engine, checkpoint):  # noqa:
     assert record['drill_skipped'].startswith('check mode') and record['cleanup'] is None
     assert engine.operation_logs.list(operation_type='restore') == []
     assert engine.restores.list() == []
+
+
+# -- the plugins' comparisons (a fake cloud) ---------------------------------------------------
+class FakeNova:
+    """Cloud stand-in: one restored server, its attachments, a volume by id."""
+
+    def __init__(self, server, attachments=0, volume_size=1):
+        self.conn = types.SimpleNamespace(
+            compute=types.SimpleNamespace(get_server=lambda sid: server,
+                                          volume_attachments=lambda s: [object()] * attachments),
+            block_storage=types.SimpleNamespace(get_volume=lambda vid: types.SimpleNamespace(
+                id=vid, size=volume_size, status='available')))
+
+    @staticmethod
+    def call(what, func, *args, **kwargs):
+        return func(*args, **kwargs)
+
+
+def saved_server(bank):
+    section = bank.section('/checkpoints/%s/resource-data/%s' % (CHECKPOINT_ID, SERVER.id))
+    section.put('metadata', {'server_metadata': {'flavor': 'f-1', 'flavor_name': 'm1.tiny'},
+                             'attach_metadata': {VOLUME.id: {'device': '/dev/vdb'}}})
+
+
+@pytest.mark.parametrize('server, attachments, expected', [
+    ({'name': 'karbor-drill-x', 'flavor': {'original_name': 'm1.tiny'}}, 1, []),
+    ({'name': 'karbor-drill-x', 'flavor': {'id': 'f-1'}}, 1, []),
+    ({'name': 'other', 'flavor': {'original_name': 'm1.big'}}, 0, [
+        "name 'other', asked 'karbor-drill-x'", 'flavor m1.big, saved m1.tiny',
+        '0 attached volume(s), saved 1']),
+])
+def test_server_comparison(bank, server, attachments, expected):
+    saved_server(bank)
+    ctx = context(bank, SERVER, None, FakeNova(types.SimpleNamespace(**server), attachments))
+    ctx.parameters = {'restore_name': 'karbor-drill-x'}
+    assert NovaServerPlugin().compare_restored(ctx, 'new-server') == expected
+
+
+@pytest.mark.parametrize('size, expected', [(2, []), (3, ['size 3 GiB, saved 2 GiB'])])
+def test_volume_comparison(bank, size, expected):
+    ctx = context(bank, VOLUME, None, FakeNova(None, volume_size=size))
+    ctx.section.put('metadata', {'backup_id': 'b-1', 'volume_size': 2})
+    assert CinderVolumePlugin().compare_restored(ctx, 'new-volume') == expected
