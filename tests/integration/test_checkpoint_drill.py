@@ -128,3 +128,60 @@ def test_drill_restores_compares_and_leaves_nothing(cloud, volume, run_playbook,
             if backup.volume_id == volume.id:
                 conn.block_storage.delete_backup(backup.id, ignore_missing=True)
         delete_container(conn, container)
+
+
+def test_server_drill_deletes_the_server_then_its_disks(cloud, tmp_path):
+    """A server with an attached volume (the OS Infra provider, in this process): the drill
+    boots a scratch copy, compares it, and deletes server, volume and boot image again,
+    including what the server's restore noted in the checkpoint."""
+    from test_os_infra import OS_INFRA, engine_for, upload_image  # pylint: disable=import-error
+    conn = cloud.connect(cloud.a)
+    image = upload_image(conn, os.urandom(MIB), name='drill-srv-%s' % uuid.uuid4().hex[:6])
+    volume = conn.block_storage.create_volume(size=1, name='drill-srv-data')
+    engine = engine_for(cloud, cloud.a, tmp_path)
+    server, checkpoint, made = None, None, []
+    try:
+        conn.block_storage.wait_for_status(volume, 'available', failures=['error'], wait=120)
+        server = conn.compute.create_server(
+            name='drill-srv', image_id=image.id, flavor_id=conn.compute.find_flavor('m1.tiny').id,
+            networks=[{'uuid': next(conn.network.networks(name='private')).id}])
+        server = conn.compute.wait_for_server(server, wait=180)
+        conn.compute.create_volume_attachment(server, volume_id=volume.id)
+        conn.block_storage.wait_for_status(volume, 'in-use', wait=120)
+        plan = engine.plans.create({
+            'name': 'drill-srv', 'provider_id': OS_INFRA,
+            'resources': [{'id': server.id, 'type': 'OS::Nova::Server'}],
+            'parameters': {'OS::Cinder::Volume': {'force': True}}})
+        checkpoint = engine.protect(plan)
+        assert checkpoint.status == 'available', checkpoint.data.get('error')
+        prefix = '/checkpoints/%s/' % checkpoint.id
+        bank_before = sorted(checkpoint.bank.iter_all(prefix))
+        cloud_before = leftovers(conn, volume.id, [])
+
+        record = engine.verify(OS_INFRA, checkpoint.id, 'drill')
+        made = made_ids(record)
+        assert record['status'] == 'success', (record['resources_reason'], record['problems'])
+        assert sorted(record['resources_status']) == sorted([
+            'OS::Nova::Server#' + server.id, 'OS::Cinder::Volume#' + volume.id,
+            'OS::Glance::Image#' + image.id])
+        assert record['restore_duration'] > 0 and record['cleanup']['left'] == []
+        kinds = [item.split()[0] for item in record['cleanup']['deleted']]
+        assert kinds[0] == 'OS::Nova::Server'  # first: it lets its volume go
+        assert sorted(kinds[1:]) == ['OS::Cinder::Volume', 'OS::Glance::Image']
+        assert leftovers(conn, volume.id, made) == cloud_before
+        assert sorted(checkpoint.bank.iter_all(prefix)) == bank_before  # no restore note
+        assert engine.restores.list() == []
+        assert conn.compute.get_server(server.id).status == 'ACTIVE'  # the original stays
+    finally:
+        for made_id in made:  # only when an assertion above failed
+            conn.compute.delete_server(made_id, ignore_missing=True)
+            conn.block_storage.delete_volume(made_id, ignore_missing=True)
+            conn.image.delete_image(made_id, ignore_missing=True)
+        if checkpoint is not None:
+            engine.delete_checkpoint(OS_INFRA, checkpoint.id)
+        if server is not None:
+            conn.compute.delete_server(server, ignore_missing=True)
+            conn.compute.wait_for_delete(server, wait=120)
+        conn.block_storage.wait_for_status(volume, 'available', wait=120)
+        conn.block_storage.delete_volume(volume, ignore_missing=True)
+        conn.image.delete_image(image.id, ignore_missing=True)
