@@ -145,7 +145,7 @@ options:
 
 def _target_options(documentation: str, prefix: str, skip: tuple[str, ...]) -> str:
     """The connection options of DOCUMENTATION renamed ``<prefix><name>`` for
-    the target cloud of a copy: one source of truth for their types, choices
+    the target cloud of a copy or a restore: one source of truth for their types, choices
     and aliases (their names and descriptions say they are the target's)."""
     import yaml  # comes with ansible-core
     options = yaml.safe_load(documentation)['options']
@@ -155,13 +155,14 @@ def _target_options(documentation: str, prefix: str, skip: tuple[str, ...]) -> s
             continue
         option = dict(option)
         option.pop('default', None)
-        option['description'] = ['Of the target cloud of the copy: %s' % option['description'][0]] \
-            + list(option['description'][1:]) + [
+        option['description'] = [
+            'Of the target cloud (of a copy, or of a restore elsewhere): %s'
+            % option['description'][0]] + list(option['description'][1:]) + [
                 'Left out, the value of I(%s) is used%s.' % (
                     name, ' unless I(%scloud), I(%sauth) or I(%sauth_type) is set'
                     % (prefix, prefix, prefix) if name in ('cloud', 'auth', 'auth_type') else '')]
         if name in ('cloud', 'auth', 'auth_type'):
-            option['description'][-1] = ('One of I(%scloud) and I(%sauth) is required; the '
+            option['description'][-1] = ('A target needs one of I(%scloud) and I(%sauth); the '
                                          "source's credentials are never used for the target."
                                          % (prefix, prefix))
         if 'aliases' in option:

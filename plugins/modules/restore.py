@@ -19,6 +19,16 @@ description:
   - With a I(name), a restore that already succeeded under that name is not run again, and
     only one run at a time restores under that name; another run started meanwhile fails
     with a clear message (run it again when the first has finished).
+  - Restore elsewhere (Karbor's I(restore_target) and I(restore_auth)) - with I(target_cloud)
+    or I(target_auth), the resources are made in that project or cloud, while the bank and
+    the restore record are read and written with the source credentials (I(cloud)/I(auth)).
+    What must differ there is given in I(parameters) - C(network_map), C(restore_flavor_id)
+    and C(availability_zone) of servers, C(availability_zone) and C(volume_type) of volumes.
+  - Only data kept in the bank can be restored elsewhere - images, and volumes protected with
+    C(backup_mode=bank). A checkpoint holding a volume kept as a Cinder backup of the source
+    cloud fails before anything is made, naming the volume.
+  - At the other site itself, with the bank copied there by M(karbor.protection.checkpoint_copy),
+    restore with that site's credentials and the copy's provider; no I(target_cloud) is needed.
 author:
   - karbor.protection developers (@karbor-protection)
 options:
@@ -43,7 +53,8 @@ options:
     type: dict
   restore_target:
     description:
-      - Reserved for restoring into another cloud; not supported (an error if set).
+      - Karbor's target URL; not used (an error if set). Give the target's credentials with
+        I(target_cloud) or I(target_auth) instead.
     type: str
   name:
     description:
@@ -58,6 +69,7 @@ options:
 extends_documentation_fragment:
   - karbor.protection.openstack
   - karbor.protection.openstack.engine
+  - karbor.protection.openstack.target
   - karbor.protection.attributes
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
@@ -83,6 +95,18 @@ EXAMPLES = r'''
       OS::Cinder::Volume:
         availability_zone: az2
         volume_type: ssd
+
+- name: Restore into the project of another cloud, from the bank of this one
+  karbor.protection.restore:
+    cloud: mycloud
+    target_cloud: dr-site
+    provider_id: cf56bd3e-97a7-4078-b6d5-f36246333fd9
+    checkpoint_id: 2a9ce1f3-c0ff-4c43-8b3e-ed0fa5dbd9a8
+    parameters:
+      OS::Nova::Server:
+        network_map:
+          9d1f5ac4-0c4e-4d5e-8f59-2b7b1c7e5a10: dr-network
+        restore_flavor_id: m1.small
 
 - name: Show old id -> new id
   ansible.builtin.debug:
@@ -123,14 +147,29 @@ restore:
     new_resources:
       description: New resource id per original resource id.
       type: dict
+    temporary:
+      description: Objects the run made for itself and had not deleted yet, by id (C(type),
+        C(name)); empty when it ended. A run that died has them deleted when its record is
+        next read, once its lease has expired, or names in I(error) those it could not delete.
+      type: dict
+    error:
+      description: Why the restore failed.
+      type: str
+    restore_target:
+      description: Where a restore elsewhere made the resources (C(project_id),
+        C(project_name)); null for a restore into the source project.
+      type: dict
     progress:
       description: Resources and bytes done and total.
       type: dict
 '''
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
-from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import KarborModule
+from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import (
+    KarborModule, prefixed_connection_spec)
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
+
+TARGET = 'target_'
 
 
 class RestoreModule(KarborModule):
@@ -142,8 +181,16 @@ class RestoreModule(KarborModule):
         parameters=dict(type='dict'),
         restore_target=dict(type='str'),
         name=dict(type='str'),
+        **prefixed_connection_spec(TARGET),
     )
     default_timeout = 3600
+
+    def target(self):
+        """The engine of the project or cloud to restore into; None: the source's."""
+        if all(self.params[name] is None for name in self.argument_spec
+               if name.startswith(TARGET)):
+            return None
+        return self.engine_for(TARGET)
 
     def run(self):
         engine = self.engine
@@ -157,13 +204,15 @@ class RestoreModule(KarborModule):
             previous = engine.restores.find(self.params['name'])
             if previous and previous['status'] == R.RESTORE_SUCCESS:
                 return {'changed': False, 'restore': previous}
+        target = self.target()
         if self.check_mode:
             engine.prepare_restore(provider_id, self.params['checkpoint_id'],
-                                   self.params['parameters'], self.params['restore_target'])
+                                   self.params['parameters'], self.params['restore_target'],
+                                   target)
             return {'changed': True}
         record = engine.restore(provider_id, self.params['checkpoint_id'],
                                 self.params['parameters'], self.params['restore_target'],
-                                self.params['name'])
+                                self.params['name'], target)
         # another run of this name may have finished while this one started
         result = {'changed': not record.pop('_reused', False), 'restore': record}
         if record['status'] != R.RESTORE_SUCCESS:

@@ -20,7 +20,7 @@ from conftest import delete_container  # pylint: disable=import-error
 MIB = 1024 * 1024
 
 
-def provider_file(folder: str, label: str) -> tuple[str, str]:
+def provider_file(folder: str, label: str, chunk_size: int = MIB) -> tuple[str, str]:
     """A Swift-bank provider of its own container (in the project of whoever uses it)."""
     provider_id = str(uuid.uuid4())
     container = 'karbor-it-copy-%s-%s' % (label, provider_id[:8])
@@ -31,7 +31,7 @@ def provider_file(folder: str, label: str) -> tuple[str, str]:
                      'plugin = karbor-volume-protection-plugin\n'
                      '[image_backup_plugin]\nbackup_image_object_size = %d\n'
                      '[swift_bank_plugin]\nbank_swift_object_container = %s\n'
-                     % (provider_id, label, provider_id[:8], MIB, container))
+                     % (provider_id, label, provider_id[:8], chunk_size, container))
     return provider_id, container
 
 
@@ -226,5 +226,74 @@ def test_copy_to_another_project(cloud, volume, run_playbook, tmp_path):
         for backup in conn_a.block_storage.backups(details=True):
             if backup.volume_id == volume.id:
                 conn_a.block_storage.delete_backup(backup.id, ignore_missing=True)
+        delete_container(conn_a, source_container)
+        delete_container(conn_b, target_container)
+
+
+def test_copy_of_an_encrypted_checkpoint(cloud, run_playbook, tmp_path):
+    """An encrypted bank is copied as ciphertext: the target holds no plaintext, a restore
+    there needs the same key, and without it the copy is refused with a clear message."""
+    import base64
+    conn_a, conn_b = cloud.connect(cloud.a), cloud.connect(cloud.b)
+    swift_b = swift_of(conn_b)
+    folder = str(tmp_path / 'providers')
+    source, source_container = provider_file(folder, 'enc-src')
+    target, target_container = provider_file(folder, 'enc-dst')
+    key_file = str(tmp_path / 'bank.key')
+    with open(key_file, 'w', encoding='ascii') as handle:
+        handle.write(base64.b64encode(os.urandom(32)).decode() + '\n')
+    os.chmod(key_file, 0o600)
+    data = os.urandom(2 * MIB + 777)
+    secret = 'copy-secret-%s' % uuid.uuid4().hex
+    image = conn_a.image.create_image(name='copy-enc-%s' % uuid.uuid4().hex[:6],
+                                      disk_format='raw', container_format='bare',
+                                      allow_duplicates=True, karbor_it_secret=secret)
+    restored_images = []
+    try:
+        image.upload(conn_a.image, data=io.BytesIO(data), size=len(data))
+        conn_a.image.wait_for_status(image, 'active', failures=['killed'], wait=120)
+        keyed = Runner(run_playbook, tmp_path, {'state_dir': str(tmp_path / 'state'),
+                                                'providers_dir': folder,
+                                                'encryption_key_file': key_file})
+        copy = {'cloud': cloud.a, 'provider_id': source, 'target_cloud': cloud.b,
+                'target_provider_id': target}
+        made = keyed({
+            'plan': {'karbor.protection.plan': {
+                'name': 'copy-enc', 'provider_id': source,
+                'resources': [{'id': image.id, 'type': 'OS::Glance::Image'}]}},
+            'cp': {'karbor.protection.checkpoint': {'plan': 'copy-enc'}}})
+        cid = made['cp']['checkpoint']['id']
+        assert made['cp']['checkpoint']['status'] == 'available', made['cp']
+
+        # without the key: refused, nothing written at the target
+        bare = Runner(run_playbook, tmp_path, {'state_dir': str(tmp_path / 'state2'),
+                                               'providers_dir': folder, 'catalog': 'local'})
+        refused = bare({'copy': {'karbor.protection.checkpoint_copy': dict(
+            copy, checkpoint_id=cid)}})['copy']
+        assert refused['failed'] and 'encrypted' in refused['msg'], refused
+        assert objects(swift_b, target_container) == {}
+
+        done = keyed({'copy': {'karbor.protection.checkpoint_copy': dict(
+            copy, checkpoint_id=cid)}})['copy']
+        assert not done.get('failed') and done['objects_sent'] > 0, done
+        stored = b''.join(swift_b.get_object(target_container, name)[1]
+                          for name in objects(swift_b, target_container))
+        for plain in (data[:4096], data[-4096:], secret.encode(), image.name.encode()):
+            assert plain not in stored
+
+        # at the target: only with the key
+        restore = {'karbor.protection.restore': {'cloud': cloud.b, 'provider_id': target,
+                                                 'checkpoint_id': cid}}
+        without = bare({'restore': restore})['restore']
+        assert without['failed'] and 'encrypted' in without['msg'], without
+        back = keyed({'restore': restore})['restore']
+        assert not back.get('failed'), back
+        new_id = back['restore']['new_resources'][image.id]
+        restored_images.append(new_id)
+        assert conn_b.image.download_image(new_id).content == data
+    finally:
+        conn_a.image.delete_image(image.id, ignore_missing=True)
+        for new_id in restored_images:
+            conn_b.image.delete_image(new_id, ignore_missing=True)
         delete_container(conn_a, source_container)
         delete_container(conn_b, target_container)

@@ -10,15 +10,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 import uuid
 
 import pytest
 
+from conftest import delete_container  # pylint: disable=import-error
 from test_os_infra import read_pattern, volume_file, write_pattern  # volume file helpers
 
 MIB = 1024 * 1024
 CHUNK = 4 * MIB
 TEMPORARY = ('karbor-bank-', 'karbor-restore-')
+LEASE_EXPIRE = 20  # seconds a killed run's lease outlives it (a short window for the test)
 
 
 def provider_file(folder: str) -> tuple[str, str]:
@@ -31,7 +34,9 @@ def provider_file(folder: str) -> tuple[str, str]:
                      '[image_backup_plugin]\nbackup_image_object_size = %d\n'
                      'upload_concurrency = 4\n'
                      '[swift_bank_plugin]\nbank_swift_object_container = %s\n'
-                     % (provider_id, provider_id[:8], CHUNK, container))
+                     'lease_expire_window = %d\nlease_renew_window = 5\n'
+                     'lease_validity_window = 3\n'
+                     % (provider_id, provider_id[:8], CHUNK, container, LEASE_EXPIRE))
     return provider_id, container
 
 
@@ -80,10 +85,7 @@ def bank_volume(cloud):
                 conn.block_storage.delete_volume(found)
                 conn.block_storage.wait_for_delete(found, wait=120)
         if made['container']:
-            for obj in list(conn.object_store.objects(made['container'])):
-                conn.object_store.delete_object(obj, container=made['container'],
-                                                ignore_missing=True)
-            conn.object_store.delete_container(made['container'], ignore_missing=True)
+            delete_container(conn, made['container'])
 
 
 def test_volume_in_the_bank_dedup_restore_and_delete(
@@ -124,8 +126,23 @@ def test_volume_in_the_bank_dedup_restore_and_delete(
     assert list(conn.block_storage.backups(details=True, volume_id=vol.id)) == []
     assert temporaries(conn) == []
 
-    # restore: a new volume with the saved bytes, and nothing temporary left
+    # a restore killed once its temporary image is made: the restore record keeps the image,
+    # and once the run's lease has expired the next look at the record deletes it
     name = 'volbank-restored-%s' % uuid.uuid4().hex[:6]
+    killed = run_playbook('volume_bank_mode.yml', dict(
+        base, step='restore', checkpoint_id=first['id'], restore_name=name + '-killed',
+        out=str(tmp_path / 'killed.json')), env={'KARBOR_FAULT': 'restore.volume_image'},
+        check=False)
+    assert killed.rc != 0
+    assert temporaries(conn) == ['karbor-restore-%s-%s' % (first['id'], vol.id)]
+    time.sleep(LEASE_EXPIRE + 2)
+    dead = step('restore_info', checkpoint_id=first['id'])['restores']
+    assert [r['status'] for r in dead] == ['fail'], dead
+    assert 'stopped before it finished' in dead[0]['error']
+    assert 'could not be deleted' not in dead[0]['error'] and not dead[0].get('temporary')
+    assert temporaries(conn) == []
+
+    # restore: a new volume with the saved bytes, and nothing temporary left
     restore = step('restore', checkpoint_id=first['id'], restore_name=name)['restore']
     assert restore['status'] == 'success', restore
     restored_id = restore['new_resources'][vol.id]

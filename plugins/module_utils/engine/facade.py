@@ -36,7 +36,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.engine.providers
     Provider, ProviderRegistry)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.plans import PlanService
 from ansible_collections.karbor.protection.plugins.module_utils.engine.restores import (
-    RestoreService)
+    RestoreService, drop_temporary)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.retention import Retention
 from ansible_collections.karbor.protection.plugins.module_utils.engine.scheduled_operations import (
     ScheduledOperationService)
@@ -83,7 +83,8 @@ class ProtectionEngine:
             self.triggers, self.provider)
         self.retention = Retention(self, lambda: self.catalog.bank)
         self.restores = RestoreService(self.catalog.restores, lambda: self.project_id,
-                                       lambda provider_id: self.bank(self.provider(provider_id)))
+                                       lambda provider_id: self.bank(self.provider(provider_id)),
+                                       self._drop_temporary)
         self.verifications = VerificationService(self.catalog.verifications,
                                                  lambda: self.project_id)
         self.cloud = cloud
@@ -103,6 +104,9 @@ class ProtectionEngine:
     @property
     def project_id(self) -> str:
         return self._cloud().project_id
+
+    def _drop_temporary(self, kind: str, object_id: str) -> None:
+        drop_temporary(self._cloud(), kind, object_id)
 
     @property
     def protectables(self) -> ProtectableRegistry:
@@ -191,14 +195,16 @@ class ProtectionEngine:
         return restore_flow.verify_checkpoint(checkpoint)
 
     def prepare_restore(self, provider_id: str, checkpoint_id: str,
-                        parameters: dict | None = None, restore_target: str | None = None):
+                        parameters: dict | None = None, restore_target: str | None = None,
+                        target: ProtectionEngine | None = None):
         return restore_flow.prepare_restore(self, provider_id, checkpoint_id, parameters,
-                                            restore_target)
+                                            restore_target, target)
 
     def restore(self, provider_id: str, checkpoint_id: str, parameters: dict | None = None,
-                restore_target: str | None = None, name: str | None = None) -> dict[str, Any]:
+                restore_target: str | None = None, name: str | None = None,
+                target: ProtectionEngine | None = None) -> dict[str, Any]:
         return restore_flow.restore(self, provider_id, checkpoint_id, parameters,
-                                    restore_target, name)
+                                    restore_target, name, target)
 
     # -- verifications (engine/verify.py) ----------------------------------------
     def prepare_verify(self, provider_id: str, checkpoint_id: str, level: str = 'bank',

@@ -45,10 +45,36 @@ def verify_checkpoint(checkpoint: Checkpoint) -> int:
     return count
 
 
+def elsewhere_target(engine: Any, target: Any) -> Any:
+    """The engine a restore creates with: ``target`` when it is another
+    project (or cloud) than the engine's, None for the engine's own."""
+    if target is None:
+        return None
+    try:
+        target_project = target.project_id
+    except KarborError as exc:
+        raise KarborError('The target cloud refused the connection or its credentials; check '
+                          'target_cloud / target_auth. %s' % exc.msg)
+    return None if target_project == engine.project_id else target
+
+
+def target_description(target: Any) -> dict[str, Any] | None:
+    """What the restore record keeps of where it restored to (no credentials)."""
+    if target is None:
+        return None
+    return {'project_id': target.project_id, 'project_name': target.cloud.project_name}
+
+
 def prepare_restore(engine: Any, provider_id: str, checkpoint_id: str,
-                    parameters: dict | None = None, restore_target: str | None = None):
+                    parameters: dict | None = None, restore_target: str | None = None,
+                    target: Any = None):
     """Every check a restore makes before it touches anything; check mode
-    stops here."""
+    stops here. ``target``: the engine of another project or cloud to
+    restore into (the bank and the records stay the source's)."""
+    if restore_target:
+        raise InvalidInput('restore_target (Karbor\'s target URL) is not used: give the '
+                           'credentials of the project or cloud to restore into with '
+                           'target_cloud or target_auth.')
     provider = engine.provider(provider_id)
     collection = engine.checkpoints(provider)
     checkpoint = collection.get(checkpoint_id, engine.project_id)
@@ -56,19 +82,25 @@ def prepare_restore(engine: Any, provider_id: str, checkpoint_id: str,
         raise Conflict('Checkpoint %s is %s; only available checkpoints can be restored.'
                        % (checkpoint.id, checkpoint.status))
     parameters = provider.validate_parameters(parameters, 'restore')
-    if restore_target:
-        raise InvalidInput('restore_target (restoring into another cloud) is not supported; '
-                           'run the restore with that cloud\'s credentials and the same bank.')
     roots = G.deserialize(checkpoint.resource_graph or '[{}, []]')
     for res in G.resources(roots):
         provider.plugin_for(res.type)
-    return provider, collection, checkpoint, parameters, roots
+    target = elsewhere_target(engine, target)
+    if target is not None:
+        # what cannot come along (data kept in the source cloud) fails now, check mode too
+        FlowRun(engine, 'restore', provider, roots, checkpoint, Lease(collection.bank),
+                lambda *args: None, parameters=parameters, check_lease=False,
+                target=target).precheck()
+    return provider, collection, checkpoint, parameters, roots, target
 
 
 def restore(engine: Any, provider_id: str, checkpoint_id: str, parameters: dict | None = None,
-            restore_target: str | None = None, name: str | None = None) -> dict[str, Any]:
-    provider, collection, checkpoint, parameters, roots = prepare_restore(
-        engine, provider_id, checkpoint_id, parameters, restore_target)
+            restore_target: str | None = None, name: str | None = None,
+            target: Any = None) -> dict[str, Any]:
+    """Restore a checkpoint (into ``target``'s project when given: see
+    prepare_restore); the restore record."""
+    provider, collection, checkpoint, parameters, roots, target = prepare_restore(
+        engine, provider_id, checkpoint_id, parameters, restore_target, target)
     verify_checkpoint(checkpoint)
     bank = collection.bank
     lease = Lease(bank, **provider.lease_windows()).acquire()
@@ -89,10 +121,10 @@ def restore(engine: Any, provider_id: str, checkpoint_id: str, parameters: dict 
         reader_key = mark_reader(collection, checkpoint.id, lease.owner_id)
         record = engine.catalog.restores.new(engine.project_id, {
             'name': name, 'provider_id': provider.id, 'checkpoint_id': checkpoint.id,
-            'restore_target': restore_target, 'parameters': parameters,
+            'restore_target': target_description(target), 'parameters': parameters,
             'status': R.RESTORE_IN_PROGRESS, 'owner_id': lease.owner_id,
             'resources_status': {}, 'resources_reason': {}, 'new_resources': {}})
-        _run_flow(engine, provider, roots, checkpoint, record, parameters, lease)
+        _run_flow(engine, provider, roots, checkpoint, record, parameters, lease, target)
     finally:
         if reader_key:
             bank.delete(reader_key)
@@ -200,12 +232,12 @@ class _RestoreRecord:
 
 
 def _run_flow(engine: Any, provider: Any, roots: list[G.GraphNode], checkpoint: Checkpoint,
-              record: dict, parameters: dict, lease: Lease) -> None:
+              record: dict, parameters: dict, lease: Lease, target: Any = None) -> None:
     lock = threading.Lock()
     saved = _RestoreRecord(engine.catalog.restores, record, lock)
     run = FlowRun(engine, 'restore', provider, roots, checkpoint, lease, saved.save,
                   parameters=parameters, check_lease=False, restore=record, lock=lock,
-                  on_new_resource=saved.save)
+                  on_new_resource=saved.save, target=target)
     saved.run = run
     try:
         run.precheck()  # bad restore parameters fail before anything is made

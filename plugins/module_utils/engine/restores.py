@@ -20,13 +20,25 @@ from ansible_collections.karbor.protection.plugins.module_utils.storage.catalog 
 from ansible_collections.karbor.protection.plugins.module_utils.storage.lease import Lease
 
 
+def drop_temporary(cloud: Any, kind: str, object_id: str) -> None:
+    """Delete a temporary object a dead restore run recorded (only images are
+    made so: the image a bank-mode volume is restored from)."""
+    if kind != 'image':
+        raise KarborError('No way to delete a temporary %s.' % kind)
+    cloud.call('Deleting temporary image %s' % object_id, cloud.conn.image.delete_image,
+               object_id, ignore_missing=True)
+
+
 class RestoreService(RecordService):
     """The project's restores, newest first."""
 
     def __init__(self, store: RecordStore, project_id: Callable[[], str],
-                 bank_of: Callable[[str], Bank]) -> None:
+                 bank_of: Callable[[str], Bank],
+                 drop_temporary: Callable[[str, str], None] | None = None) -> None:
         super().__init__(store, project_id)
         self._bank_of = bank_of  # provider id -> its bank, where restore leases live
+        #: (type, id) -> deletes a dead run's temporary object in this cloud
+        self._drop_temporary = drop_temporary
 
     def find(self, name_or_id: str) -> dict[str, Any] | None:
         """By id, else the newest restore of that name (a name may be run again after a
@@ -57,14 +69,33 @@ class RestoreService(RecordService):
         except KarborError:
             return record  # the bank cannot tell now; leave the record as it is
         created = record.get('new_resources') or {}
+        left = self._drop_temporaries(record)
         record['status'] = R.RESTORE_FAIL
         record['error'] = ('The run that was restoring stopped before it finished (its bank '
                            'lease expired). Resources it had created: %s. Delete them or keep '
-                           'them, then run the restore again.'
+                           'them, then run the restore again.%s'
                            % (', '.join('%s -> %s' % item for item in sorted(created.items()))
-                              or 'none'))
+                              or 'none', left))
         for key, status in record.get('resources_status', {}).items():
             if status == R.RES_RESTORING:
                 record['resources_status'][key] = R.RES_ERROR
                 record.setdefault('resources_reason', {})[key] = 'the restoring run stopped'
         return public(self.store.save(record))
+
+    def _drop_temporaries(self, record: dict[str, Any]) -> str:
+        """Delete the temporary objects a dead run recorded (in this cloud: a
+        restore elsewhere made them in the target, which this run cannot
+        reach); what is left, as a sentence for the record's error."""
+        temporary = record.get('temporary') or {}
+        if self._drop_temporary is not None and not record.get('restore_target'):
+            for object_id, item in sorted(temporary.items()):
+                try:
+                    self._drop_temporary(item.get('type'), object_id)
+                except KarborError:
+                    continue  # named below: the operator deletes it
+                del temporary[object_id]
+        if not temporary:
+            return ''
+        return (' Temporary objects it made and could not be deleted: %s.'
+                % ', '.join('%s %s (%s)' % (item.get('type'), object_id, item.get('name'))
+                            for object_id, item in sorted(temporary.items())))

@@ -46,7 +46,8 @@ def operation_context(engine: Any, operation: str, provider: Any, res: Resource,
         parameters=merged_parameters(parameters or {}, res.type, res.id),
         checkpoint=checkpoint,
         section=checkpoint.resource_section(res.id) if checkpoint is not None else None,
-        cloud=engine.cloud, new_resources=fields.pop('new_resources', {}), progress=progress,
+        cloud=fields.pop('cloud', None) or engine.cloud,
+        new_resources=fields.pop('new_resources', {}), progress=progress,
         timeout=engine.timeout, config=provider.plugin_for(res.type).config, **fields)
 
 
@@ -68,8 +69,10 @@ class FlowRun:
                  restore: Any = None, lock: Any = None,
                  on_new_resource: Callable[[], None] | None = None,
                  progress: Progress | None = None,
-                 verification: VerifyOptions | None = None) -> None:
+                 verification: VerifyOptions | None = None, target: Any = None) -> None:
         self.engine = engine
+        #: the engine of the cloud a restore elsewhere creates in (None: the engine's own)
+        self.target = target
         self.operation = operation
         self.provider = provider
         self.roots = roots
@@ -98,6 +101,8 @@ class FlowRun:
             children=[c.value for c in node.child_nodes], restore=restore,
             check_lease=self.lease.check_valid, lock=self.lock, on_new_resource=on_new_resource,
             previous_checkpoints=self._previous_checkpoints, verification=self.verification,
+            cloud=self.target.cloud if self.target is not None else None,
+            restore_elsewhere=self.target is not None,
             set_status=(lambda status, reason=None, _res=res: self.status_sink(_res, status,
                                                                                reason)))
 

@@ -138,6 +138,9 @@ class OperationContext:
     previous_checkpoints: Callable[[int], list] = lambda limit: []
     #: what a verify flow checks (None in the other flows)
     verification: VerifyOptions | None = None
+    #: a restore into another project or cloud than the checkpoint's (``cloud`` is the
+    #: target's): data kept outside the bank, in the source cloud, cannot come along
+    restore_elsewhere: bool = False
 
     def publish_new_resource(self, original_id: str, new_id: str | None) -> None:
         """Tell parents (a server) which new resource replaced a child, and
@@ -148,6 +151,29 @@ class OperationContext:
                 self._publish(original_id, new_id)
         else:
             self._publish(original_id, new_id)
+        if self.on_new_resource is not None:
+            self.on_new_resource()
+
+    def keep_temporary(self, kind: str, object_id: str, name: str) -> None:
+        """Record at once, in the restore record, an object the restore makes
+        for itself and deletes when it ends (an image a volume is made
+        from): a run that dies before has it deleted when its record is
+        settled (engine/restores.py). Nothing outside a restore."""
+        self._temporaries(lambda found: found.__setitem__(object_id,
+                                                          {'type': kind, 'name': name}))
+
+    def drop_temporary(self, object_id: str) -> None:
+        """The temporary object is gone."""
+        self._temporaries(lambda found: found.pop(object_id, None))
+
+    def _temporaries(self, change: Callable[[dict], Any]) -> None:
+        if self.restore is None:
+            return
+        if self.lock is not None:
+            with self.lock:
+                change(self.restore.setdefault('temporary', {}))
+        else:
+            change(self.restore.setdefault('temporary', {}))
         if self.on_new_resource is not None:
             self.on_new_resource()
 

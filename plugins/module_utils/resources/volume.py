@@ -28,7 +28,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin
     Operation, OperationContext, ProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_calls import (
-    create_when_idle, delete_snapshot, get_or_none, wait_backup, wait_gone, wait_volume)
+    create_when_idle, delete_when_settled, get_or_none, wait_backup, wait_gone, wait_volume)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_chain import (
     DEFAULT_FULL_BACKUP_EVERY, BackupChoice, chain_length_of, choose_backup, cinder_parent)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_restore import (
@@ -107,7 +107,7 @@ class CinderProtect(Operation):
         if volume.status == 'in-use' and not force:
             raise InvalidInput('Volume %s is in use; set force: true in the plan parameters for '
                                'OS::Cinder::Volume to back it up from a snapshot.' % volume.id)
-        mode = params.get('backup_mode', 'full')
+        mode = params.get('backup_mode', 'auto')
         choice, parent = self._choose(ctx, mode)
         incremental = choice.incremental
         meta: dict[str, Any] = {'volume_id': volume.id, 'volume_size': volume.size,
@@ -170,7 +170,7 @@ class CinderProtect(Operation):
         """Delete the snapshot the backup was made from and record the outcome."""
         if self.snapshot_id:
             try:
-                delete_snapshot(ctx, self.snapshot_id)
+                delete_when_settled(ctx, 'snapshot', self.snapshot_id)
                 self.meta.pop('snapshot_id', None)
                 self.snapshot_id = None
             except KarborError:
@@ -206,7 +206,7 @@ class CinderDelete(Operation):
         except NotFound:
             return  # the protect died before it made anything
         if meta.get('snapshot_id'):
-            delete_snapshot(ctx, meta['snapshot_id'])
+            delete_when_settled(ctx, 'snapshot', meta['snapshot_id'])
         backup_id = meta.get('backup_id')
         if not backup_id:
             return
@@ -291,7 +291,7 @@ class CinderVolumePlugin(ProtectionPlugin):
                     'backup_name': {'type': 'string', 'title': 'Backup name'},
                     'backup_mode': {'type': 'string',
                                     'enum': ['full', 'incremental', 'auto', 'bank'],
-                                    'default': 'full',
+                                    'default': 'auto',
                                     'title': 'full, incremental, or auto (incremental when this '
                                              "plan's previous backup of the volume is usable): "
                                              'Cinder backups; bank: the bytes in the bank'},

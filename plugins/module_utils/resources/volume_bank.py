@@ -23,6 +23,7 @@ from typing import Any
 from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import wait_for
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     InvalidInput, KarborError, NotFound)
+from ansible_collections.karbor.protection.plugins.module_utils.common.faults import fault_point
 from ansible_collections.karbor.protection.plugins.module_utils.resources.glance_calls import (
     delete_image, get_image, images_named, open_image_data, raise_for_response,
     wait_image_active)
@@ -33,7 +34,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.resources.image_
 from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     Operation, OperationContext)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_calls import (
-    create_when_idle, delete_snapshot, get_or_none, wait_gone, wait_volume)
+    create_when_idle, delete_when_settled, wait_volume)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_restore import (
     check_placement, create_restored_volume, placement)
 from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import (
@@ -101,20 +102,6 @@ def named(ctx: OperationContext, kind: str, name: str | None) -> list[str]:
                                                lambda: list(listing(details=False, name=name)))]
 
 
-def drop_volume_now(ctx: OperationContext, volume_id: str) -> None:
-    """Delete a temporary volume once Cinder lets it go (not while it is
-    being made or uploaded) and wait until it is gone."""
-    conn = ctx.cloud.conn
-    volume = get_or_none(ctx.cloud, 'Volume %s' % volume_id, conn.block_storage.get_volume,
-                         volume_id)
-    if volume is None:
-        return
-    if volume.status not in ('available', 'error'):
-        wait_volume(ctx, volume_id, ('available', 'error'))
-    ctx.cloud.call('Deleting volume %s' % volume_id, conn.block_storage.delete_volume, volume_id)
-    wait_gone(ctx, 'volume %s' % volume_id, conn.block_storage.get_volume, volume_id)
-
-
 def drop_temporaries(ctx: OperationContext, meta: dict) -> None:
     """Delete the temporary image, volume and snapshot ``meta['temporary']``
     records, by id or else by their one name (a run killed inside a create
@@ -132,12 +119,12 @@ def drop_temporaries(ctx: OperationContext, meta: dict) -> None:
         for volume_id in dict.fromkeys([temporary.get('volume_id')] +
                                        named(ctx, 'volumes', name)):
             if volume_id:
-                drop_volume_now(ctx, volume_id)
+                delete_when_settled(ctx, 'volume', volume_id)
         temporary.pop('volume_id', None)
         for snapshot_id in dict.fromkeys([temporary.get('snapshot_id')] +
                                          named(ctx, 'snapshots', name)):
             if snapshot_id:
-                delete_snapshot(ctx, snapshot_id)
+                delete_when_settled(ctx, 'snapshot', snapshot_id)
         temporary.pop('snapshot_id', None)
         temporary.pop('name', None)
     finally:
@@ -253,21 +240,24 @@ class BankVolumeRestore(Operation):
         ctx.progress.add(bytes_total=size)
         conn = ctx.cloud.conn
         from openstack.image.v2 import image as sdk_image  # pylint: disable=import-outside-toplevel
+        name = 'karbor-restore-%s-%s' % (ctx.checkpoint.id, ctx.resource.id)
         image = ctx.cloud.call('Creating the image to restore volume %s from' % ctx.resource.id,
                                lambda: sdk_image.Image(
-                                   name='karbor-restore-%s-%s' % (ctx.checkpoint.id,
-                                                                  ctx.resource.id),
-                                   disk_format='raw', container_format='bare').create(conn.image))
+                                   name=name, disk_format='raw',
+                                   container_format='bare').create(conn.image))
+        ctx.keep_temporary('image', image.id, name)
         try:
             upload_chunks(ctx, image, ChunkStore(ctx.checkpoint.bank, workers), chunks, size,
                           workers, 'Volume')
             wait_image_active(ctx, image.id, deadline - time.monotonic())
+            fault_point('restore.volume_image')
             self._create_volume(ctx, meta, image.id)
         finally:
             try:
                 delete_image(ctx, image.id)
+                ctx.drop_temporary(image.id)
             except KarborError:
-                pass  # named karbor-restore-<checkpoint>-<volume>: safe to delete by hand
+                pass  # stays in the record's temporary: deleted when the record is settled
 
     def _create_volume(self, ctx: OperationContext, meta: dict, image_id: str) -> None:
         name = ctx.parameters.get('restore_name') or '%s@%s' % (ctx.checkpoint.id,

@@ -83,18 +83,27 @@ def create_when_idle(ctx: OperationContext, what: str, create: Callable,
                 raise
 
 
-def delete_snapshot(ctx: OperationContext, snapshot_id: str) -> None:
-    conn = ctx.cloud.conn
-    snapshot = get_or_none(ctx.cloud, 'Snapshot %s' % snapshot_id, conn.block_storage.get_snapshot,
-                           snapshot_id)
-    if snapshot is None:
+#: statuses in which Cinder lets a volume or snapshot be deleted
+SETTLED = ('available', 'error')
+
+
+def delete_when_settled(ctx: OperationContext, kind: str, object_id: str) -> None:
+    """Delete a volume or snapshot (``kind``) of the run's own once Cinder
+    lets it go (not while it is being made, uploaded or backed up), and wait
+    until it is gone; stuck in an error_* status fails at once."""
+    block = ctx.cloud.conn.block_storage
+    get = getattr(block, 'get_' + kind)
+    what = '%s %s' % (kind, object_id)
+
+    def fetch() -> Any:
+        return get_or_none(ctx.cloud, what.capitalize(), get, object_id)
+
+    item = fetch()
+    if item is None:
         return
-    if snapshot.status not in ('available', 'error'):
-        wait_for('snapshot %s' % snapshot_id,
-                 lambda: get_or_none(ctx.cloud, 'Snapshot', conn.block_storage.get_snapshot,
-                                     snapshot_id),
-                 lambda s: s is None or s.status in ('available', 'error'), lambda s: None,
+    if item.status not in SETTLED:
+        wait_for(what, fetch, lambda i: i is None or i.status in SETTLED,
+                 lambda i: '%s is %s' % (kind, i.status) if i.status.startswith('error') else None,
                  ctx.timeout)
-    ctx.cloud.call('Deleting snapshot %s' % snapshot_id, conn.block_storage.delete_snapshot,
-                   snapshot_id)
-    wait_gone(ctx, 'snapshot %s' % snapshot_id, conn.block_storage.get_snapshot, snapshot_id)
+    ctx.cloud.call('Deleting %s' % what, getattr(block, 'delete_' + kind), object_id)
+    wait_gone(ctx, what, get, object_id)

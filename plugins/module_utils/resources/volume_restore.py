@@ -108,6 +108,13 @@ class CinderRestore(Operation):
         self.placement: dict[str, str] = {}
 
     def precheck(self, ctx: OperationContext) -> None:
+        if ctx.restore_elsewhere:
+            raise InvalidInput(
+                'Volume %s of checkpoint %s is kept as a Cinder backup of the source cloud, '
+                'which a restore into another project or cloud cannot read; leave it out of '
+                'this restore (restore it in its own project), or protect the volume with '
+                'backup_mode: bank, whose data is in the bank.'
+                % (ctx.resource.id, ctx.checkpoint.id))
         wanted = placement(ctx.parameters)
         if wanted:
             self.placement = check_placement(ctx, wanted)

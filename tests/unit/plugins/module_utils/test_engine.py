@@ -16,6 +16,8 @@ from ansible_collections.karbor.protection.plugins.module_utils.engine.restore i
     wait_for_delete_decision)
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     BankCorrupted, Conflict, InvalidInput, NotFound, PluginNotFound)
+from ansible_collections.karbor.protection.plugins.module_utils.engine.restores import (
+    drop_temporary)
 from ansible_collections.karbor.protection.plugins.module_utils.storage.lease import lease_key
 from ansible_collections.karbor.protection.plugins.module_utils.engine.providers import (
     NOOP_PROVIDER_ID, OS_INFRA_FS_PROVIDER_ID)
@@ -233,6 +235,28 @@ def test_dead_restore_is_reaped_with_what_it_created(engine):
     assert 'new-volume' in reaped[0]['error']
     assert reaped[0]['resources_status'][SERVER.key] == R.RES_ERROR
     assert engine.restores.list(status=R.RESTORE_IN_PROGRESS) == []
+
+
+def test_a_dead_restore_s_temporary_image_is_deleted_when_it_is_reaped(engine, monkeypatch):
+    plan = make_plan(engine)
+    cp = engine.protect(plan)
+    dropped = []
+    for index, (target, kind) in enumerate(((None, 'image'), (None, 'thing'),
+                                            ({'project_id': 'b'}, 'image'))):
+        record = engine.restore(NOOP_PROVIDER_ID, cp.id)
+        record.update({'status': R.RESTORE_IN_PROGRESS, 'owner_id': 'dead-%d' % index,
+                       'restore_target': target,
+                       'temporary': {'img-%d' % index: {'type': kind, 'name': 'tmp'}}})
+        engine.catalog.restores.save(record)
+    monkeypatch.setattr(engine.restores, '_drop_temporary', lambda kind, object_id: (
+        dropped.append((kind, object_id)) if kind == 'image' else drop_temporary(
+            None, kind, object_id)))
+    reaped = {r['owner_id']: r for r in engine.restores.list(status=R.RESTORE_FAIL)}
+    assert dropped == [('image', 'img-0')]  # not the one made in another project
+    assert reaped['dead-0']['temporary'] == {} and 'could not' not in reaped['dead-0']['error']
+    assert 'thing img-1 (tmp)' in reaped['dead-1']['error']
+    assert 'image img-2 (tmp)' in reaped['dead-2']['error']
+    assert engine.restores.get(reaped['dead-0']['id'])['error'] == reaped['dead-0']['error']
 
 
 def test_restore_records_new_resources_as_they_are_made(engine):

@@ -71,7 +71,7 @@ class Cinder:
         self.calls.append(('update_volume', volume_id, attrs))
 
 
-def context(cinder, parameters, previous=None, metadata=None):
+def context(cinder, parameters, previous=None, metadata=None, elsewhere=False):
     cloud = CloudSession({})
     cloud._conn = SimpleNamespace(block_storage=cinder)  # pylint: disable=protected-access
     published = {}
@@ -81,7 +81,7 @@ def context(cinder, parameters, previous=None, metadata=None):
         checkpoint=SimpleNamespace(id='cp-1'), section=Section(metadata or {}),
         previous_checkpoints=lambda limit: older, check_lease=lambda: None,
         publish_new_resource=lambda original, new: published.update({original: new}),
-        published=published)
+        published=published, restore_elsewhere=elsewhere)
 
 
 MINE = {'backup_id': 'mine', 'chain_length': 1, 'is_incremental': True}
@@ -117,6 +117,16 @@ def test_bad_placement_is_refused_before_anything_is_made(parameters, message):
     with pytest.raises(InvalidInput) as err:
         CinderRestore().precheck(context(cinder, parameters))
     assert message in err.value.msg and cinder.calls == []
+
+
+def test_a_cinder_backup_is_not_restored_into_another_project():
+    cinder = Cinder([('b-1', '2026-12-02T10:00:00')])
+    ctx = context(cinder, {}, metadata={'backup_id': 'b-1', 'volume_size': 2}, elsewhere=True)
+    with pytest.raises(InvalidInput) as err:
+        CinderRestore().precheck(ctx)
+    assert 'vol-1' in err.value.msg and 'backup_mode: bank' in err.value.msg
+    assert cinder.calls == []
+    CinderRestore().precheck(context(cinder, {}, metadata={'backup_id': 'b-1'}))  # at home
 
 
 def test_restore_into_zone_and_type_makes_the_volume_first():
