@@ -34,8 +34,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.resources.volume
 from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_restore import (
     RESTORE_SCHEMA, CinderRestore)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_bank import (
-    BankVolumeDelete, BankVolumeProtect, BankVolumeRestore, BankVolumeVerify, ByBackupMode,
-    drop_volume_now)
+    BankVolumeDelete, BankVolumeProtect, BankVolumeRestore, BankVolumeVerify, ByBackupMode)
 
 
 class CinderProtect(Operation):
@@ -283,7 +282,7 @@ class CinderVolumePlugin(ProtectionPlugin):
         return []
 
     def drop_restored(self, ctx: OperationContext, new_id: str) -> None:
-        drop_volume_now(ctx, new_id)
+        delete_when_settled(ctx, 'volume', new_id)
 
     def get_options_schema(self, resource_type: str) -> dict:
         return {'type': 'object', 'title': 'Cinder backup options', 'additionalProperties': False,
