@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 ---
 module: checkpoint_verify
-short_description: Verify that a checkpoint could be restored, without restoring it
+short_description: Verify that a checkpoint could be restored, or restore it as a drill
 version_added: 0.2.0
 description:
   - Checks an C(available) checkpoint and keeps the result as a verification record
@@ -18,9 +18,26 @@ description:
     image chunk it names is in the bank and referenced.
   - Level C(data) also reads and hashes the image chunks, all of them or I(data_subset)
     percent picked at random (as restic's C(check --read-data-subset)).
+  - Level C(drill) makes the checks of level C(bank), then restores the checkpoint for real
+    through the engine's restore, every resource under a scratch name
+    (C(karbor-drill-<verification id[:8]>-<original id[:8]>)) and without floating IPs;
+    compares what came back with what the checkpoint saved (an image's size and the sha256
+    of its bytes, read back from Glance, against the saved chunks; a volume's size; a
+    server's name, flavor and attached volume count); then deletes everything the restore
+    made (servers first), also when the restore or a comparison failed. The record keeps
+    I(restore_duration) and the I(cleanup) outcome; something the drill could not delete
+    fails the verification, naming its type and id.
+  - The drill's restore record (named C(karbor-drill-<verification id>), listed by
+    M(karbor.protection.restore_info) while the drill runs) is deleted with the rest; it is
+    kept when something was left behind, or when the run died, so it still names what was
+    made. A drill is refused before anything is read for a checkpoint holding a type whose
+    restore it cannot delete again (C(OS::Neutron::Network)).
+  - The drill needs the quota of one more copy of the checkpoint's resources for the time it
+    runs.
   - Every resource is checked whatever the others find; the reason of a failed resource
     names the missing or damaged object or backup.
-  - In check mode the checks run and nothing is written (no record, no operation log).
+  - In check mode the checks run and nothing is written (no record, no operation log); at
+    level C(drill) nothing is restored, and I(drill_skipped) says so.
 author:
   - karbor.protection developers (@karbor-protection)
 options:
@@ -40,9 +57,11 @@ options:
     aliases: [checkpoint]
   level:
     description:
-      - C(bank) (objects, checksums, backups) or C(data) (also every chunk's content).
+      - C(bank) (objects, checksums, backups), C(data) (also every chunk's content) or
+        C(drill) (the checks of C(bank), then a real restore under scratch names, compared
+        and deleted again).
     type: str
-    choices: [bank, data]
+    choices: [bank, data, drill]
     default: bank
   data_subset:
     description:
@@ -84,6 +103,18 @@ EXAMPLES = r'''
     checkpoint_id: "{{ cp.checkpoint.id }}"
     fail_on_problem: false
   register: verified
+
+- name: Restore drill of the newest checkpoint, everything it makes deleted again
+  karbor.protection.checkpoint_verify:
+    cloud: mycloud
+    plan: db-volumes
+    checkpoint_id: "{{ cp.checkpoint.id }}"
+    level: drill
+  register: drill
+
+- name: How long a restore of it takes
+  ansible.builtin.debug:
+    msg: "{{ drill.verification.restore_duration }} s"
 '''
 
 RETURN = r'''
@@ -105,7 +136,7 @@ verification:
       description: Plan of the checkpoint.
       type: str
     level:
-      description: C(bank) or C(data).
+      description: C(bank), C(data) or C(drill).
       type: str
     data_subset:
       description: Percentage of chunks read (level C(data)), else null.
@@ -120,7 +151,8 @@ verification:
       description: What is wrong with each failed resource, keyed as I(resources_status).
       type: dict
     problems:
-      description: Damaged objects of the checkpoint that belong to no resource.
+      description: Damaged objects of the checkpoint that belong to no resource; at level
+        C(drill) also a failed restore and what the drill left behind.
       type: list
       elements: str
     error:
@@ -141,6 +173,38 @@ verification:
     duration:
       description: Seconds the run took.
       type: float
+    restore_duration:
+      description: Level C(drill), seconds the drill's restore took; else absent.
+      type: float
+    restore_id:
+      description: Level C(drill), id of the drill's restore record (deleted again when the
+        cleanup was complete, see I(cleanup.restore_record)).
+      type: str
+    restore_status:
+      description: Level C(drill), C(success) or C(fail) of the drill's restore.
+      type: str
+    cleanup:
+      description: Level C(drill), what the drill deleted again.
+      type: dict
+      contains:
+        status:
+          description: C(done) (nothing left) or C(failed).
+          type: str
+        deleted:
+          description: C(<type> <id>) of each resource the drill's restore made and deleted.
+          type: list
+          elements: str
+        left:
+          description: What could not be deleted (type, id, why); also in I(problems).
+          type: list
+          elements: str
+        restore_record:
+          description: C(deleted), C(kept) (something was left) or null (none was written).
+          type: str
+    drill_skipped:
+      description: Level C(drill), why nothing was restored (check mode, failed checks);
+        null when the drill ran.
+      type: str
 '''
 
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
@@ -154,7 +218,7 @@ class CheckpointVerifyModule(KarborModule):
         provider_id=dict(type='str'),
         plan=dict(type='str'),
         checkpoint_id=dict(type='str', required=True, aliases=['checkpoint']),
-        level=dict(type='str', choices=['bank', 'data'], default='bank'),
+        level=dict(type='str', choices=['bank', 'data', 'drill'], default='bank'),
         data_subset=dict(type='int'),
         fail_on_problem=dict(type='bool', default=True),
     )

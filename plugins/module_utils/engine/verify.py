@@ -8,18 +8,21 @@ Level ``bank``: every object of the checkpoint is read back (its sha256 is
 checked), and each resource's plugin checks what the checkpoint names
 outside itself (a Cinder backup exists and is available; an image's chunks
 are in the bank and referenced). Level ``data`` also reads and hashes the
-chunks: all of them, or ``data_subset`` percent picked at random.
+chunks: all of them, or ``data_subset`` percent picked at random. Level
+``drill`` makes the checks of level bank, then restores the checkpoint under
+scratch names, compares and deletes what came back (engine/drill.py).
 
 Every resource is checked whatever the others find, and every problem names
 the object or backup at fault. A reader marker keeps deletes away while the
 run reads (as for a restore); the verification record is written once, when
 the run has ended. With ``dry_run`` (check mode) the checks run and nothing
-is written: no lease, marker, log or record.
+is written: no lease, marker, log or record (and a drill restores nothing).
 """
 
 from __future__ import annotations
 
 import threading
+import uuid
 from typing import Any
 
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
@@ -27,6 +30,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.common import ti
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     Conflict, InvalidInput)
 from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
+from ansible_collections.karbor.protection.plugins.module_utils.engine import drill
 from ansible_collections.karbor.protection.plugins.module_utils.engine.restore import (
     reading)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.run import (
@@ -64,6 +68,8 @@ def prepare_verify(engine: Any, provider_id: str, checkpoint_id: str, level: str
     roots = G.deserialize(checkpoint.resource_graph or '[{}, []]')
     for res in G.resources(roots):
         provider.plugin_for(res.type)
+    if options.level == 'drill':
+        drill.check_drillable(provider, G.resources(roots))
     return provider, collection, checkpoint, roots, options
 
 
@@ -113,8 +119,14 @@ def verify(engine: Any, provider_id: str, checkpoint_id: str, level: str = 'bank
         engine, provider_id, checkpoint_id, level, data_subset)
     started = timeutil.now()
     with reading(provider, collection, checkpoint.id, dry_run) as lease:
-        fields = _run_flow(engine, provider, roots, checkpoint, lease, options, dry_run,
-                           timeutil.isoformat(started))
+        run, fields = _run_flow(engine, provider, roots, checkpoint, lease, options, dry_run,
+                                timeutil.isoformat(started))
+        if options.level == 'drill':
+            if not dry_run:
+                fields['id'] = str(uuid.uuid4())  # the drill's names carry it
+            fields.update(drilled(engine, provider, checkpoint, roots, fields, dry_run))
+        run.finish_log(fields['status'], fields['error'] or (' '.join(fields['problems'])
+                                                             or None))
     ended = timeutil.now()
     fields.update({'provider_id': provider.id, 'checkpoint_id': checkpoint.id,
                    'plan_id': checkpoint.plan.get('id'), 'level': options.level,
@@ -151,7 +163,33 @@ def _run_flow(engine: Any, provider: Any, roots: list[G.GraphNode], checkpoint: 
     error = run.execute_capturing()
     failed = error or others or any(s != R.RES_OK for s in statuses.values())
     status = R.VERIFY_FAIL if failed else R.VERIFY_SUCCESS
-    run.finish_log(status, error or (' '.join(others) or None))
-    return {'status': status, 'resources_status': statuses, 'resources_reason': reasons,
-            'problems': others, 'error': error, 'objects_read': count,
-            'progress': run.progress.to_dict()}
+    return run, {'status': status, 'resources_status': statuses, 'resources_reason': reasons,
+                 'problems': others, 'error': error, 'objects_read': count,
+                 'progress': run.progress.to_dict()}
+
+
+def drilled(engine: Any, provider: Any, checkpoint: Checkpoint, roots: list[G.GraphNode],
+            fields: dict[str, Any], dry_run: bool) -> dict[str, Any]:
+    """The checks' record with the drill's outcome merged in; no drill in
+    check mode or when the checks failed (it would restore a known-bad copy)."""
+    merged = {'restore_id': None, 'restore_status': None, 'restore_duration': None,
+              'cleanup': None, 'drill_skipped': None}
+    if dry_run:
+        merged['drill_skipped'] = 'check mode: only the checks ran; nothing was restored.'
+        return merged
+    if fields['status'] != R.VERIFY_SUCCESS:
+        merged['drill_skipped'] = 'the checks failed; nothing was restored.'
+        return merged
+    outcome = drill.run_drill(engine, provider, checkpoint, roots, fields['id'])
+    statuses, reasons = dict(fields['resources_status']), dict(fields['resources_reason'])
+    for key, found in outcome['failures'].items():
+        statuses[key] = R.RES_FAILED
+        reasons[key] = ' '.join(([reasons[key]] if reasons.get(key) else []) + found)
+    problems = list(fields['problems']) + outcome['problems']
+    failed = problems or any(s != R.RES_OK for s in statuses.values())
+    merged.update({key: outcome[key] for key in ('restore_id', 'restore_status',
+                                                 'restore_duration', 'cleanup')})
+    merged.update({'status': R.VERIFY_FAIL if failed else R.VERIFY_SUCCESS,
+                   'resources_status': statuses, 'resources_reason': reasons,
+                   'problems': problems})
+    return merged

@@ -37,12 +37,13 @@ from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin
     Operation, OperationContext, ProtectionPlugin)
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 from ansible_collections.karbor.protection.plugins.module_utils.resources.glance_calls import (
-    close_response, delete_image, image_document, images_named, open_image_data,
+    close_response, delete_image, image_document, image_or_none, images_named, open_image_data,
     saved_image_metadata, snapshot_name, wait_image_active)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.image_read_ahead import (
     ImageReadAhead)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.image_chunks import (
-    check_chunks, copy_image_data, release_chunks, saved_chunks, upload_chunks)
+    check_chunks, compare_with_chunks, copy_image_data, release_chunks, saved_chunks,
+    upload_chunks)
 
 MIB = 1024 * 1024
 DEFAULT_CHUNK = 8 * MIB
@@ -302,6 +303,19 @@ class GlanceImagePlugin(ProtectionPlugin):
     supported_types = (R.IMAGE,)
     operation_classes = {'protect': GlanceProtect, 'restore': GlanceRestore, 'delete': GlanceDelete,
                          'verify': GlanceVerify}
+    drill_supported = True
+
+    def compare_restored(self, ctx: OperationContext, new_id: str) -> list[str]:
+        """The restored image's bytes, read back from Glance, against the saved chunks."""
+        store = ChunkStore(ctx.checkpoint.bank, plugin_settings(ctx.config).workers)
+        return compare_with_chunks(ctx, store, new_id, ctx.section.get_json('metadata'))
+
+    def drop_restored(self, ctx: OperationContext, new_id: str) -> None:
+        delete_image(ctx, new_id)
+        left = image_or_none(ctx, new_id)
+        if left is not None and left.status != 'deleted':
+            raise KarborError('Image %s is still there (%s) after its delete.'
+                              % (new_id, left.status))
 
     def get_options_schema(self, resource_type: str) -> dict:
         return {'type': 'object', 'title': 'Image protection options',

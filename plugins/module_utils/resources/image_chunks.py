@@ -130,3 +130,32 @@ def check_chunks(ctx: OperationContext, store: ChunkStore, owner: str, chunks: l
         raise BankCorrupted('%s %s: %d of %d chunk(s) failed: %s' % (
             what, ctx.resource.id, len(problems), len(set(chunks)),
             ' '.join(problems[d] for d in dict.fromkeys(chunks) if d in problems)))
+
+
+def compare_with_chunks(ctx: OperationContext, store: ChunkStore, image_id: str,
+                        meta: dict) -> list[str]:
+    """What differs between the bytes Glance serves for ``image_id`` and the
+    saved copy: read once, cut as protect cut them, each piece named as the
+    bank names chunks, so the size and the hash tree over those names
+    (``sha256_tree``) are compared without keeping anything (a drill)."""
+    chunks = saved_chunks(ctx, meta)
+    digests: list[str] = []
+    total = 0
+    response = open_image_data(ctx, image_id)
+    try:
+        for data in fixed_chunks(response.iter_content(READ_BLOCK), int(meta['chunk_size'])):
+            digests.append(store.digest(data))
+            total += len(data)
+            ctx.progress.add(bytes_done=len(data))
+    finally:
+        response.close()
+    problems = []
+    if total != meta.get('size'):
+        problems.append('size %d bytes, saved %s' % (total, meta.get('size')))
+    if tree_digest(digests) != meta.get('sha256_tree'):
+        first = next((i for i, pair in enumerate(zip(digests, chunks)) if pair[0] != pair[1]),
+                     min(len(digests), len(chunks)))
+        problems.append('bytes differ from the saved copy from chunk %d (of %d) on: sha256 '
+                        'tree %s, saved %s' % (first, len(chunks), tree_digest(digests),
+                                               meta.get('sha256_tree')))
+    return problems

@@ -39,6 +39,7 @@ class NoopProtectionPlugin(ProtectionPlugin):
     supported_types = RESOURCE_TYPES
     operation_classes = {'protect': _NoopProtect, 'restore': _NoopRestore,
                          'verify': _NoopVerify}
+    drill_supported = True  # its restore makes nothing: nothing to compare or delete
 
     def get_options_schema(self, resource_type: str) -> dict:
         return {'type': 'object', 'title': 'No-Op options', 'properties': {

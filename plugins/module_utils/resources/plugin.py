@@ -24,7 +24,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.common.resource 
 
 HOOKS = ('on_prepare_begin', 'on_prepare_finish', 'on_main', 'on_complete')
 OPERATIONS = ('protect', 'restore', 'delete', 'verify')
-VERIFY_LEVELS = ('bank', 'data')
+VERIFY_LEVELS = ('bank', 'data', 'drill')
 
 
 class Operation:
@@ -235,6 +235,19 @@ class ProtectionPlugin:
 
     def get_restore_schema(self, resource_type: str) -> dict:
         return {'type': 'object', 'properties': {}, 'additionalProperties': False}
+
+    #: a verify drill (engine/drill.py) may restore this type: the plugin can
+    #: tell what came back from what was saved and delete it again
+    drill_supported = False
+
+    def compare_restored(self, ctx: OperationContext, new_id: str) -> list[str]:
+        """Drill: what differs between the restored ``new_id`` and what the
+        checkpoint saved of ``ctx.resource`` (empty: nothing)."""
+        return []
+
+    def drop_restored(self, ctx: OperationContext, new_id: str) -> None:
+        """Drill: delete the restored ``new_id`` and wait until it is gone;
+        KarborError when it stays."""
 
     def get_saved_info_schema(self, resource_type: str) -> dict:
         return {'type': 'object', 'properties': {}}

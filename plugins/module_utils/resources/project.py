@@ -30,6 +30,7 @@ class KeystoneProjectPlugin(ProtectionPlugin):
     name = 'karbor-project-protection-plugin'
     supported_types = (R.PROJECT,)
     operation_classes = {'protect': ProjectProtect, 'restore': ProjectRestore}
+    drill_supported = True  # its restore makes nothing: nothing to compare or delete
 
 
 class ProjectProtectable(Protectable):

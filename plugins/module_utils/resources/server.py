@@ -214,6 +214,45 @@ class NovaServerPlugin(ProtectionPlugin):
     name = 'karbor-server-protection-plugin'
     supported_types = (R.SERVER,)
     operation_classes = {'protect': NovaProtect, 'restore': NovaRestore}
+    drill_supported = True
+
+    def compare_restored(self, ctx: OperationContext, new_id: str) -> list[str]:
+        """The restored server's name, flavor and attached volume count
+        against the saved record and the name the restore was given."""
+        meta = ctx.section.get_json('metadata')
+        smeta = meta['server_metadata']
+        cloud, conn = ctx.cloud, ctx.cloud.conn
+        server = cloud.call('Server %s' % new_id, conn.compute.get_server, new_id)
+        attached = cloud.call('Volume attachments of %s' % new_id,
+                              lambda: list(conn.compute.volume_attachments(server)))
+        problems = []
+        wanted = ctx.parameters.get('restore_name')
+        if wanted and server.name != wanted:
+            problems.append('name %r, asked %r' % (server.name, wanted))
+        flavor = server.flavor or {}
+        if smeta.get('flavor') != flavor.get('id') and smeta.get('flavor_name') not in (
+                flavor.get('original_name'), flavor.get('name')):
+            problems.append('flavor %s, saved %s' % (
+                flavor.get('original_name') or flavor.get('id'), smeta.get('flavor_name')))
+        if len(attached) != len(meta.get('attach_metadata') or {}):
+            problems.append('%d attached volume(s), saved %d'
+                            % (len(attached), len(meta.get('attach_metadata') or {})))
+        return problems
+
+    def drop_restored(self, ctx: OperationContext, new_id: str) -> None:
+        """Delete the server and wait until Nova has let its volumes go."""
+        cloud, conn = ctx.cloud, ctx.cloud.conn
+        cloud.call('Deleting server %s' % new_id, conn.compute.delete_server, new_id,
+                   ignore_missing=True)
+
+        def found():
+            try:
+                return cloud.call('Server %s' % new_id, conn.compute.get_server, new_id)
+            except NotFound:
+                return None
+        wait_for('server %s' % new_id, found, lambda s: s is None,
+                 lambda s: 'server is %s' % s.status if s.status == 'ERROR' and
+                 not getattr(s, 'task_state', None) else None, ctx.timeout)
 
     def get_options_schema(self, resource_type: str) -> dict:
         return {'type': 'object', 'title': 'Server options', 'properties': {},

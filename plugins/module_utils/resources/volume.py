@@ -271,6 +271,18 @@ class CinderVolumePlugin(ProtectionPlugin):
     supported_types = (R.VOLUME,)
     operation_classes = {'protect': VolumeProtect, 'restore': VolumeRestore,
                          'delete': VolumeDelete, 'verify': VolumeVerify}
+    drill_supported = True
+
+    def compare_restored(self, ctx: OperationContext, new_id: str) -> list[str]:
+        """The restored volume's size against the saved one (both backup modes)."""
+        saved = ctx.section.get_json('metadata').get('volume_size')
+        volume = wait_volume(ctx, new_id, ('available', 'in-use'))
+        if saved and volume.size != saved:
+            return ['size %s GiB, saved %s GiB' % (volume.size, saved)]
+        return []
+
+    def drop_restored(self, ctx: OperationContext, new_id: str) -> None:
+        delete_when_settled(ctx, 'volume', new_id)
 
     def get_options_schema(self, resource_type: str) -> dict:
         return {'type': 'object', 'title': 'Cinder backup options', 'additionalProperties': False,

@@ -69,7 +69,7 @@ def test_pick_reads_nothing_at_bank_level_and_a_random_share_at_data_level():
 
 
 @pytest.mark.parametrize('level, subset, message', [
-    ('drill', None, "level 'drill' does not exist; use one of: bank, data"),
+    ('restore', None, "level 'restore' does not exist; use one of: bank, data, drill"),
     ('data', 0, 'from 1 to 100; got 0'),
     ('data', 101, 'from 1 to 100; got 101'),
     ('data', True, 'from 1 to 100; got True'),
@@ -279,7 +279,7 @@ def test_bad_requests_change_nothing(engine, checkpoint):
     with pytest.raises(NotFound):
         engine.verify(NOOP_PROVIDER_ID, '77777777-0000-0000-0000-000000000007')
     with pytest.raises(InvalidInput):
-        engine.verify(NOOP_PROVIDER_ID, checkpoint.id, 'drill')
+        engine.verify(NOOP_PROVIDER_ID, checkpoint.id, 'restore')
     with pytest.raises(InvalidInput):
         engine.verify(NOOP_PROVIDER_ID, checkpoint.id, 'data', 0)
     checkpoint.set_status(R.CP_ERROR, 'broken')
