@@ -101,7 +101,8 @@ options:
   level:
     description:
       - For C(verify), the level of M(karbor.protection.checkpoint_verify) - C(bank) (objects,
-        checksums, backups) or C(data) (also the chunks' content). Defaults to C(bank).
+        checksums, backups), C(data) (also the chunks' content) or C(drill) (a restore under
+        scratch names, compared and deleted again). Defaults to C(bank).
     type: str
   data_subset:
     description:
