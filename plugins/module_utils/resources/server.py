@@ -193,8 +193,7 @@ class NovaRestore(Operation):
             except KarborError:
                 pass  # named in the restore's section; the error says what failed
         try:
-            ctx.cloud.call('Deleting half-restored server %s' % server_id,
-                           ctx.cloud.conn.compute.delete_server, server_id)
+            delete_server(ctx, server_id)
             ctx.publish_new_resource(ctx.resource.id, None)
         except KarborError:
             pass
@@ -208,6 +207,23 @@ class NovaRestore(Operation):
                         lambda s: ('server is %s: %s' % (s.status, (s.fault or {}).get('message'))
                                    if s.status == 'ERROR' else None),
                         ctx.timeout)
+
+
+def delete_server(ctx: OperationContext, server_id: str) -> None:
+    """Delete a server a restore made and wait until Nova has let its
+    volumes go (a half-restored one, or a drill's)."""
+    cloud, conn = ctx.cloud, ctx.cloud.conn
+    cloud.call('Deleting server %s' % server_id, conn.compute.delete_server, server_id,
+               ignore_missing=True)
+
+    def found():
+        try:
+            return cloud.call('Server %s' % server_id, conn.compute.get_server, server_id)
+        except NotFound:
+            return None
+    wait_for('server %s' % server_id, found, lambda s: s is None,
+             lambda s: 'server is %s' % s.status if s.status == 'ERROR' and
+             not getattr(s, 'task_state', None) else None, ctx.timeout)
 
 
 class NovaServerPlugin(ProtectionPlugin):
@@ -240,19 +256,7 @@ class NovaServerPlugin(ProtectionPlugin):
         return problems
 
     def drop_restored(self, ctx: OperationContext, new_id: str) -> None:
-        """Delete the server and wait until Nova has let its volumes go."""
-        cloud, conn = ctx.cloud, ctx.cloud.conn
-        cloud.call('Deleting server %s' % new_id, conn.compute.delete_server, new_id,
-                   ignore_missing=True)
-
-        def found():
-            try:
-                return cloud.call('Server %s' % new_id, conn.compute.get_server, new_id)
-            except NotFound:
-                return None
-        wait_for('server %s' % new_id, found, lambda s: s is None,
-                 lambda s: 'server is %s' % s.status if s.status == 'ERROR' and
-                 not getattr(s, 'task_state', None) else None, ctx.timeout)
+        delete_server(ctx, new_id)
 
     def get_options_schema(self, resource_type: str) -> dict:
         return {'type': 'object', 'title': 'Server options', 'properties': {},
