@@ -275,8 +275,7 @@ class Measurement:
             return
         product = statistics.median(self.times['product'])
         base = statistics.median(self.times['baseline'])
-        per_round = ['%.2f' % (b / p) for b, p in zip(self.times['baseline'],
-                                                      self.times['product'])]
+        ratios = [b / p for b, p in zip(self.times['baseline'], self.times['product'])]
         print('%s: %s' % (self.name, self.label))
         print('  baseline: %s' % self.baseline_label)
         print('  %.1f MiB, %d rounds: product %.2f s (%.1f MiB/s), baseline %.2f s (%.1f MiB/s) '
@@ -293,9 +292,10 @@ class Measurement:
                   100 * statistics.median(self.busy['baseline'])))
         print('  load average (1 min) before/after each round: %s' % ', '.join(
             '%.2f/%.2f' % pair for pair in self.load))
-        print('%s_throughput_ratio=%.2f (baseline time / product time of the medians; per '
-              'round %s; target >= %.1f)' % (self.name, base / product, ' '.join(per_round),
-                                             self.target), flush=True)
+        print('%s_throughput_ratio=%.2f (baseline time / product time of the medians; median '
+              'of the per-round ratios %.2f: %s; target >= %.1f)' % (
+                  self.name, base / product, statistics.median(ratios),
+                  ' '.join('%.2f' % r for r in ratios), self.target), flush=True)
 
     def show_profile(self):
         if self.profile is not None:
