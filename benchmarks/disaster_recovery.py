@@ -415,6 +415,9 @@ def restored_id(record):
 def main():  # pylint: disable=too-many-locals,too-many-statements
     args = parse_args()
     signal.signal(signal.SIGTERM, stop_on_term)
+    # (a shell starts background jobs with SIGINT ignored: take it back, so an interrupt
+    # always reaches the clean-up)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     size, chunk = args.size_mib * MIB, args.chunk_mib * MIB
     prefetch = max(1, args.concurrency // 2)  # image_chunks.upload_chunks' read ahead
     volume_gib = max(1, -(-size // GIB))
