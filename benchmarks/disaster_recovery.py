@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import cProfile
+import functools
 import io
 import os
 import pstats
@@ -50,10 +51,16 @@ import openstack
 import bench_util
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
+    BankCorrupted, NotFound)
 from ansible_collections.karbor.protection.plugins.module_utils.engine import copy as copy_flow
-from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import ProtectionEngine
-from ansible_collections.karbor.protection.plugins.module_utils.resources import image as image_plugin
+from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import (
+    ProtectionEngine)
+from ansible_collections.karbor.protection.plugins.module_utils.resources import (
+    image as image_plugin)
 from ansible_collections.karbor.protection.plugins.module_utils.resources import volume_bank
+from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import (
+    normalize_key, sha256_hex)
 from ansible_collections.karbor.protection.plugins.module_utils.storage import object_copy
 from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import chunk_key
 
@@ -90,7 +97,7 @@ class RawChunks(io.RawIOBase):
             self.next += 1
 
     def readinto(self, target):
-        while not len(self.view):
+        while not self.view.nbytes:
             self._fill()
             if not self.pending:
                 return 0
@@ -317,9 +324,9 @@ class ThreadsProfile:
 
     def __enter__(self):
         threading.setprofile(self._hook)
-        main = cProfile.Profile()
-        self.profiles.append(main)
-        main.enable()
+        first = cProfile.Profile()
+        self.profiles.append(first)
+        first.enable()
         return self
 
     def __exit__(self, *exc):
@@ -339,8 +346,8 @@ class ThreadsProfile:
         stats.sort_stats('cumulative').print_stats(15)
         print('... and of its main thread alone (the sequential steps; karbor code, top 30 by '
               'cumulative time):')
-        main = pstats.Stats(self.profiles[0], stream=sys.stdout)
-        main.sort_stats('cumulative').print_stats('module_utils', 30)
+        alone = pstats.Stats(self.profiles[0], stream=sys.stdout)
+        alone.sort_stats('cumulative').print_stats('module_utils', 30)
 
 
 def time_data_path(owner, record):
@@ -377,11 +384,6 @@ def fewer_heads():
     copy_objects with the target looked up first and, when it lacks the object, the
     source's sha256 taken from the GET (checked) instead of a HEAD beforehand: four requests
     per object sent instead of five. What that change to object_copy.py would gain."""
-    from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (  # noqa: E501 pylint: disable=import-outside-toplevel
-        BankCorrupted, NotFound)
-    from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import (  # noqa: E501 pylint: disable=import-outside-toplevel
-        normalize_key, sha256_hex)
-
     def copy_objects(source, target, keys, dry_run=False, workers=COPY_WORKERS):
         counters = object_copy.CopyCounters()
 
@@ -453,7 +455,7 @@ def restored_id(record):
     return next(iter(record['new_resources'].values()))
 
 
-def main():  # pylint: disable=too-many-locals,too-many-statements
+def main():  # pylint: disable=too-many-locals,too-many-statements,too-many-branches
     args = parse_args()
     signal.signal(signal.SIGTERM, stop_on_term)
     # (a shell starts background jobs with SIGINT ignored: take it back, so an interrupt
@@ -634,16 +636,16 @@ def main():  # pylint: disable=too-many-locals,too-many-statements
             last = round_no == args.repeat - 1
             flags = {'profile': args.profile and last, 'processes': args.processes and last}
             if 'image' in args.only:
-                image_m.round(round_no, lambda: product_image_restore(round_no),
-                              lambda: baseline_image_restore(round_no), **flags)
+                image_m.round(round_no, functools.partial(product_image_restore, round_no),
+                              functools.partial(baseline_image_restore, round_no), **flags)
                 drop_images()
             if 'volume' in args.only:
-                volume_m.round(round_no, lambda: product_volume_restore(round_no),
-                               lambda: baseline_volume_restore(round_no), **flags)
+                volume_m.round(round_no, functools.partial(product_volume_restore, round_no),
+                               functools.partial(baseline_volume_restore, round_no), **flags)
                 drop_volumes()
             if 'copy' in args.only:
-                copy_m.round(round_no, lambda: product_copy(round_no),
-                             lambda: baseline_copy(round_no), **flags)
+                copy_m.round(round_no, functools.partial(product_copy, round_no),
+                             functools.partial(baseline_copy, round_no), **flags)
                 first = copies[round_no]
                 if first['bytes_sent'] == 0:
                     sys.exit('the copy of round %d sent nothing: %s' % (round_no + 1, first))
