@@ -199,12 +199,12 @@ class Made:
         for image_id in images:
             steps.append(('image %s' % image_id,
                           lambda i=image_id: conn.image.delete_image(i, ignore_missing=True)))
-        for volume_id in volumes:
-            steps.append(('volume %s' % volume_id, lambda v=volume_id: self.drop_volume(v)))
-        for snapshot in snapshots:
+        for snapshot in snapshots:  # (before the volumes: a volume with snapshots stays)
             steps.append(('snapshot %s' % snapshot.id, lambda s=snapshot: (
                 conn.block_storage.delete_snapshot(s, ignore_missing=True),
                 conn.block_storage.wait_for_delete(s, wait=600))))
+        for volume_id in volumes:
+            steps.append(('volume %s' % volume_id, lambda v=volume_id: self.drop_volume(v)))
         for container in self.containers:
             steps.append(('container %s' % container, lambda c=container: (
                 bench_util.empty_container(self.swift, c, delete=True))))
