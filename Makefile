@@ -94,5 +94,6 @@ bench: venv
 	$(VENV)/bin/python -W ignore benchmarks/module_overhead.py
 	$(VENV)/bin/python -W ignore benchmarks/checkpoint_list.py
 	PYTHONPATH=collections $(VENV)/bin/python -W ignore benchmarks/image_protect.py
+	PYTHONPATH=collections $(VENV)/bin/python -W ignore benchmarks/disaster_recovery.py
 	$(VENV)/bin/python -W ignore benchmarks/volumes_parallel.py
 	$(VENV)/bin/python -W ignore benchmarks/volumes_parallel.py --availability-zone bench
