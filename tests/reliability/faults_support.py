@@ -245,8 +245,8 @@ class Lab:
         backups = {b.id for b in conn.block_storage.backups(details=True) if b.volume_id in mine}
         snapshots = {s.id for s in conn.block_storage.snapshots(details=True)
                      if s.volume_id in mine}
-        volumes = {v.id for v in conn.block_storage.volumes(details=True)
-                   if v.id not in mine and any((v.name or '').startswith(c) for c in cps)}
+        volumes = {v.id for v in conn.block_storage.volumes(details=True)  # restored, temporary
+                   if v.id not in mine and any(c in (v.name or '') for c in cps)}
         images = {i.id for i in conn.image.images()
                   if any(c in (i.name or '') for c in cps)}
         return {'backups': backups, 'snapshots': snapshots, 'volumes': volumes,

@@ -157,3 +157,26 @@ def test_sigkill_then_operator_recovery(point, make_lab):  # noqa: F811 pylint: 
     lab.ok('plan')
     {'protect': protect_case, 'restore': restore_case, 'delete': delete_case}[operation](
         lab, phase)
+
+
+def test_bank_mode_protect_killed_with_its_temporaries_then_deleted(make_lab):  # noqa: F811 pylint: disable=redefined-outer-name
+    """backup_mode bank killed once its snapshot, volume copy and image all exist: the
+    checkpoint turns error after the lease, and its delete removes every temporary and
+    chunk (nothing in Cinder, Glance or the bank)."""
+    lab = make_lab('f-bank-upl')
+    lab.ok('plan', backup_mode='bank')
+    kill_at(lab, 'protect.volume_upload')
+    ids = lab.bank_checkpoint_ids()
+    assert len(ids) == 1, ids
+    dead = ids.pop()
+    made = lab.cloud_artifacts()
+    assert made['snapshots'] and made['volumes'] and made['images'], (
+        'the fault point is after every temporary exists: %s' % made)
+    lab.wait_lease_expiry()
+    shown = lab.ok('show', checkpoint_id=dead)['checkpoint']
+    assert shown['status'] == 'error' and 'lease expired' in (shown.get('error') or ''), shown
+    lab.assert_consistent_catalog()
+    lab.ok('delete', checkpoint_id=dead)
+    assert lab.checkpoint(dead).status == 'deleted'
+    lab.assert_consistent_catalog()
+    lab.assert_nothing_left()

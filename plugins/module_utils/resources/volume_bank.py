@@ -165,6 +165,7 @@ class BankVolumeProtect(Operation):
             temporary['image_id'] = image_id = upload_to_image(ctx, source, name)
             ctx.section.put('metadata', meta)
             image = wait_upload(ctx, source, image_id, deadline - time.monotonic())
+            fault_point('protect.volume_upload')  # every temporary exists
             ctx.progress.add(bytes_total=image.size or 0)
             ctx.check_lease()
             digests, total = copy_image_data(
