@@ -140,7 +140,7 @@ runs:
       description: Every checkpoint made, copied or verified, newest first.
       type: list
       elements: str
-    copy:
+    copied:
       description: For C(copy), what was sent - C(target_provider_id), C(target_project_id),
         C(objects_sent), C(objects_skipped), C(bytes_sent), C(bytes_skipped), C(copies) (per
         checkpoint C(checkpoint_id), C(changed), C(objects_sent), C(bytes_sent)) and

@@ -182,9 +182,9 @@ def test_two_nodes_copy_and_verify_each_fire_time_once(awx, cloud, image, tmp_pa
                 ('check', iso(fire), 'success'), ('offsite', iso(fire), 'success')], runs
             done = {r['operation_name']: r for r in runs}
             assert done['offsite']['checkpoint_ids'] == [checkpoint.id]
-            assert done['offsite']['copy']['target_provider_id'] == target
-            assert done['offsite']['copy']['copies'][0]['changed']
-            assert done['offsite']['copy']['objects_sent'] > 0
+            assert done['offsite']['copied']['target_provider_id'] == target
+            assert done['offsite']['copied']['copies'][0]['changed']
+            assert done['offsite']['copied']['objects_sent'] > 0
             verification = done['check']['verify']['verifications'][0]
             assert (verification['checkpoint_id'], verification['status']) == (
                 checkpoint.id, 'success')
@@ -199,7 +199,7 @@ def test_two_nodes_copy_and_verify_each_fire_time_once(awx, cloud, image, tmp_pa
             assert claim['awx_job_id'] in jobs_at[claim['fire_time']]
         copy_claims = sorted((c for c in claims if c['operation_id'] == ops['offsite']['id']),
                              key=lambda c: c['fire_time'])
-        assert [c['copy']['copies'][0]['checkpoint_id'] for c in copy_claims] == made
+        assert [c['copied']['copies'][0]['checkpoint_id'] for c in copy_claims] == made
         # the target bank (project B): one copy per fire time, none twice
         copies = target_engine.list_checkpoints(target)
         origins = sorted((c.extra_info['copied_from'] for c in copies),

@@ -28,7 +28,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.engine.time_trig
 
 CREATED_BY = 'operation-engine'  # Karbor's value for scheduled checkpoints
 #: what an execution records beside its state, in the entry, the claim and the log
-DETAILS = ('retention', 'copy', 'verify')
+DETAILS = ('retention', 'copied', 'verify')
 #: what a copy records of each checkpoint it copied
 COPY_FIELDS = ('checkpoint_id', 'changed', 'objects_sent', 'bytes_sent')
 
@@ -118,7 +118,7 @@ def copy(run: FireTime, entry: dict[str, Any]) -> None:
         origin['project_name'] = run.engine.cloud.project_name
     result = run.engine.copy_checkpoints(run.target(), plan['provider_id'],
                                          run.definition['target_provider_id'], ids, origin)
-    entry['copy'] = {
+    entry['copied'] = {
         'target_provider_id': result['target_provider_id'],
         'target_project_id': result['target_project_id'],
         'objects_sent': result['objects_sent'], 'objects_skipped': result['objects_skipped'],

@@ -153,18 +153,18 @@ def test_copy_copies_the_newest_checkpoints_and_records_what_was_sent(engine):
     entry, = report['runs']
     assert entry['state'] == 'success' and entry['operation_type'] == 'copy'
     assert entry['checkpoint_ids'] == [new.id, mid.id] and old.id not in entry['checkpoint_ids']
-    assert entry['copy']['objects_sent'] == 6 and entry['copy']['bytes_sent'] == 600
+    assert entry['copied']['objects_sent'] == 6 and entry['copied']['bytes_sent'] == 600
     copied_to, ids, origin = engine.copied[0]
     assert copied_to is target and ids == [new.id, mid.id]
     assert origin['scheduled_operation_id'] == op['id']
     assert origin['fire_time'] == '2026-01-01T01:00:00Z'
     claim, = claims_of(engine, op)
     assert claim['state'] == 'success' and claim['checkpoint_ids'] == [new.id, mid.id]
-    assert claim['copy']['copies'][0] == {'checkpoint_id': new.id, 'changed': True,
+    assert claim['copied']['copies'][0] == {'checkpoint_id': new.id, 'changed': True,
                                           'objects_sent': 3, 'bytes_sent': 300}
     log = engine.operation_logs.get(entry['log_id'])
     assert log['status'] == 'success' and log['checkpoint_id'] == new.id
-    assert log['extra_info']['copy']['target_project_id'] == 'project-b'
+    assert log['extra_info']['copied']['target_project_id'] == 'project-b'
 
 
 def test_copy_without_a_target_argument_copies_within_the_runs_own_cloud(engine):
