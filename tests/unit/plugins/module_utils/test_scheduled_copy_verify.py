@@ -161,7 +161,7 @@ def test_copy_copies_the_newest_checkpoints_and_records_what_was_sent(engine):
     claim, = claims_of(engine, op)
     assert claim['state'] == 'success' and claim['checkpoint_ids'] == [new.id, mid.id]
     assert claim['copied']['copies'][0] == {'checkpoint_id': new.id, 'changed': True,
-                                          'objects_sent': 3, 'bytes_sent': 300}
+                                            'objects_sent': 3, 'bytes_sent': 300}
     log = engine.operation_logs.get(entry['log_id'])
     assert log['status'] == 'success' and log['checkpoint_id'] == new.id
     assert log['extra_info']['copied']['target_project_id'] == 'project-b'
