@@ -170,9 +170,7 @@ copies:
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
 from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import (
-    KarborModule, prefixed_connection_spec)
-
-TARGET = 'target_'
+    KarborModule, target_connection_spec)
 
 
 class CheckpointCopyModule(KarborModule):
@@ -182,7 +180,7 @@ class CheckpointCopyModule(KarborModule):
         checkpoint_id=dict(type='str', aliases=['checkpoint']),
         count=dict(type='int', default=1),
         target_provider_id=dict(type='str', required=True),
-        **prefixed_connection_spec(TARGET),
+        **target_connection_spec(),
     )
     module_kwargs = dict(required_one_of=[('checkpoint_id', 'plan')])
     default_timeout = 3600
@@ -206,7 +204,7 @@ class CheckpointCopyModule(KarborModule):
         cloud = self.params['cloud']
         origin = {'cloud': cloud if isinstance(cloud, str) else None,
                   'project_name': engine.cloud.project_name}
-        result = engine.copy_checkpoints(self.engine_for(TARGET), provider_id,
+        result = engine.copy_checkpoints(self.target_engine(required=True), provider_id,
                                          self.params['target_provider_id'], ids, origin,
                                          dry_run=self.check_mode)
         for warning in result['copy_warnings']:

@@ -177,10 +177,8 @@ restore:
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
 from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import (
-    KarborModule, prefixed_connection_spec)
+    KarborModule, target_connection_spec)
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
-
-TARGET = 'target_'
 
 
 class RestoreModule(KarborModule):
@@ -193,16 +191,9 @@ class RestoreModule(KarborModule):
         restore_target=dict(type='str'),
         keep_failed=dict(type='bool', default=False),
         name=dict(type='str'),
-        **prefixed_connection_spec(TARGET),
+        **target_connection_spec(),
     )
     default_timeout = 3600
-
-    def target(self):
-        """The engine of the project or cloud to restore into; None: the source's."""
-        if all(self.params[name] is None for name in self.argument_spec
-               if name.startswith(TARGET)):
-            return None
-        return self.engine_for(TARGET)
 
     def run(self):
         engine = self.engine
@@ -216,7 +207,7 @@ class RestoreModule(KarborModule):
             previous = engine.restores.find(self.params['name'])
             if previous and previous['status'] == R.RESTORE_SUCCESS:
                 return {'changed': False, 'restore': previous}
-        target = self.target()
+        target = self.target_engine()
         if self.check_mode:
             engine.prepare_restore(provider_id, self.params['checkpoint_id'],
                                    self.params['parameters'], self.params['restore_target'],

@@ -194,12 +194,9 @@ run_id:
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
 from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import (
-    KarborModule, prefixed_connection_params, prefixed_connection_spec)
+    KarborModule, target_connection_spec)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.scheduler import (
     AWX_FIELDS, Scheduler)
-
-
-TARGET = 'target_'
 
 
 class ScheduledOperationRunModule(KarborModule):
@@ -212,7 +209,7 @@ class ScheduledOperationRunModule(KarborModule):
         awx_job_launch_type=dict(type='str'),
         max_fire_times=dict(type='int', default=1000),
         fail_on_error=dict(type='bool', default=True),
-        **prefixed_connection_spec(TARGET),
+        **target_connection_spec(),
     )
     default_timeout = 3600
 
@@ -220,8 +217,9 @@ class ScheduledOperationRunModule(KarborModule):
         if self.params['max_fire_times'] < 1:
             raise InvalidInput('max_fire_times must be 1 or more.')
         context = {key: self.params[key] for key in AWX_FIELDS}
+        target = self.target_engine()  # copy operations copy into its cloud (else this one's)
         scheduler = Scheduler(self.engine, max_fire_times=self.params['max_fire_times'],
-                              context=context, target=self.copy_target())
+                              context=context, target=None if target is None else lambda: target)
         report = scheduler.run(self.params['operations'], self.params['triggers'],
                                check_mode=self.check_mode)
         failed = report.pop('failed_runs')
@@ -231,15 +229,6 @@ class ScheduledOperationRunModule(KarborModule):
                     '%s at %s: %s' % (r['operation_name'] or r['operation_id'], r['fire_time'],
                                       r['error']) for r in failed)), **report)
         return report
-
-    def copy_target(self):
-        """What makes the engine copy operations copy into: the target_*
-        cloud when any target_* option is set (checked now, before anything
-        runs), else None (this run's own cloud and credentials)."""
-        if all(self.params.get(name) is None for name in prefixed_connection_spec(TARGET)):
-            return None
-        prefixed_connection_params(self.params, TARGET)  # InvalidInput: no target credentials
-        return lambda: self.engine_for(TARGET)
 
 
 def main():

@@ -27,10 +27,12 @@ from typing import Any
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
-    Conflict, InvalidInput, KarborError, NotFound)
+    Conflict, InvalidInput, NotFound)
 from ansible_collections.karbor.protection.plugins.module_utils.common.faults import fault_point
 from ansible_collections.karbor.protection.plugins.module_utils.engine.restore import (
     reading)
+from ansible_collections.karbor.protection.plugins.module_utils.engine.target import (
+    target_project_id)
 from ansible_collections.karbor.protection.plugins.module_utils.flow import graph as G
 from ansible_collections.karbor.protection.plugins.module_utils.storage.checkpoints import (
     Checkpoint)
@@ -52,11 +54,7 @@ def prepare_copy(engine: Any, target: Any, provider_id: str, target_provider_id:
         target_provider = target.provider(target_provider_id)
     except NotFound as exc:
         raise NotFound('target_provider_id: %s' % exc.msg)
-    try:
-        target_project = target.project_id
-    except KarborError as exc:
-        raise KarborError('The target cloud refused the connection or its credentials; check '
-                          'target_cloud / target_auth. %s' % exc.msg)
+    target_project = target_project_id(target)
     if not checkpoint_ids:
         raise NotFound('No available checkpoint to copy; set checkpoint_id, or a plan that has '
                        'available checkpoints.')

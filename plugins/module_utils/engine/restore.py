@@ -25,6 +25,8 @@ from ansible_collections.karbor.protection.plugins.module_utils.common.resource 
 from ansible_collections.karbor.protection.plugins.module_utils.engine.claims import (
     READERS_PREFIX, RESTORE_NAME_CLAIM, take_claim)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.run import FlowRun
+from ansible_collections.karbor.protection.plugins.module_utils.engine.target import (
+    elsewhere_target, target_description)
 from ansible_collections.karbor.protection.plugins.module_utils.flow import graph as G
 from ansible_collections.karbor.protection.plugins.module_utils.storage.checkpoints import (
     Checkpoint, CheckpointCollection, name_digest)
@@ -43,26 +45,6 @@ def verify_checkpoint(checkpoint: Checkpoint) -> int:
         key = min(problems)
         raise BankCorrupted(problems[key], key=key)
     return count
-
-
-def elsewhere_target(engine: Any, target: Any) -> Any:
-    """The engine a restore creates with: ``target`` when it is another
-    project (or cloud) than the engine's, None for the engine's own."""
-    if target is None:
-        return None
-    try:
-        target_project = target.project_id
-    except KarborError as exc:
-        raise KarborError('The target cloud refused the connection or its credentials; check '
-                          'target_cloud / target_auth. %s' % exc.msg)
-    return None if target_project == engine.project_id else target
-
-
-def target_description(target: Any) -> dict[str, Any] | None:
-    """What the restore record keeps of where it restored to (no credentials)."""
-    if target is None:
-        return None
-    return {'project_id': target.project_id, 'project_name': target.cloud.project_name}
 
 
 def prepare_restore(engine: Any, provider_id: str, checkpoint_id: str,

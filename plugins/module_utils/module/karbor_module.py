@@ -73,6 +73,15 @@ def prefixed_connection_spec(prefix: str) -> dict[str, Any]:
     return spec
 
 
+#: prefix of the connection options of the other project or cloud a module writes into
+TARGET_PREFIX = 'target_'
+
+
+def target_connection_spec() -> dict[str, Any]:
+    """The target_* connection options (a copy's or a restore's other project or cloud)."""
+    return prefixed_connection_spec(TARGET_PREFIX)
+
+
 def prefixed_connection_params(params: dict[str, Any], prefix: str) -> dict[str, Any]:
     """The connection options given with ``prefix``; any left unset take the
     module's own value, except the credentials (cloud, auth, auth_type), which
@@ -153,6 +162,15 @@ class KarborModule:
             catalog_container=self.params.get('catalog_container'),
             encryption_key=load_key(self.params.get('encryption_key_file'),
                                     self.params.get('encryption_key')))
+
+    def target_engine(self, required: bool = False) -> ProtectionEngine | None:
+        """The engine of the target_* cloud; None when no target_* option is set
+        (and none is ``required``). Missing target credentials fail now, before
+        anything runs; the connection itself is made on first use."""
+        if not required and all(self.params.get(name) is None
+                                for name in target_connection_spec()):
+            return None
+        return self.engine_for(TARGET_PREFIX)
 
     def run(self) -> dict[str, Any]:
         raise NotImplementedError
