@@ -8,6 +8,7 @@ no chunk behind."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import time
@@ -89,34 +90,49 @@ def bank_volume(cloud):
             delete_container(conn, made['container'])
 
 
-def test_volume_in_the_bank_dedup_restore_and_delete(
-        cloud, bank_volume, run_playbook, tmp_path):
-    conn, vol, payload, made = bank_volume
-    providers = str(tmp_path / 'providers')
-    provider_id, container = provider_file(providers)
-    made['container'] = container
-    base = {'state_dir': str(tmp_path / 'state'), 'providers_dir': providers,
-            'provider_id': provider_id}
+class BankSteps:
+    """The test's provider (its own bank container, deleted with the volume) and one
+    playbook run per step of volume_bank_mode.yml; ``engine`` reads the bank in process."""
 
-    def step(name: str, **extravars) -> dict:
-        out = str(tmp_path / ('%s.json' % name))
-        run_playbook('volume_bank_mode.yml', dict(base, step=name, out=out, **extravars))
+    def __init__(self, cloud, run_playbook, tmp_path, made):
+        from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import (
+            CloudSession)
+        from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import (
+            ProtectionEngine)
+        providers = str(tmp_path / 'providers')
+        self.provider_id, made['container'] = provider_file(providers)
+        self.base = {'state_dir': str(tmp_path / 'state'), 'providers_dir': providers,
+                     'provider_id': self.provider_id}
+        self.run_playbook, self.tmp_path = run_playbook, tmp_path
+        self.engine = ProtectionEngine(state_dir=self.base['state_dir'], providers_dir=providers,
+                                       cloud=CloudSession({'cloud': cloud.a}))
+
+    def __call__(self, name: str, check: bool = True, **extravars):
+        """The step's registered result (its out file), or with check=False the run itself."""
+        out = str(self.tmp_path / ('%s.json' % name))
+        result = self.run_playbook('volume_bank_mode.yml',
+                                   dict(self.base, step=name, out=out, **extravars), check=check)
+        if not check:
+            return result
         with open(out, encoding='utf-8') as handle:
             return json.load(handle)
 
-    from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import (
-        CloudSession)
-    from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import (
-        ProtectionEngine)
+    def metadata(self, checkpoint_id: str, volume_id: str) -> dict:
+        return self.engine.get_checkpoint(self.provider_id, checkpoint_id).resource_section(
+            volume_id).get_json('metadata')
+
+
+def test_volume_in_the_bank_dedup_restore_and_delete(
+        cloud, bank_volume, run_playbook, tmp_path):
+    conn, vol, payload, made = bank_volume
+    step = BankSteps(cloud, run_playbook, tmp_path, made)
+    base, container = step.base, made['container']
     from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import (
         chunk_key)
-    engine = ProtectionEngine(state_dir=base['state_dir'], providers_dir=providers,
-                              cloud=CloudSession({'cloud': cloud.a}))
 
     first = step('protect', volume_id=vol.id)['checkpoint']
     assert first['status'] == 'available', first
-    meta = engine.get_checkpoint(provider_id, first['id']).resource_section(
-        vol.id).get_json('metadata')
+    meta = step.metadata(first['id'], vol.id)
     assert meta['backup_mode'] == 'bank' and meta['state'] == 'available', meta
     assert meta['direct'] is False  # from a snapshot's copy (no force)
     assert meta['data_size'] == vol.size * 1024 ** 3
@@ -161,8 +177,7 @@ def test_volume_in_the_bank_dedup_restore_and_delete(
     after = chunk_objects(conn, container)
     new_bytes = sum(size for key, size in after.items() if key not in before)
     assert new_bytes <= 0.01 * meta['data_size'], (new_bytes, len(after) - len(before))
-    meta2 = engine.get_checkpoint(provider_id, second['id']).resource_section(
-        vol.id).get_json('metadata')
+    meta2 = step.metadata(second['id'], vol.id)
     assert meta2['direct'] is True and meta2['sha256_tree'] == meta['sha256_tree']
     assert conn.block_storage.get_volume(vol.id).status == 'available'
     assert temporaries(conn, vol.id) == []
@@ -173,3 +188,52 @@ def test_volume_in_the_bank_dedup_restore_and_delete(
     step('delete', checkpoint_id=second['id'])
     assert chunk_objects(conn, container) == {} and ref_objects(conn, container) == []
     assert list(conn.block_storage.backups(details=True, volume_id=vol.id)) == []
+
+
+def test_in_use_volume_in_the_bank(cloud, bank_volume, run_playbook, tmp_path):
+    """A volume attached to a server: refused without force (nothing made), then with force
+    copied from a forced snapshot while it stays attached, and restored with its bytes."""
+    conn, vol, payload, made = bank_volume
+    step = BankSteps(cloud, run_playbook, tmp_path, made)
+    tag = 'volbank-inuse-%s' % uuid.uuid4().hex[:6]
+    image = conn.image.create_image(name=tag, disk_format='raw', container_format='bare',
+                                    allow_duplicates=True)
+    server = None
+    try:
+        image.upload(conn.image, data=io.BytesIO(b'in-use bank mode boot image\n' * 40),
+                     size=1120)
+        conn.image.wait_for_status(image, 'active', failures=['killed'], wait=120)
+        server = conn.compute.wait_for_server(conn.compute.create_server(
+            name=tag, image_id=image.id, flavor_id=conn.compute.find_flavor('m1.tiny').id,
+            networks=[{'uuid': next(conn.network.networks(name='private')).id}]), wait=180)
+        conn.compute.create_volume_attachment(server, volume_id=vol.id)
+        conn.block_storage.wait_for_status(vol, 'in-use', wait=120)
+
+        refused = step('protect', check=False, volume_id=vol.id)
+        assert refused.rc != 0 and 'is in use; set force: true' in refused.stdout, \
+            refused.stdout[-3000:]
+        assert temporaries(conn, vol.id) == [] and chunk_objects(conn, made['container']) == {}
+
+        checkpoint = step('protect', volume_id=vol.id, force=True)['checkpoint']
+        assert checkpoint['status'] == 'available', checkpoint
+        meta = step.metadata(checkpoint['id'], vol.id)
+        assert meta['backup_mode'] == 'bank' and meta['direct'] is False, meta
+        assert list(conn.block_storage.backups(details=True, volume_id=vol.id)) == []
+        assert temporaries(conn, vol.id) == []
+        attached = conn.block_storage.get_volume(vol.id)
+        assert attached.status == 'in-use' and attached.attachments[0]['server_id'] == server.id
+
+        name = 'volbank-inuse-restored-%s' % uuid.uuid4().hex[:6]
+        restore = step('restore', checkpoint_id=checkpoint['id'], restore_name=name)['restore']
+        assert restore['status'] == 'success', restore
+        made['volumes'].append(restore['new_resources'][vol.id])
+        assert read_pattern(cloud, restore['new_resources'][vol.id], len(payload)) == payload
+        assert temporaries(conn, vol.id) == []
+        step('delete', checkpoint_id=checkpoint['id'])
+        assert chunk_objects(conn, made['container']) == {}
+    finally:
+        if server is not None:
+            conn.compute.delete_server(server, ignore_missing=True)
+            conn.compute.wait_for_delete(server, wait=180)
+            conn.block_storage.wait_for_status(vol, 'available', wait=120)
+        conn.image.delete_image(image, ignore_missing=True)
