@@ -121,6 +121,15 @@ def delete_container(conn, container: str, swift=None) -> None:
     conn.object_store.delete_container(container, ignore_missing=True)
 
 
+def delete_volumes(conn, volume_ids) -> None:
+    """Delete these volumes of conn's project that still exist, waiting for each to go."""
+    for volume_id in volume_ids:
+        found = conn.block_storage.find_volume(volume_id, ignore_missing=True)
+        if found:
+            conn.block_storage.delete_volume(found)
+            conn.block_storage.wait_for_delete(found, wait=120)
+
+
 @pytest.fixture(scope='module', autouse=True)
 def module_catalog_container(cloud, request):
     """A test module whose module-scoped fixtures write catalog records (it sets

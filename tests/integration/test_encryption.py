@@ -19,6 +19,8 @@ import uuid
 
 import pytest
 
+from conftest import delete_container  # pylint: disable=import-error
+
 from ansible_collections.karbor.protection.plugins.module_utils.storage import encrypted_bank as C
 from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import (
     CHUNKS_PREFIX, chunk_key)
@@ -231,12 +233,7 @@ def test_swift_bank_volume_and_image(cloud, conn, made, run_playbook, tmp_path):
         assert not [k for k in left if k.startswith(CHUNKS_PREFIX)]
         assert all(v.startswith(C.MAGIC) for k, v in left.items() if k != C.MARKER_KEY)
     finally:
-        try:
-            for obj in list(conn.object_store.objects(container)):
-                conn.object_store.delete_object(obj, container=container, ignore_missing=True)
-            conn.object_store.delete_container(container, ignore_missing=True)
-        except Exception:  # pylint: disable=broad-except
-            pass
+        delete_container(conn, container)
 
 
 def test_local_bank_image(cloud, conn, made, tmp_path):

@@ -13,6 +13,8 @@ import uuid
 
 import pytest
 
+from conftest import delete_container  # pylint: disable=import-error
+
 from ansible_collections.karbor.protection.plugins.module_utils.resources import image as glance_plugin
 from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import (
     CHUNKS_PREFIX, REFS_PREFIX, ChunkStore, chunk_key)
@@ -66,15 +68,6 @@ def upload_image(conn, images, data, **props):
     image.upload(conn.image, data=io.BytesIO(data), size=len(data))
     conn.image.wait_for_status(image, 'active', failures=['killed'], wait=120)
     return conn.image.get_image(image.id)
-
-
-def drop_container(conn, container):
-    try:
-        for obj in list(conn.object_store.objects(container)):
-            conn.object_store.delete_object(obj, container=container, ignore_missing=True)
-        conn.object_store.delete_container(container, ignore_missing=True)
-    except Exception:  # pylint: disable=broad-except
-        pass
 
 
 def checkpoint_keys(bank, checkpoint_id):
@@ -139,7 +132,7 @@ def test_protect_dedup_restore_and_shared_chunks(cloud, conn, images, tmp_path, 
         assert checkpoint_keys(bank, second.id) == []
     finally:
         if bank_kind == 'swift':
-            drop_container(conn, container)
+            delete_container(conn, container)
 
 
 def test_changed_image_uploads_only_changed_chunks(cloud, conn, images, tmp_path):

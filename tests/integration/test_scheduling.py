@@ -19,6 +19,8 @@ import uuid
 
 import pytest
 
+from conftest import collections_path  # pylint: disable=import-error
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 RUN_SCHEDULED = os.path.join(REPO, 'playbooks', 'run_scheduled.yml')
 NOOP = 'b766f37c-d011-4026-8228-28730d734a3f'
@@ -138,15 +140,6 @@ ROLE = r'''---
 
 def iso(moment: datetime.datetime) -> str:
     return moment.strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
-def collections_path() -> str:
-    path = os.path.join(REPO, 'collections')
-    link = os.path.join(path, 'ansible_collections', 'karbor', 'protection')
-    if not os.path.exists(link):
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        os.symlink(REPO, link)
-    return path
 
 
 class Runner:

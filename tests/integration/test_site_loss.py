@@ -13,7 +13,7 @@ import io
 import os
 import uuid
 
-from conftest import delete_container  # pylint: disable=import-error
+from conftest import delete_container, delete_volumes  # pylint: disable=import-error
 from test_checkpoint_copy import Runner, objects, provider_file, swift_of  # copy helpers
 from test_os_infra import volume_file, write_pattern  # volume file helpers
 from test_volume_bank_mode import file_sha256, temporaries  # bank-mode helpers
@@ -144,11 +144,7 @@ def test_site_loss_restore_in_another_project(cloud, volume, run_playbook, tmp_p
         for image_id in made_b['images']:
             conn_b.image.delete_image(image_id, ignore_missing=True)
         for conn, volume_ids in ((conn_a, [vol.id]), (conn_b, made_b['volumes'])):
-            for volume_id in volume_ids:
-                found = conn.block_storage.find_volume(volume_id, ignore_missing=True)
-                if found:
-                    conn.block_storage.delete_volume(found)
-                    conn.block_storage.wait_for_delete(found, wait=120)
+            delete_volumes(conn, volume_ids)
         for backup in conn_a.block_storage.backups(details=True):
             if backup.volume_id in (vol.id, volume.id):
                 conn_a.block_storage.delete_backup(backup.id, ignore_missing=True)

@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 
+from conftest import delete_volumes  # pylint: disable=import-error
 from test_os_infra import OS_INFRA, read_pattern, write_pattern  # the volume file helpers
 
 BENCH = 'bench'
@@ -31,11 +32,7 @@ def chain_cloud(cloud):
         write_pattern(cloud, vol.id, payload)
         yield conn, vol, kind, payload, made
     finally:
-        for volume_id in made['volumes'] + [vol.id]:
-            found = conn.block_storage.find_volume(volume_id, ignore_missing=True)
-            if found:
-                conn.block_storage.delete_volume(found)
-                conn.block_storage.wait_for_delete(found, wait=120)
+        delete_volumes(conn, made['volumes'] + [vol.id])
         admin.block_storage.delete_type(kind, ignore_missing=True)
 
 

@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from conftest import delete_container  # pylint: disable=import-error
+from conftest import delete_container, delete_volumes  # pylint: disable=import-error
 from test_os_infra import read_pattern, volume_file, write_pattern  # volume file helpers
 
 MIB = 1024 * 1024
@@ -81,11 +81,7 @@ def bank_volume(cloud):
         write_pattern(cloud, vol.id, payload)
         yield conn, vol, payload, made
     finally:
-        for volume_id in made['volumes'] + [vol.id]:
-            found = conn.block_storage.find_volume(volume_id, ignore_missing=True)
-            if found:
-                conn.block_storage.delete_volume(found)
-                conn.block_storage.wait_for_delete(found, wait=120)
+        delete_volumes(conn, made['volumes'] + [vol.id])
         if made['container']:
             delete_container(conn, made['container'])
 
