@@ -19,7 +19,7 @@ from typing import Any
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     Conflict, InvalidInput, KarborError, NotFound)
-from ansible_collections.karbor.protection.plugins.module_utils.resources.network import (
+from ansible_collections.karbor.protection.plugins.module_utils.resources.network_records import (
     visible_network)
 
 

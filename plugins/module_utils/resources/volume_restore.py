@@ -118,7 +118,6 @@ class CinderRestore(Operation):
             self.placement = check_placement(ctx, wanted)
 
     def on_main(self, ctx: OperationContext) -> None:
-        conn = ctx.cloud.conn
         meta = ctx.section.get_json('metadata')
         backup_id = meta.get('backup_id')
         if not backup_id:

@@ -2,9 +2,10 @@
 """The network plugin's pure restore logic: rules, ports, interfaces, reuse."""
 from __future__ import annotations
 
-from ansible_collections.karbor.protection.plugins.module_utils.resources.network import (
-    interface_request, port_attributes, referenced_groups, router_interfaces, rules_to_sync,
-    subnet_map_by_cidr)
+from ansible_collections.karbor.protection.plugins.module_utils.resources.network_records import (
+    referenced_groups, router_interfaces)
+from ansible_collections.karbor.protection.plugins.module_utils.resources.network_restore import (
+    interface_request, port_attributes, rules_to_sync, subnet_map_by_cidr)
 
 
 def rule(direction, ethertype='IPv4', protocol=None, low=None, high=None, prefix=None,
