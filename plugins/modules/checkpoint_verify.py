@@ -34,6 +34,17 @@ description:
     restore it cannot delete again (C(OS::Neutron::Network)).
   - The drill needs the quota of one more copy of the checkpoint's resources for the time it
     runs.
+  - Drill into another project or cloud - with I(target_cloud) or I(target_auth) (the options
+    of M(karbor.protection.restore)'s restore elsewhere), the drill restores, compares and
+    deletes in that project, as a restore elsewhere does, while the bank and the records are
+    read and written with the source credentials (I(cloud)/I(auth)); nothing is left in
+    either project. I(verification.drill_target) names the project.
+  - Only data kept in the bank can be restored elsewhere - images, and volumes protected with
+    C(backup_mode=bank). A volume kept as a Cinder backup of the source cloud is failed in
+    I(resources_status), with the restore's reason in I(resources_reason), and nothing is
+    restored (I(drill_skipped) says why); in check mode too.
+  - A target whose credentials are refused, an unknown target cloud, or a target for a level
+    other than C(drill) fails before anything is read or written.
   - Every resource is checked whatever the others find; the reason of a failed resource
     names the missing or damaged object or backup.
   - In check mode the checks run and nothing is written (no record, no operation log); at
@@ -81,6 +92,7 @@ options:
 extends_documentation_fragment:
   - karbor.protection.openstack
   - karbor.protection.openstack.engine
+  - karbor.protection.openstack.target
   - karbor.protection.attributes
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.actiongroups
@@ -115,6 +127,21 @@ EXAMPLES = r'''
 - name: How long a restore of it takes
   ansible.builtin.debug:
     msg: "{{ drill.verification.restore_duration }} s"
+
+- name: Drill into a scratch project of the disaster-recovery cloud, deleted again there
+  karbor.protection.checkpoint_verify:
+    cloud: mycloud
+    target_cloud: dr-site-scratch
+    plan: db-volumes
+    checkpoint_id: "{{ cp.checkpoint.id }}"
+    level: drill
+    fail_on_problem: false
+  register: dr_drill
+
+- name: Where it restored, and what could not come along
+  ansible.builtin.debug:
+    msg: "{{ dr_drill.verification.drill_target.project_name }}:
+      {{ dr_drill.verification.resources_reason }}"
 '''
 
 RETURN = r'''
@@ -202,15 +229,28 @@ verification:
           description: C(deleted), C(kept) (something was left) or null (none was written).
           type: str
     drill_skipped:
-      description: Level C(drill), why nothing was restored (check mode, failed checks);
-        null when the drill ran.
+      description: Level C(drill), why nothing was restored (check mode, failed checks, a
+        resource the target project cannot restore); null when the drill ran.
       type: str
+    drill_target:
+      description: Level C(drill), the project the drill restored into (C(project_id),
+        C(project_name)) when I(target_cloud) or I(target_auth) named another project; null
+        for a drill in the source project.
+      type: dict
+      contains:
+        project_id:
+          description: Project id.
+          type: str
+        project_name:
+          description: Project name (empty when the credentials cannot read it).
+          type: str
 '''
 
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
+from ansible_collections.karbor.protection.plugins.module_utils.engine import verify as verify_flow
 from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import (
-    KarborModule)
+    KarborModule, target_connection_spec)
 
 
 class CheckpointVerifyModule(KarborModule):
@@ -221,6 +261,7 @@ class CheckpointVerifyModule(KarborModule):
         level=dict(type='str', choices=['bank', 'data', 'drill'], default='bank'),
         data_subset=dict(type='int'),
         fail_on_problem=dict(type='bool', default=True),
+        **target_connection_spec(),
     )
     default_timeout = 3600
 
@@ -231,8 +272,10 @@ class CheckpointVerifyModule(KarborModule):
         if not provider_id:
             raise InvalidInput('Set provider_id (or plan) of checkpoint %s.'
                                % self.params['checkpoint_id'])
-        record = engine.verify(provider_id, self.params['checkpoint_id'], self.params['level'],
-                               self.params['data_subset'], dry_run=self.check_mode)
+        # (the drill restores elsewhere through the restore's own target handling)
+        record = verify_flow.verify(engine, provider_id, self.params['checkpoint_id'],
+                                    self.params['level'], self.params['data_subset'],
+                                    dry_run=self.check_mode, target=self.target_engine())
         result = {'changed': True, 'verification': record}
         if record['status'] != R.VERIFY_SUCCESS and self.params['fail_on_problem']:
             reasons = sorted(record['resources_reason'].items())

@@ -19,6 +19,14 @@ made (``restore_info``); it is deleted with the rest once everything the
 drill made is gone, and kept when something stays (the verification then
 fails, naming each leftover's type and id). The drill's operation log
 entries stay: they are history, not resources.
+
+Into another project or cloud (``target``, an engine with the module's
+target_* credentials): the same engine.restore as a restore elsewhere, so
+the resources are made, compared and deleted there while the bank and the
+records stay the source's. What a restore there cannot make (a volume kept
+as a Cinder backup of the source cloud) is found first by the restore's own
+prechecks, one resource at a time (``target_refusals``), so each is named
+with the restore's message and nothing is restored.
 """
 
 from __future__ import annotations
@@ -31,12 +39,13 @@ from ansible_collections.karbor.protection.plugins.module_utils.common.errors im
     InvalidInput, KarborError)
 from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
 from ansible_collections.karbor.protection.plugins.module_utils.engine.run import (
-    error_message, operation_context)
+    FlowRun, error_message, operation_context)
 from ansible_collections.karbor.protection.plugins.module_utils.flow import graph as G
 from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     OperationContext, Progress)
 from ansible_collections.karbor.protection.plugins.module_utils.storage.checkpoints import (
     Checkpoint)
+from ansible_collections.karbor.protection.plugins.module_utils.storage.lease import Lease
 
 DRILL_PREFIX = 'karbor-drill-'
 
@@ -80,23 +89,47 @@ def drill_parameters(provider: Any, resources: list[Resource], drill_id: str) ->
     return parameters
 
 
+def target_refusals(engine: Any, provider: Any, checkpoint: Checkpoint,
+                    roots: list[G.GraphNode], drill_id: str, target: Any) -> dict[str, str]:
+    """Resource key -> why a restore into ``target``'s project cannot make it
+    (the restore's own precheck message); empty without a target. Why each
+    one: the restore refuses the whole checkpoint at its first refusal, and
+    a drill reports every resource."""
+    if target is None:
+        return {}
+    parameters = provider.validate_parameters(
+        drill_parameters(provider, G.resources(roots), drill_id), 'restore')
+    run = FlowRun(engine, 'restore', provider, roots, checkpoint, Lease(checkpoint.bank),
+                  lambda *args: None, parameters=parameters, check_lease=False, target=target)
+    refused = {}
+    for res, operation in run.operations.items():
+        try:
+            operation.precheck(run.contexts[res])
+        except KarborError as exc:
+            refused[res.key] = exc.msg
+    return refused
+
+
 def cleanup_order(resources: list[Resource]) -> list[Resource]:
     """Servers first (deleting one lets its volumes go), then the others."""
     return sorted(resources, key=lambda res: res.type != R.SERVER)
 
 
 def run_drill(engine: Any, provider: Any, checkpoint: Checkpoint, roots: list[G.GraphNode],
-              drill_id: str) -> dict[str, Any]:
-    """Restore, compare, delete (always); what the verification record keeps:
-    ``failures`` (resource key -> reasons), ``problems`` (the run's own),
-    ``restore_id``, ``restore_status``, ``restore_duration`` and ``cleanup``."""
+              drill_id: str, target: Any = None) -> dict[str, Any]:
+    """Restore, compare, delete (always), in ``target``'s project when given
+    (an engine of another project, see the module docstring); what the
+    verification record keeps: ``failures`` (resource key -> reasons),
+    ``problems`` (the run's own), ``restore_id``, ``restore_status``,
+    ``restore_duration`` and ``cleanup``."""
     resources = G.resources(roots)
     parameters = drill_parameters(provider, resources, drill_id)
     progress = Progress()
 
     def context(res: Resource) -> OperationContext:
         return operation_context(engine, 'drill', provider, res, parameters, checkpoint,
-                                 progress)
+                                 progress, restore_elsewhere=target is not None,
+                                 cloud=target.cloud if target is not None else None)
 
     result: dict[str, Any] = {'failures': {}, 'problems': [], 'restore_id': None,
                               'restore_status': None, 'restore_duration': None}
@@ -105,7 +138,7 @@ def run_drill(engine: Any, provider: Any, checkpoint: Checkpoint, roots: list[G.
         started = time.monotonic()
         try:
             record = engine.restore(provider.id, checkpoint.id, parameters=parameters,
-                                    name=drill_name(drill_id))
+                                    name=drill_name(drill_id), target=target)
         finally:
             result['restore_duration'] = round(time.monotonic() - started, 3)
         result['failures'] = compare(provider, resources, record, context)

@@ -35,3 +35,10 @@ def target_description(target: Any) -> dict[str, Any] | None:
     if target is None:
         return None
     return {'project_id': target.project_id, 'project_name': target.cloud.project_name}
+
+
+def target_label(target: Any) -> str:
+    """How a message names the project an operation writes into (its name
+    may be unreadable with some credentials; its id always is)."""
+    name = target.cloud.project_name
+    return '%s (%s)' % (name, target.project_id) if name else target.project_id

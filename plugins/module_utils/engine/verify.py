@@ -10,7 +10,9 @@ outside itself (a Cinder backup exists and is available; an image's chunks
 are in the bank and referenced). Level ``data`` also reads and hashes the
 chunks: all of them, or ``data_subset`` percent picked at random. Level
 ``drill`` makes the checks of level bank, then restores the checkpoint under
-scratch names, compares and deletes what came back (engine/drill.py).
+scratch names, compares and deletes what came back (engine/drill.py), in
+the engine's project or, with a ``target`` engine, in another project or
+cloud (a restore elsewhere: engine/target.py).
 
 Every resource is checked whatever the others find, and every problem names
 the object or backup at fault. A reader marker keeps deletes away while the
@@ -35,6 +37,8 @@ from ansible_collections.karbor.protection.plugins.module_utils.engine.restore i
     reading)
 from ansible_collections.karbor.protection.plugins.module_utils.engine.run import (
     FlowRun, error_message, flow_operations)
+from ansible_collections.karbor.protection.plugins.module_utils.engine.target import (
+    elsewhere_target, target_description, target_label)
 from ansible_collections.karbor.protection.plugins.module_utils.flow import graph as G
 from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin import (
     VERIFY_LEVELS, Operation, OperationContext, VerifyOptions)
@@ -53,6 +57,18 @@ def verify_options(level: str, data_subset: int | None) -> VerifyOptions:
         raise InvalidInput('data_subset is the percentage of chunks read at level data: a '
                            'whole number from 1 to 100; got %r.' % (data_subset,))
     return VerifyOptions(level, subset)
+
+
+def drill_target(engine: Any, level: str, target: Any) -> Any:
+    """The engine a drill restores into (None: the engine's own project).
+    Why here: a target that refuses its credentials, or one given for a level
+    that restores nothing, fails before anything is read or written."""
+    if target is None:
+        return None
+    if level != 'drill':
+        raise InvalidInput('target_cloud / target_auth name where a drill restores; they '
+                           'apply to level drill only, not level %s.' % level)
+    return elsewhere_target(engine, target)
 
 
 def prepare_verify(engine: Any, provider_id: str, checkpoint_id: str, level: str = 'bank',
@@ -112,9 +128,12 @@ class CheckedResource(Operation):
 
 
 def verify(engine: Any, provider_id: str, checkpoint_id: str, level: str = 'bank',
-           data_subset: int | None = None, dry_run: bool = False) -> dict[str, Any]:
+           data_subset: int | None = None, dry_run: bool = False,
+           target: Any = None) -> dict[str, Any]:
     """Verify a checkpoint; the verification record (with ``dry_run``, what
-    it would be: nothing is written)."""
+    it would be: nothing is written). ``target``: the engine of another
+    project or cloud a drill restores into (level drill only)."""
+    target = drill_target(engine, level, target)
     provider, collection, checkpoint, roots, options = prepare_verify(
         engine, provider_id, checkpoint_id, level, data_subset)
     started = timeutil.now()
@@ -124,7 +143,8 @@ def verify(engine: Any, provider_id: str, checkpoint_id: str, level: str = 'bank
         if options.level == 'drill':
             if not dry_run:
                 fields['id'] = str(uuid.uuid4())  # the drill's names carry it
-            fields.update(drilled(engine, provider, checkpoint, roots, fields, dry_run))
+            fields['drill_target'] = target_description(target)
+            fields.update(drilled(engine, provider, checkpoint, roots, fields, dry_run, target))
         run.finish_log(fields['status'], fields['error'] or (' '.join(fields['problems'])
                                                              or None))
     ended = timeutil.now()
@@ -169,27 +189,47 @@ def _run_flow(engine: Any, provider: Any, roots: list[G.GraphNode], checkpoint: 
 
 
 def drilled(engine: Any, provider: Any, checkpoint: Checkpoint, roots: list[G.GraphNode],
-            fields: dict[str, Any], dry_run: bool) -> dict[str, Any]:
+            fields: dict[str, Any], dry_run: bool, target: Any = None) -> dict[str, Any]:
     """The checks' record with the drill's outcome merged in; no drill in
-    check mode or when the checks failed (it would restore a known-bad copy)."""
+    check mode, when the checks failed (it would restore a known-bad copy),
+    or when the restore into ``target`` would refuse a resource (each one is
+    failed with the restore's reason, check mode too)."""
     merged = {'restore_id': None, 'restore_status': None, 'restore_duration': None,
               'cleanup': None, 'drill_skipped': None}
+    refused = drill.target_refusals(engine, provider, checkpoint, roots,
+                                    fields.get('id') or 'check-mode', target)
+    if refused:
+        merged.update(merge_failures(fields, {
+            key: ['drill: a restore into project %s cannot make it: %s'
+                  % (target_label(target), reason)] for key, reason in refused.items()},
+            []))
+        merged['drill_skipped'] = ('a restore into project %s cannot make %d resource(s) '
+                                   '(see resources_reason); nothing was restored.'
+                                   % (target_label(target), len(refused)))
+        return merged
     if dry_run:
         merged['drill_skipped'] = 'check mode: only the checks ran; nothing was restored.'
         return merged
     if fields['status'] != R.VERIFY_SUCCESS:
         merged['drill_skipped'] = 'the checks failed; nothing was restored.'
         return merged
-    outcome = drill.run_drill(engine, provider, checkpoint, roots, fields['id'])
-    statuses, reasons = dict(fields['resources_status']), dict(fields['resources_reason'])
-    for key, found in outcome['failures'].items():
-        statuses[key] = R.RES_FAILED
-        reasons[key] = ' '.join(([reasons[key]] if reasons.get(key) else []) + found)
-    problems = list(fields['problems']) + outcome['problems']
-    failed = problems or any(s != R.RES_OK for s in statuses.values())
+    outcome = drill.run_drill(engine, provider, checkpoint, roots, fields['id'], target)
     merged.update({key: outcome[key] for key in ('restore_id', 'restore_status',
                                                  'restore_duration', 'cleanup')})
-    merged.update({'status': R.VERIFY_FAIL if failed else R.VERIFY_SUCCESS,
-                   'resources_status': statuses, 'resources_reason': reasons,
-                   'problems': problems})
+    merged.update(merge_failures(fields, outcome['failures'], outcome['problems']))
     return merged
+
+
+def merge_failures(fields: dict[str, Any], failures: dict[str, list[str]],
+                   problems: list[str]) -> dict[str, Any]:
+    """The checks' statuses, reasons and problems with the drill's added
+    (a resource's reasons are joined after what the checks found), and the
+    status they give."""
+    statuses, reasons = dict(fields['resources_status']), dict(fields['resources_reason'])
+    for key, found in failures.items():
+        statuses[key] = R.RES_FAILED
+        reasons[key] = ' '.join(([reasons[key]] if reasons.get(key) else []) + found)
+    problems = list(fields['problems']) + problems
+    failed = problems or fields.get('error') or any(s != R.RES_OK for s in statuses.values())
+    return {'status': R.VERIFY_FAIL if failed else R.VERIFY_SUCCESS,
+            'resources_status': statuses, 'resources_reason': reasons, 'problems': problems}
