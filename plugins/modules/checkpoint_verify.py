@@ -248,7 +248,6 @@ verification:
 
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
-from ansible_collections.karbor.protection.plugins.module_utils.engine import verify as verify_flow
 from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import (
     KarborModule, target_connection_spec)
 
@@ -273,9 +272,9 @@ class CheckpointVerifyModule(KarborModule):
             raise InvalidInput('Set provider_id (or plan) of checkpoint %s.'
                                % self.params['checkpoint_id'])
         # (the drill restores elsewhere through the restore's own target handling)
-        record = verify_flow.verify(engine, provider_id, self.params['checkpoint_id'],
-                                    self.params['level'], self.params['data_subset'],
-                                    dry_run=self.check_mode, target=self.target_engine())
+        record = engine.verify(provider_id, self.params['checkpoint_id'],
+                               self.params['level'], self.params['data_subset'],
+                               dry_run=self.check_mode, target=self.target_engine())
         result = {'changed': True, 'verification': record}
         if record['status'] != R.VERIFY_SUCCESS and self.params['fail_on_problem']:
             reasons = sorted(record['resources_reason'].items())

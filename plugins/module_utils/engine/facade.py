@@ -213,8 +213,12 @@ class ProtectionEngine:
         return verify_flow.prepare_verify(self, provider_id, checkpoint_id, level, data_subset)
 
     def verify(self, provider_id: str, checkpoint_id: str, level: str = 'bank',
-               data_subset: int | None = None, dry_run: bool = False) -> dict[str, Any]:
-        return verify_flow.verify(self, provider_id, checkpoint_id, level, data_subset, dry_run)
+               data_subset: int | None = None, dry_run: bool = False,
+               target: ProtectionEngine | None = None) -> dict[str, Any]:
+        """Verify a checkpoint; ``target``: the engine of the project or cloud
+        a drill restores into (level drill only)."""
+        return verify_flow.verify(self, provider_id, checkpoint_id, level, data_subset, dry_run,
+                                  target)
 
     # -- copies (engine/copy.py) -------------------------------------------------
     def copy_checkpoints(self, target: 'ProtectionEngine', provider_id: str,
