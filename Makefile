@@ -57,14 +57,14 @@ cloud-down:
 	tests/cloud/down
 
 demo: venv cloud-up
-	$(VENV)/bin/ansible-playbook -e ansible_python_interpreter=$(CURDIR)/$(VENV)/bin/python \
+	$(VENV)/bin/ansible-playbook -e ansible_python_interpreter=$(abspath $(VENV))/bin/python \
 	  -e cloud=karbor-a playbooks/demo.yml
 
 sanity: venv
-	tests/tools/ansible_test.sh $(CURDIR)/$(VENV) $$($(VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') sanity
+	tests/tools/ansible_test.sh $(abspath $(VENV)) $$($(VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') sanity
 
 units: venv
-	tests/tools/ansible_test.sh $(CURDIR)/$(VENV) $$($(VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') units
+	tests/tools/ansible_test.sh $(abspath $(VENV)) $$($(VENV)/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') units
 
 integration: venv
 	$(VENV)/bin/python -m pytest -p no:cacheprovider -v -n $(INTEGRATION_WORKERS) --dist loadfile --durations=25 tests/integration
@@ -75,8 +75,8 @@ reliability: venv
 unit-py312:
 	@if [ -n "$(PY312)" ]; then \
 	  $(MAKE) venv312 && \
-	  tests/tools/ansible_test.sh $(CURDIR)/$(VENV312) 3.12 sanity && \
-	  tests/tools/ansible_test.sh $(CURDIR)/$(VENV312) 3.12 units; \
+	  tests/tools/ansible_test.sh $(abspath $(VENV312)) 3.12 sanity && \
+	  tests/tools/ansible_test.sh $(abspath $(VENV312)) 3.12 units; \
 	else echo "Python 3.12 not found: skipping the newest ansible-core leg"; fi
 
 lint: venv
