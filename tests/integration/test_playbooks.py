@@ -294,7 +294,7 @@ def test_schedule_role(cloud, run_playbook, tmp_path):
     ({'name': 'x', 'plan': 'p', 'trigger': {'format': 'crontab'}},
      'missing required arguments: pattern found in schedule_operations -> trigger'),
     ({'name': 'x', 'plan': 'p', 'operation': 'backup', 'trigger': {'pattern': DAILY}},
-     'value of operation must be one of: protect, retention_protect, got: backup'),
+     'value of operation must be one of: protect, retention_protect, copy, verify, got: backup'),
     ({'plan': 'p', 'trigger': {'pattern': DAILY}},
      'missing required arguments: name found in schedule_operations'),
     ({'name': 'x', 'plan': 'p', 'max_backups': 'many', 'trigger': {'pattern': DAILY}},
