@@ -74,7 +74,8 @@ def _wait_empty(lister, timeout=120) -> None:
 def empty_project(conn, admin, project_id: str) -> None:
     """Delete everything the project holds, whatever the test got to make: servers,
     floating IPs, backups, snapshots, volumes, images, routers, ports, networks, security
-    groups and Swift containers (the catalog's)."""
+    groups but the 'default' one (listing groups would make it again: see
+    delete_security_groups) and Swift containers (the catalog's)."""
     net, volumes = conn.network, conn.block_storage
     for server in list(conn.compute.servers()):
         _quietly(conn.compute.delete_server, server)
@@ -82,10 +83,10 @@ def empty_project(conn, admin, project_id: str) -> None:
     for fip in list(net.ips(project_id=project_id)):
         _quietly(net.delete_ip, fip)
     for backup in list(volumes.backups()):
-        _quietly(volumes.delete_backup, backup, force=True)
+        _quietly(volumes.delete_backup, backup)  # force is admin's: these are available
     _wait_empty(volumes.backups, timeout=300)
     for snapshot in list(volumes.snapshots()):
-        _quietly(volumes.delete_snapshot, snapshot, force=True)
+        _quietly(volumes.delete_snapshot, snapshot)
     _wait_empty(volumes.snapshots)
     for vol in list(volumes.volumes()):
         _quietly(volumes.wait_for_status, vol, 'available', failures=['error'], wait=120)
@@ -102,10 +103,37 @@ def empty_project(conn, admin, project_id: str) -> None:
         _quietly(net.delete_port, port)
     for network in list(net.networks(project_id=project_id)):
         _quietly(net.delete_network, network)
-    for group in list(admin.network.security_groups(project_id=project_id)):
-        _quietly(admin.network.delete_security_group, group)  # 'default' too: admin's to delete
+    for group in list(net.security_groups(project_id=project_id)):
+        if group.name != 'default':
+            _quietly(net.delete_security_group, group)
     for container in list(conn.object_store.containers()):
         _quietly(delete_container, conn, container.name)
+
+
+def left_in_project(conn, admin, project_id: str) -> dict[str, list[str]]:
+    """What empty_project could not delete (nothing, when all went well)."""
+    net, volumes = admin.network, conn.block_storage
+    left = {
+        'servers': [s.id for s in conn.compute.servers()],
+        'backups': [b.id for b in volumes.backups()],
+        'snapshots': [s.id for s in volumes.snapshots()],
+        'volumes': [v.id for v in volumes.volumes()],
+        'images': [i.id for i in conn.image.images(owner=project_id)],
+        'floating_ips': [f.id for f in net.ips(project_id=project_id)],
+        'routers': [r.id for r in net.routers(project_id=project_id)],
+        'ports': [p.id for p in net.ports(project_id=project_id)],
+        'networks': [n.id for n in net.networks(project_id=project_id)],
+        'security_groups': [g.id for g in net.security_groups(project_id=project_id)
+                            if g.name != 'default'],
+        'containers': [c.name for c in conn.object_store.containers()]}
+    return {kind: ids for kind, ids in left.items() if ids}
+
+
+def delete_security_groups(admin, project_id: str) -> None:
+    """The project's groups, 'default' too (admin's to delete), last: Neutron makes a
+    project's 'default' group again whenever the project's groups are listed."""
+    for group in list(admin.network.security_groups(project_id=project_id)):
+        _quietly(admin.network.delete_security_group, group)
 
 
 @pytest.fixture
@@ -114,19 +142,22 @@ def scratch(cloud, tmp_path):
     and everything in it deleted afterwards."""
     admin = cloud.connect(cloud.admin)
     project = make_project(admin, 'karbor-whole-project-%s' % uuid.uuid4().hex[:8])
-    conn = None
+    conn, left = None, {}
     try:
         clouds_yaml = str(tmp_path / 'clouds.yaml')
         entry = scratch_clouds_yaml(cloud, clouds_yaml, project.name)
         import openstack  # the test venv has it
-        # from the entry: OS_CLIENT_CONFIG_FILE (the shared file) wins over config_files
+        # from the entry: openstack.connect reads no config_files, only OS_CLIENT_CONFIG_FILE
         conn = openstack.connect(**entry)
         assert conn.current_project_id == project.id
         yield clouds_yaml, conn, project.id
     finally:
         if conn is not None:
             empty_project(conn, admin, project.id)
+            left = left_in_project(conn, admin, project.id)
+        delete_security_groups(admin, project.id)
         admin.identity.delete_project(project, ignore_missing=True)
+    assert not left, 'the scratch project %s still held %s' % (project.id, left)
 
 
 def protect_project(run_playbook, tmp_path, tag, project_id):
