@@ -115,7 +115,6 @@ def referenced_groups(start: Iterable[str], fetch: Callable[[str], dict]) -> dic
     return groups
 
 
-
 # -- protect: everything one network's restore needs ---------------------------------------
 
 def network_metadata(cloud: Any, network_id: str) -> dict[str, Any]:
@@ -144,5 +143,3 @@ def network_metadata(cloud: Any, network_id: str) -> dict[str, Any]:
             'subnets': subnets, 'ports': ports, 'routers': routers,
             'security_groups': [groups[k] for k in sorted(groups)],
             'floating_ips': floating}
-
-

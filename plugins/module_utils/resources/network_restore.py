@@ -388,4 +388,3 @@ class NeutronRestore(Operation):
                 ctx.publish_new_resource(original_id, None)
         self.created, self.published = [], []
         return undone
-
