@@ -41,12 +41,10 @@ def scratch_clouds_yaml(cloud, path: str, project_name: str) -> dict:
     return entry
 
 
-def make_project(admin, name: str):
-    """A project with the test user as member (as tests/cloud/identity_setup.py sets up
-    project-a) and no quotas: it holds a server, volumes, backups and a network."""
+def admit(admin, project) -> None:
+    """The test user a member of ``project`` (as tests/cloud/identity_setup.py sets up
+    project-a), its quotas lifted: it holds a server, volumes, backups and a network."""
     ident = admin.identity
-    project = ident.create_project(name=name, domain_id='default',
-                                   description='karbor tests: whole-project restore (scratch)')
     account = ident.find_user('member', domain_id='default')
     for role in ('member', 'reader'):
         ident.assign_project_role_to_user(project, account, ident.find_role(role))
@@ -55,7 +53,6 @@ def make_project(admin, name: str):
     admin.set_compute_quotas(project.id, instances=-1, cores=-1, ram=-1)
     admin.network.update_quota(project.id, networks=-1, subnets=-1, ports=-1, routers=-1,
                                floating_ips=-1, security_groups=-1, security_group_rules=-1)
-    return project
 
 
 def _quietly(action, *args, **kwargs) -> None:
@@ -141,9 +138,12 @@ def scratch(cloud, tmp_path):
     """(clouds.yaml naming SCRATCH, connection to the scratch project, its id); the project
     and everything in it deleted afterwards."""
     admin = cloud.connect(cloud.admin)
-    project = make_project(admin, 'karbor-whole-project-%s' % uuid.uuid4().hex[:8])
+    project = admin.identity.create_project(
+        name='karbor-whole-project-%s' % uuid.uuid4().hex[:8], domain_id='default',
+        description='karbor tests: whole-project restore (scratch)')
     conn, left = None, {}
     try:
+        admit(admin, project)
         clouds_yaml = str(tmp_path / 'clouds.yaml')
         entry = scratch_clouds_yaml(cloud, clouds_yaml, project.name)
         import openstack  # the test venv has it
