@@ -9,8 +9,9 @@ Everything is checked before anything is written (the target provider, its
 credentials, that the target is not the source bank, that each checkpoint
 is ``available``). Then, per checkpoint, under a reader marker on the source
 (deletes wait for it): the objects the target lacks are sent
-(``storage/object_copy.py``: chunks are content-addressed, so a second copy
-sends almost nothing), then index.json (``available``, with the copy's
+(``storage/object_copy.py``: the reference lists, then the chunks, which are
+content-addressed, so a second copy sends almost nothing, then the
+sections), then index.json (``available``, with the copy's
 origin in ``extra_info.copied_from``) and its indices, LAST: a copy killed
 before has written nothing any listing shows, and running it again sends
 only what is missing. A complete copy is left alone (changed: false).
@@ -36,6 +37,8 @@ from ansible_collections.karbor.protection.plugins.module_utils.engine.target im
 from ansible_collections.karbor.protection.plugins.module_utils.flow import graph as G
 from ansible_collections.karbor.protection.plugins.module_utils.storage.checkpoints import (
     Checkpoint)
+from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import (
+    REFS_PREFIX)
 from ansible_collections.karbor.protection.plugins.module_utils.storage.object_copy import (
     checkpoint_objects, copy_objects, raw)
 
@@ -138,18 +141,22 @@ def copy_one(checkpoint: Checkpoint, source_provider: Any, collection: Any,
     existing = _existing_copy(target_collection, checkpoint.id)
     source_bank, target_bank = collection.bank, target_collection.bank
     keys = checkpoint_objects(source_bank, checkpoint.id)
+    refs = [k for k in keys if k.startswith(REFS_PREFIX)]
     sections = [k for k in keys if k.startswith('/checkpoints/')]
-    data_keys = [k for k in keys if not k.startswith('/checkpoints/')]
+    chunks = [k for k in keys if not k.startswith((REFS_PREFIX, '/checkpoints/'))]
     result: dict[str, Any] = {'checkpoint_id': checkpoint.id, 'changed': False,
                               'warnings': volume_warnings(checkpoint)}
     totals = dict.fromkeys(COUNTERS, 0)
     to_send: list[str] = []
-    for part, point in ((data_keys, 'copy.main'), (sections, 'copy.index')):
+    # The reference lists first, alone: chunks the target is found to hold
+    # are then referenced there before they are looked up (chunk_store's
+    # rule), so a release at the target that starts later keeps them.
+    for part, point in ((refs, None), (chunks, 'copy.main'), (sections, 'copy.index')):
         counters = copy_objects(raw(source_bank), raw(target_bank), part, dry_run)
         for name, value in counters.to_dict().items():
             totals[name] += value
         to_send.extend(counters.to_send)
-        if not dry_run:
+        if point and not dry_run:
             fault_point(point)
     index = existing if existing and existing.get('status') == R.CP_AVAILABLE else None
     if index is None:
