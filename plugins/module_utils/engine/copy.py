@@ -22,8 +22,9 @@ made and a warning names each such backup.
 
 from __future__ import annotations
 
+import concurrent.futures
 import copy as _copy
-from typing import Any
+from typing import Any, Callable
 
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
@@ -135,6 +136,14 @@ def _existing_copy(target_collection: Any, checkpoint_id: str) -> dict | None:
     return data
 
 
+def _each(func: Callable[[str], Any], keys: list[str]) -> list[Any]:
+    """``func`` of each key, concurrently (a few bank requests, one round trip)."""
+    if len(keys) <= 1:
+        return [func(key) for key in keys]
+    with concurrent.futures.ThreadPoolExecutor(len(keys)) as pool:
+        return list(pool.map(func, keys))
+
+
 def copy_one(checkpoint: Checkpoint, source_provider: Any, collection: Any,
              target_provider: Any, target_collection: Any, target_project: str,
              origin: dict[str, Any], dry_run: bool) -> dict[str, Any]:
@@ -166,13 +175,16 @@ def copy_one(checkpoint: Checkpoint, source_provider: Any, collection: Any,
         if not dry_run:
             target_bank.put(_index_key(checkpoint.id), index)
     copied = Checkpoint(target_bank, index)
-    for key in copied.index_keys():
-        if dry_run and result['changed']:
-            break
-        if not target_bank.exists(key):
+    if not (dry_run and result['changed']):
+        keys = copied.index_keys()
+        # after a new index.json its indices are written without looking for
+        # them first (a rerun writes the same value); else only those missing
+        missing = keys if result['changed'] else [
+            k for k, found in zip(keys, _each(target_bank.exists, keys)) if not found]
+        if missing:
             result['changed'] = True
             if not dry_run:
-                target_bank.put(key, checkpoint.id)
+                _each(lambda key: target_bank.put(key, checkpoint.id), missing)
     name_key = copied.name_key()
     if name_key:
         try:
