@@ -41,7 +41,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.storage.checkpoi
 from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import (
     REFS_PREFIX)
 from ansible_collections.karbor.protection.plugins.module_utils.storage.object_copy import (
-    checkpoint_objects, copy_objects, raw)
+    checkpoint_objects, copy_objects, raw, target_listing)
 
 COUNTERS = ('objects_sent', 'objects_skipped', 'bytes_sent', 'bytes_skipped')
 
@@ -157,11 +157,15 @@ def copy_one(checkpoint: Checkpoint, source_provider: Any, collection: Any,
                               'warnings': volume_warnings(checkpoint)}
     totals = dict.fromkeys(COUNTERS, 0)
     to_send: list[str] = []
-    # The reference lists first, alone: chunks the target is found to hold
-    # are then referenced there before they are looked up (chunk_store's
-    # rule), so a release at the target that starts later keeps them.
+    # What the target holds, from one listing of each group at once; then
+    # the reference lists, alone: chunks the target holds are then
+    # referenced there before they are looked up (a HEAD, whatever the
+    # listing said) and skipped (chunk_store's rule), so a release at the
+    # target that starts later keeps them.
+    listed = target_listing(raw(target_bank), keys)
     for part, point in ((refs, None), (chunks, 'copy.main'), (sections, 'copy.index')):
-        counters = copy_objects(raw(source_bank), raw(target_bank), part, dry_run)
+        counters = copy_objects(raw(source_bank), raw(target_bank), part, dry_run,
+                                listed=listed)
         for name, value in counters.to_dict().items():
             totals[name] += value
         to_send.extend(counters.to_send)

@@ -51,13 +51,15 @@ def checkpoint_objects(bank: Bank, checkpoint_id: str) -> list[str]:
     writes them: chunk reference lists first (whatever is stored is findable
     from its owner, as ``chunk_store`` requires), then the chunks they name,
     then the resource sections."""
-    refs = list(bank.iter_all('%s%s/' % (REFS_PREFIX, checkpoint_id)))
-    chunks: dict[str, None] = {}
-    for listed in bank.get_json_many(refs):
-        for digest in (listed or {}).get('chunks', []):
-            chunks[chunk_key(digest)] = None
-    sections = list(bank.iter_all('/checkpoints/%s/resource-data/' % checkpoint_id))
-    return refs + list(chunks) + sections
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # one round trip less
+        sections = pool.submit(lambda: list(bank.iter_all(
+            '/checkpoints/%s/resource-data/' % checkpoint_id)))
+        refs = list(bank.iter_all('%s%s/' % (REFS_PREFIX, checkpoint_id)))
+        chunks: dict[str, None] = {}
+        for listed in bank.get_json_many(refs):
+            for digest in (listed or {}).get('chunks', []):
+                chunks[chunk_key(digest)] = None
+        return refs + list(chunks) + sections.result()
 
 
 @dataclass
@@ -93,7 +95,8 @@ def target_listing(target: Bank, keys: list[str]) -> dict[str, bool]:
     for key in keys:
         groups.setdefault(key.split('/', 2)[1], []).append(key)
     known: dict[str, bool] = {}
-    for group in groups.values():
+
+    def one(group: list[str]) -> None:
         common = os.path.commonprefix(group)
         prefix = common[:common.rfind('/') + 1]
         budget = max(LISTING_PAGE, LISTING_NAMES_PER_KEY * len(group))
@@ -102,18 +105,28 @@ def target_listing(target: Bank, keys: list[str]) -> dict[str, bool]:
         for key in group:
             if last is None or key <= last:
                 known[key] = key in names
+
+    if len(groups) <= 1:
+        for group in groups.values():
+            one(group)
+    else:  # the groups' listings at once: one round trip
+        with concurrent.futures.ThreadPoolExecutor(len(groups)) as pool:
+            for future in [pool.submit(one, group) for group in groups.values()]:
+                future.result()
     return known
 
 
 def copy_objects(source: Bank, target: Bank, keys: Iterable[str], dry_run: bool = False,
-                 workers: int = 8) -> CopyCounters:
+                 workers: int = 8, listed: dict[str, bool] | None = None) -> CopyCounters:
     """Send each of ``keys`` the target lacks (or holds with another
     sha256); with ``dry_run`` only count what would be sent. Both banks are
-    raw (see ``raw``). A sent object the target does not hold as sent
-    raises BankCorrupted."""
+    raw (see ``raw``). ``listed`` may pass a ``target_listing`` made
+    earlier for these keys (however stale: it only saves lookups). A sent
+    object the target does not hold as sent raises BankCorrupted."""
     counters = CopyCounters()
     keys = list(keys)
-    listed = target_listing(target, keys) if keys else {}
+    if listed is None:
+        listed = target_listing(target, keys) if keys else {}
 
     def source_stat(key: str) -> tuple[str, int]:
         wanted = source.stat(key)
