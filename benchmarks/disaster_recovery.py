@@ -364,11 +364,12 @@ def time_copy_objects(record):
     chunks; the reference lists, sections and index are the bookkeeping)."""
     real = object_copy.copy_objects
 
-    def copy_objects(source, target, keys, dry_run=False, workers=COPY_WORKERS, listed=None):
+    def copy_objects(source, target, keys, dry_run=False, workers=COPY_WORKERS, listed=None,
+                     stored=None):
         start = time.monotonic()
         keys = list(keys)
         try:
-            return real(source, target, keys, dry_run, workers, listed)
+            return real(source, target, keys, dry_run, workers, listed, stored)
         finally:
             if any(k.startswith('/chunks/') for k in keys):
                 record.append(time.monotonic() - start)

@@ -41,7 +41,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.storage.checkpoi
 from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import (
     REFS_PREFIX)
 from ansible_collections.karbor.protection.plugins.module_utils.storage.object_copy import (
-    checkpoint_objects, copy_objects, raw, target_listing)
+    checkpoint_objects, copy_objects, raw, read_ahead, target_listing)
 
 COUNTERS = ('objects_sent', 'objects_skipped', 'bytes_sent', 'bytes_skipped')
 
@@ -162,15 +162,20 @@ def copy_one(checkpoint: Checkpoint, source_provider: Any, collection: Any,
     # referenced there before they are looked up (a HEAD, whatever the
     # listing said) and skipped (chunk_store's rule), so a release at the
     # target that starts later keeps them.
+    # The sections the target lacks are read while the chunks are sent.
     listed = target_listing(raw(target_bank), keys)
-    for part, point in ((refs, None), (chunks, 'copy.main'), (sections, 'copy.index')):
-        counters = copy_objects(raw(source_bank), raw(target_bank), part, dry_run,
-                                listed=listed)
-        for name, value in counters.to_dict().items():
-            totals[name] += value
-        to_send.extend(counters.to_send)
-        if point and not dry_run:
-            fault_point(point)
+    ahead = [k for k in sections if not listed.get(k, True)] if not dry_run else []
+    with concurrent.futures.ThreadPoolExecutor(1) as side:
+        read = side.submit(read_ahead, raw(source_bank), ahead)
+        for part, point in ((refs, None), (chunks, 'copy.main'), (sections, 'copy.index')):
+            counters = copy_objects(raw(source_bank), raw(target_bank), part, dry_run,
+                                    listed=listed,
+                                    stored=read.result() if part is sections else None)
+            for name, value in counters.to_dict().items():
+                totals[name] += value
+            to_send.extend(counters.to_send)
+            if point and not dry_run:
+                fault_point(point)
     index = existing if existing and existing.get('status') == R.CP_AVAILABLE else None
     if index is None:
         index = copied_index(checkpoint, source_provider, target_provider, target_project,

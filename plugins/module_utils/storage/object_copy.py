@@ -27,8 +27,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from ansible_collections.karbor.protection.plugins.module_utils.common.errors import NotFound
-from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import Bank
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
+    KarborError, NotFound)
+from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import (
+    Bank, StoredObject)
 from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import (
     REFS_PREFIX, chunk_key)
 
@@ -116,14 +118,31 @@ def target_listing(target: Bank, keys: list[str]) -> dict[str, bool]:
     return known
 
 
+def read_ahead(source: Bank, keys: list[str]) -> dict[str, StoredObject]:
+    """The objects of ``keys`` read (and checked) now, to be sent later by
+    ``copy_objects(stored=...)`` (small ones: a checkpoint's sections, read
+    while its chunks are sent). One that cannot be read is left out:
+    ``copy_objects`` reads it again and reports what is wrong."""
+    stored = {}
+    for key in keys:
+        try:
+            stored[key] = source.read_stored(key)
+        except KarborError:
+            continue
+    return stored
+
+
 def copy_objects(source: Bank, target: Bank, keys: Iterable[str], dry_run: bool = False,
-                 workers: int = 8, listed: dict[str, bool] | None = None) -> CopyCounters:
+                 workers: int = 8, listed: dict[str, bool] | None = None,
+                 stored: dict[str, StoredObject] | None = None) -> CopyCounters:
     """Send each of ``keys`` the target lacks (or holds with another
     sha256); with ``dry_run`` only count what would be sent. Both banks are
     raw (see ``raw``). ``listed`` may pass a ``target_listing`` made
-    earlier for these keys (however stale: it only saves lookups). A sent
-    object the target does not hold as sent raises BankCorrupted."""
+    earlier for these keys (however stale: it only saves lookups), and
+    ``stored`` objects already read (``read_ahead``). A sent object the
+    target does not hold as sent raises BankCorrupted."""
     counters = CopyCounters()
+    stored = stored or {}
     keys = list(keys)
     if listed is None:
         listed = target_listing(target, keys) if keys else {}
@@ -148,12 +167,14 @@ def copy_objects(source: Bank, target: Bank, keys: Iterable[str], dry_run: bool 
             with counters.lock:
                 counters.to_send.append(key)
             return
-        try:
-            stored = source.read_stored(key)  # checks the sha256 of what is read
-        except NotFound:
-            raise disappeared(key)
-        target.write_stored(key, stored)  # checked at the target
-        counters.add(True, len(stored.data))
+        obj = stored.get(key)
+        if obj is None:
+            try:
+                obj = source.read_stored(key)  # checks the sha256 of what is read
+            except NotFound:
+                raise disappeared(key)
+        target.write_stored(key, obj)  # checked at the target
+        counters.add(True, len(obj.data))
 
     if keys:
         with concurrent.futures.ThreadPoolExecutor(min(workers, len(keys))) as pool:

@@ -276,3 +276,19 @@ def test_swift_read_stored_checks_the_sha256_and_keeps_only_a_plain_md5():
     conn.objects['a/b'] = (b'other', conn.objects['a/b'][1])
     with pytest.raises(BankCorrupted, match='is corrupted'):
         bank.read_stored('/a/b')
+
+
+def test_objects_read_ahead_are_sent_without_reading_them_again(tmp_path):
+    source, target = counting_source(tmp_path), LocalBank(str(tmp_path / 'target'))
+    keys = checkpoint_objects(source, CID)
+    section, chunk = keys[-1], keys[1]
+    data = source.get(chunk)
+    source._put(chunk, data + b'x', sha256_hex(data), False, None)  # pylint: disable=protected-access
+    stored = object_copy.read_ahead(source, [section, chunk, '/checkpoints/gone'])
+    assert list(stored) == [section]  # the damaged and the missing are left out
+    source.calls.clear()
+    assert copy_objects(source, target, [section], stored=stored).objects_sent == 1
+    assert ('read', section) not in source.calls
+    assert target.get(section) == source.get(section)
+    with pytest.raises(BankCorrupted, match='is corrupted'):  # read again, and reported
+        copy_objects(source, target, [chunk], stored=stored)
