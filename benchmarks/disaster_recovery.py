@@ -51,16 +51,12 @@ import openstack
 import bench_util
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.cloud import CloudSession
-from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
-    BankCorrupted, NotFound)
 from ansible_collections.karbor.protection.plugins.module_utils.engine import copy as copy_flow
 from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import (
     ProtectionEngine)
 from ansible_collections.karbor.protection.plugins.module_utils.resources import (
     image as image_plugin)
 from ansible_collections.karbor.protection.plugins.module_utils.resources import volume_bank
-from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import (
-    normalize_key, sha256_hex)
 from ansible_collections.karbor.protection.plugins.module_utils.storage import object_copy
 from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import chunk_key
 
@@ -365,51 +361,19 @@ def time_data_path(owner, record):
 
 def time_copy_objects(record):
     """Also time the data objects' part of each product copy (the copy_objects call over the
-    chunks and reference lists; the sections and index are the bookkeeping)."""
+    chunks; the reference lists, sections and index are the bookkeeping)."""
     real = object_copy.copy_objects
 
-    def copy_objects(source, target, keys, dry_run=False, workers=COPY_WORKERS):
+    def copy_objects(source, target, keys, dry_run=False, workers=COPY_WORKERS, listed=None,
+                     stored=None):
         start = time.monotonic()
         keys = list(keys)
         try:
-            return real(source, target, keys, dry_run, workers)
+            return real(source, target, keys, dry_run, workers, listed, stored)
         finally:
             if any(k.startswith('/chunks/') for k in keys):
                 record.append(time.monotonic() - start)
     copy_flow.copy_objects = copy_objects
-
-
-def fewer_heads():
-    """Diagnostic only (``--fewer-heads``), never a product setting: the product's
-    copy_objects with the target looked up first and, when it lacks the object, the
-    source's sha256 taken from the GET (checked) instead of a HEAD beforehand: four requests
-    per object sent instead of five. What that change to object_copy.py would gain."""
-    def copy_objects(source, target, keys, dry_run=False, workers=COPY_WORKERS):
-        counters = object_copy.CopyCounters()
-
-        def one(key):
-            found = target.stat(key)
-            if found is not None or dry_run:
-                wanted = source.stat(key)
-                if wanted is None:
-                    raise NotFound('source object %s disappeared' % key)
-                if found == wanted:
-                    counters.add(False, wanted[1])
-                    return
-            data, digest = source._get(normalize_key(key))  # pylint: disable=protected-access
-            if sha256_hex(data) != digest:
-                raise BankCorrupted('source object %s is damaged' % key, key=key)
-            counters.add(True, len(data))
-            target.put(key, data, digest=digest)
-            if target.stat(key) != (digest, len(data)):
-                raise BankCorrupted('copy of %s differs' % key, key=key)
-        keys = list(keys)
-        if keys:
-            with concurrent.futures.ThreadPoolExecutor(min(workers, len(keys))) as pool:
-                for future in [pool.submit(one, key) for key in keys]:
-                    future.result()
-        return counters
-    object_copy.copy_objects = copy_objects
 
 
 def stop_on_term(_signum, _frame):
@@ -433,9 +397,6 @@ def parse_args():
                         help='comma-separated measurements to run (image, volume, copy)')
     parser.add_argument('--profile', action='store_true',
                         help='cProfile the last product run of each measurement (all its threads)')
-    parser.add_argument('--fewer-heads', action='store_true',
-                        help='diagnostic only: the copy sends with one HEAD less per object '
-                             '(see fewer_heads); what that change would gain')
     parser.add_argument('--processes', action='store_true',
                         help='CPU seconds of the busiest processes during each side of the '
                              'last round')
@@ -485,8 +446,6 @@ def main():  # pylint: disable=too-many-locals,too-many-statements,too-many-bran
         'copy', 'engine.copy_checkpoints of the image checkpoint into a new container', 0.9,
         'swiftclient GET + PUT of the same objects into a new container, %d threads (the '
         'product\'s copy uses a pool of %d too)' % (COPY_WORKERS, COPY_WORKERS))
-    if args.fewer_heads:
-        fewer_heads()
     time_data_path(image_plugin.GlanceRestore, image_m.data_path)
     time_data_path(volume_bank.BankVolumeRestore, volume_m.data_path)
     time_copy_objects(copy_m.data_path)

@@ -9,8 +9,9 @@ Everything is checked before anything is written (the target provider, its
 credentials, that the target is not the source bank, that each checkpoint
 is ``available``). Then, per checkpoint, under a reader marker on the source
 (deletes wait for it): the objects the target lacks are sent
-(``storage/object_copy.py``: chunks are content-addressed, so a second copy
-sends almost nothing), then index.json (``available``, with the copy's
+(``storage/object_copy.py``: the reference lists, then the chunks, which are
+content-addressed, so a second copy sends almost nothing, then the
+sections), then index.json (``available``, with the copy's
 origin in ``extra_info.copied_from``) and its indices, LAST: a copy killed
 before has written nothing any listing shows, and running it again sends
 only what is missing. A complete copy is left alone (changed: false).
@@ -21,8 +22,9 @@ made and a warning names each such backup.
 
 from __future__ import annotations
 
+import concurrent.futures
 import copy as _copy
-from typing import Any
+from typing import Any, Callable
 
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
@@ -36,8 +38,10 @@ from ansible_collections.karbor.protection.plugins.module_utils.engine.target im
 from ansible_collections.karbor.protection.plugins.module_utils.flow import graph as G
 from ansible_collections.karbor.protection.plugins.module_utils.storage.checkpoints import (
     Checkpoint)
+from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import (
+    REFS_PREFIX)
 from ansible_collections.karbor.protection.plugins.module_utils.storage.object_copy import (
-    checkpoint_objects, copy_objects, raw)
+    checkpoint_objects, copy_objects, raw, read_ahead, target_listing)
 
 COUNTERS = ('objects_sent', 'objects_skipped', 'bytes_sent', 'bytes_skipped')
 
@@ -132,25 +136,46 @@ def _existing_copy(target_collection: Any, checkpoint_id: str) -> dict | None:
     return data
 
 
+def _each(func: Callable[[str], Any], keys: list[str]) -> list[Any]:
+    """``func`` of each key, concurrently (a few bank requests, one round trip)."""
+    if len(keys) <= 1:
+        return [func(key) for key in keys]
+    with concurrent.futures.ThreadPoolExecutor(len(keys)) as pool:
+        return list(pool.map(func, keys))
+
+
 def copy_one(checkpoint: Checkpoint, source_provider: Any, collection: Any,
              target_provider: Any, target_collection: Any, target_project: str,
              origin: dict[str, Any], dry_run: bool) -> dict[str, Any]:
     existing = _existing_copy(target_collection, checkpoint.id)
     source_bank, target_bank = collection.bank, target_collection.bank
     keys = checkpoint_objects(source_bank, checkpoint.id)
+    refs = [k for k in keys if k.startswith(REFS_PREFIX)]
     sections = [k for k in keys if k.startswith('/checkpoints/')]
-    data_keys = [k for k in keys if not k.startswith('/checkpoints/')]
+    chunks = [k for k in keys if not k.startswith((REFS_PREFIX, '/checkpoints/'))]
     result: dict[str, Any] = {'checkpoint_id': checkpoint.id, 'changed': False,
                               'warnings': volume_warnings(checkpoint)}
     totals = dict.fromkeys(COUNTERS, 0)
     to_send: list[str] = []
-    for part, point in ((data_keys, 'copy.main'), (sections, 'copy.index')):
-        counters = copy_objects(raw(source_bank), raw(target_bank), part, dry_run)
-        for name, value in counters.to_dict().items():
-            totals[name] += value
-        to_send.extend(counters.to_send)
-        if not dry_run:
-            fault_point(point)
+    # What the target holds, from one listing of each group at once; then
+    # the reference lists, alone: chunks the target holds are then
+    # referenced there before they are looked up (a HEAD, whatever the
+    # listing said) and skipped (chunk_store's rule), so a release at the
+    # target that starts later keeps them.
+    # The sections the target lacks are read while the chunks are sent.
+    listed = target_listing(raw(target_bank), keys)
+    ahead = [k for k in sections if not listed.get(k, True)] if not dry_run else []
+    with concurrent.futures.ThreadPoolExecutor(1) as side:
+        read = side.submit(read_ahead, raw(source_bank), ahead)
+        for part, point in ((refs, None), (chunks, 'copy.main'), (sections, 'copy.index')):
+            counters = copy_objects(raw(source_bank), raw(target_bank), part, dry_run,
+                                    listed=listed,
+                                    stored=read.result() if part is sections else None)
+            for name, value in counters.to_dict().items():
+                totals[name] += value
+            to_send.extend(counters.to_send)
+            if point and not dry_run:
+                fault_point(point)
     index = existing if existing and existing.get('status') == R.CP_AVAILABLE else None
     if index is None:
         index = copied_index(checkpoint, source_provider, target_provider, target_project,
@@ -159,13 +184,16 @@ def copy_one(checkpoint: Checkpoint, source_provider: Any, collection: Any,
         if not dry_run:
             target_bank.put(_index_key(checkpoint.id), index)
     copied = Checkpoint(target_bank, index)
-    for key in copied.index_keys():
-        if dry_run and result['changed']:
-            break
-        if not target_bank.exists(key):
+    if not (dry_run and result['changed']):
+        keys = copied.index_keys()
+        # after a new index.json its indices are written without looking for
+        # them first (a rerun writes the same value); else only those missing
+        missing = keys if result['changed'] else [
+            k for k, found in zip(keys, _each(target_bank.exists, keys)) if not found]
+        if missing:
             result['changed'] = True
             if not dry_run:
-                target_bank.put(key, checkpoint.id)
+                _each(lambda key: target_bank.put(key, checkpoint.id), missing)
     name_key = copied.name_key()
     if name_key:
         try:

@@ -14,7 +14,7 @@ import concurrent.futures
 import hashlib
 import json
 import re
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, NamedTuple
 
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     InvalidInput, BankCorrupted, NotFound)
@@ -38,6 +38,21 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def check_sha256(key: str, data: bytes, stored: str) -> None:
+    """BankCorrupted unless ``data`` has the sha256 recorded with it."""
+    actual = sha256_hex(data)
+    if stored != actual:
+        raise BankCorrupted('Bank object %s is corrupted: its sha256 is %s but %s was '
+                            'recorded when it was written. Do not restore from it; delete the '
+                            'checkpoint or repair the bank.' % (key, actual, stored), key=key)
+
+
+def copy_incomplete(key: str, why: str) -> BankCorrupted:
+    """The error of an object copied into a bank that does not hold it as sent."""
+    return BankCorrupted('Bank object %s was copied but %s; the copy is not complete. Run it '
+                         'again.' % (key, why), key=key)
+
+
 def to_bytes(value: Any) -> bytes:
     """bytes pass through, str is UTF-8, everything else is canonical JSON."""
     if isinstance(value, bytes):
@@ -45,6 +60,17 @@ def to_bytes(value: Any) -> bytes:
     if isinstance(value, str):
         return value.encode('utf-8')
     return json.dumps(value, sort_keys=True, separators=(',', ':')).encode('utf-8')
+
+
+class StoredObject(NamedTuple):
+    """An object as its bank stores it, read for a copy into another bank:
+    the bytes (already checked against ``sha256``) and, where the backend
+    keeps one, the MD5 it computed when the object was written (Swift's
+    ETag): a target backend that checks an MD5 on write (Swift) then checks
+    what it received without hashing the bytes here once more."""
+    data: bytes
+    sha256: str
+    md5: str | None = None
 
 
 class Bank:
@@ -127,13 +153,36 @@ class Bank:
         """Read and verify an object."""
         key = normalize_key(key)
         data, stored = self._get(key)
-        actual = sha256_hex(data)
-        if stored != actual:
-            raise BankCorrupted('Bank object %s is corrupted: its sha256 is %s but %s was '
-                                'recorded when it was written. Do not restore from it; delete the '
-                                'checkpoint or repair the bank.' % (key, actual, stored),
-                                key=key)
+        check_sha256(key, data, stored)
         return data
+
+    # -- copying objects between banks as they are stored ------------------------
+    def backend(self) -> 'Bank':
+        """The bank that stores the bytes: this one, or the one an encrypting
+        bank wraps. A copy moves objects between backends as they are stored
+        (ciphertext stays ciphertext)."""
+        return self
+
+    def read_stored(self, key: str) -> StoredObject:
+        """An object as stored, its sha256 checked (BankCorrupted otherwise;
+        NotFound when absent), to be written into another bank with
+        ``write_stored``."""
+        key = normalize_key(key)
+        data, stored = self._get(key)
+        check_sha256(key, data, stored)
+        return StoredObject(data, stored)
+
+    def write_stored(self, key: str, obj: StoredObject) -> None:
+        """Write an object read with ``read_stored`` from another bank, as
+        is, and check that this bank holds it: here by reading back the
+        recorded sha256 and size; a backend that checks the bytes it
+        receives (Swift) does that instead. BankCorrupted when they differ."""
+        key = normalize_key(key)
+        self.put(key, obj.data, digest=obj.sha256)
+        found = self.stat(key)
+        if found != (obj.sha256, len(obj.data)):
+            raise copy_incomplete(key, 'the target records %s instead of sha256 %s (%d bytes)'
+                                  % (found, obj.sha256, len(obj.data)))
 
     def get_json(self, key: str) -> Any:
         data = self.get(key)

@@ -47,7 +47,7 @@ import os
 from typing import Any, NamedTuple
 
 from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import (
-    Bank, normalize_key, to_bytes)
+    Bank, StoredObject, normalize_key, to_bytes)
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
     BankCorrupted, BankError, Conflict, InvalidInput, KarborError, NotFound)
 
@@ -277,6 +277,17 @@ class EncryptedBank(Bank):
     def stat(self, key: str) -> tuple[str, int] | None:
         """The ciphertext's recorded sha256 and size (a copy moves ciphertext as is)."""
         return self.inner.stat(key)
+
+    def backend(self) -> Bank:
+        return self.inner.backend()
+
+    def read_stored(self, key: str) -> StoredObject:
+        """The ciphertext as stored: a copy moves it as is (``put`` would
+        encrypt it again, under a new nonce, and its sha256 would change)."""
+        return self.inner.read_stored(key)
+
+    def write_stored(self, key: str, obj: StoredObject) -> None:
+        self.inner.write_stored(key, obj)
 
     def location(self) -> str:
         return self.inner.location()

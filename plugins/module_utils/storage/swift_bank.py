@@ -12,15 +12,17 @@ object expirer does not run. Listings are bounded (prefix, marker, limit,
 
 from __future__ import annotations
 
+import hashlib
+import re
 import threading
 import time
 import uuid
 from typing import Any, Callable
 
 from ansible_collections.karbor.protection.plugins.module_utils.storage.bank import (
-    Bank, normalize_key)
+    Bank, StoredObject, check_sha256, copy_incomplete, normalize_key)
 from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
-    BankError, BankUnreachable, Conflict, NotFound, InvalidInput, KarborError)
+    BankCorrupted, BankError, BankUnreachable, Conflict, NotFound, InvalidInput, KarborError)
 
 try:
     from keystoneauth1 import session as ks_session
@@ -41,6 +43,7 @@ except ImportError:
     HAS_SWIFTCLIENT = False
 
 CHECKSUM_HEADER = 'x-object-meta-sha256'
+_MD5_RE = re.compile(r'^[0-9a-f]{32}$')
 # How long a claim waits for competing PUTs to land: a multiple of its own
 # PUT's time, within these bounds (restic waits 200 ms for the same reason).
 CLAIM_SETTLE_FACTOR = 4
@@ -166,6 +169,10 @@ class SwiftBank(Bank):
                 raise NotFound('Bank object not found while %s.' % what)
             if status == 412:
                 raise Conflict('Bank object already exists (%s).' % what)
+            if status == 422:
+                raise BankCorrupted('The Swift bank refused the bytes it received while %s: '
+                                    'their MD5 is not the ETag sent with them (HTTP 422).'
+                                    % what)
             if status in (507, 413):
                 raise BankError('The Swift bank is full or over quota while %s (HTTP %s); free '
                                 'space or raise the quota.' % (what, status))
@@ -239,7 +246,8 @@ class SwiftBank(Bank):
         except ValueError:
             return False
 
-    def _get(self, key):
+    def _get_object(self, key: str) -> tuple[dict, bytes]:
+        """One GET: the response headers and the bytes; NotFound when absent or expired."""
         try:
             headers, body = self._call('reading %s' % key, self._conn().get_object,
                                        self.container, self._name(key))
@@ -247,7 +255,38 @@ class SwiftBank(Bank):
             raise NotFound('Bank object %s does not exist.' % key, key=key)
         if self._expired(headers):
             raise NotFound('Bank object %s has expired.' % key, key=key)
+        return headers, body
+
+    def _get(self, key):
+        headers, body = self._get_object(key)
         return body, headers.get(CHECKSUM_HEADER, '')
+
+    def read_stored(self, key: str) -> StoredObject:
+        """One GET, the sha256 checked; the ETag is the MD5 Swift computed
+        when the object was written (a plain object: our PUTs make no large
+        objects), for ``write_stored`` to send along."""
+        key = normalize_key(key)
+        headers, body = self._get_object(key)
+        check_sha256(key, body, headers.get(CHECKSUM_HEADER, ''))
+        etag = str(headers.get('etag') or '').strip('"').lower()
+        large = 'x-static-large-object' in headers or 'x-object-manifest' in headers
+        return StoredObject(body, headers.get(CHECKSUM_HEADER, ''),
+                            etag if _MD5_RE.match(etag) and not large else None)
+
+    def write_stored(self, key: str, obj: StoredObject) -> None:
+        """One PUT that Swift checks itself: with an ETag (the source's MD5,
+        else the bytes' own) it stores the object only if the bytes it
+        received have that MD5 (otherwise HTTP 422: BankCorrupted), so
+        nothing is read back. The sha256 was checked on the bytes read."""
+        key = normalize_key(key)
+        etag = obj.md5 or _md5_hex(obj.data)
+        try:
+            self._call('writing %s' % key, self._conn().put_object, self.container,
+                       self._name(key), contents=obj.data, content_length=len(obj.data),
+                       etag=etag, headers={'X-Object-Meta-Sha256': obj.sha256})
+        except BankCorrupted as exc:
+            raise copy_incomplete(key, 'the target Swift refused what it received (%s)'
+                                  % exc.msg)
 
     def _exists(self, key):
         try:
@@ -297,6 +336,14 @@ class SwiftBank(Bank):
             if len(names) < page or (limit and len(result) >= limit):
                 return result
             swift_marker = names[-1]
+
+
+def _md5_hex(data: bytes) -> str:
+    """The MD5 Swift checks a PUT against (a transfer check, not a security one)."""
+    try:
+        return hashlib.md5(data, usedforsecurity=False).hexdigest()
+    except TypeError:  # Python < 3.9
+        return hashlib.md5(data).hexdigest()  # nosec
 
 
 def validate_container_name(name: str) -> str:
