@@ -168,16 +168,13 @@ copies:
       type: dict
 '''
 
-from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
 from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import (
-    KarborModule, target_connection_spec)
+    KarborModule, checkpoint_argument_spec, target_connection_spec)
 
 
 class CheckpointCopyModule(KarborModule):
     argument_spec = dict(
-        provider_id=dict(type='str'),
-        plan=dict(type='str'),
-        checkpoint_id=dict(type='str', aliases=['checkpoint']),
+        checkpoint_argument_spec(required=False),
         count=dict(type='int', default=1),
         target_provider_id=dict(type='str', required=True),
         **target_connection_spec(),
@@ -189,10 +186,7 @@ class CheckpointCopyModule(KarborModule):
     def run(self):
         engine = self.engine
         plan = engine.plans.get(self.params['plan']) if self.params['plan'] else None
-        provider_id = self.params['provider_id'] or (plan['provider_id'] if plan else None)
-        if not provider_id:
-            raise InvalidInput('Set provider_id (or plan) of checkpoint %s.'
-                               % self.params['checkpoint_id'])
+        provider_id = self.checkpoint_provider_id(plan)
         if self.params['checkpoint_id']:
             ids = [self.params['checkpoint_id']]
         elif self.params['count']:

@@ -21,15 +21,6 @@ description:
 author:
   - karbor.protection developers (@karbor-protection)
 options:
-  name:
-    description:
-      - Plan name, unique in the project. Required to create a plan.
-      - At most 255 characters, without control characters.
-    type: str
-  id:
-    description:
-      - Plan id, to update, rename or delete a plan by id.
-    type: str
   provider_id:
     description:
       - Id or name of the provider. Required to create a plan.
@@ -76,22 +67,13 @@ options:
       - Protect options keyed by C(<resource type>) (for every resource of the type) or
         C(<resource type>#<resource id>) (for one resource, overriding the type's options).
     type: dict
-  description:
-    description:
-      - Free text.
-    type: str
   status:
     description:
       - C(started) or C(suspended). Informational, as in Karbor.
     type: str
     choices: [started, suspended]
-  state:
-    description:
-      - C(present) creates or updates the plan, C(absent) deletes it.
-    type: str
-    choices: [present, absent]
-    default: present
 extends_documentation_fragment:
+  - karbor.protection.record.plan
   - karbor.protection.openstack
   - karbor.protection.openstack.engine
   - karbor.protection.attributes

@@ -32,14 +32,6 @@ description:
 author:
   - karbor.protection developers (@karbor-protection)
 options:
-  provider_id:
-    description:
-      - Provider of the checkpoint. Defaults to the provider of I(plan).
-    type: str
-  plan:
-    description:
-      - Plan (id or name) of the checkpoint; gives the provider.
-    type: str
   checkpoint_id:
     description:
       - The checkpoint to restore.
@@ -74,6 +66,7 @@ options:
     type: int
     default: 3600
 extends_documentation_fragment:
+  - karbor.protection.checkpoint
   - karbor.protection.openstack
   - karbor.protection.openstack.engine
   - karbor.protection.openstack.target
@@ -175,18 +168,15 @@ restore:
       type: dict
 '''
 
-from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
 from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import (
-    KarborModule, target_connection_spec)
+    KarborModule, checkpoint_argument_spec, target_connection_spec)
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 
 
 class RestoreModule(KarborModule):
     name_options = ('name',)
     argument_spec = dict(
-        provider_id=dict(type='str'),
-        plan=dict(type='str'),
-        checkpoint_id=dict(type='str', required=True, aliases=['checkpoint']),
+        checkpoint_argument_spec(required=True),
         parameters=dict(type='dict'),
         restore_target=dict(type='str'),
         keep_failed=dict(type='bool', default=False),
@@ -197,12 +187,7 @@ class RestoreModule(KarborModule):
 
     def run(self):
         engine = self.engine
-        provider_id = self.params['provider_id']
-        if not provider_id and self.params['plan']:
-            provider_id = engine.plans.get(self.params['plan'])['provider_id']
-        if not provider_id:
-            raise InvalidInput('Set provider_id (or plan) of checkpoint %s.'
-                               % self.params['checkpoint_id'])
+        provider_id = self.checkpoint_provider_id()
         if self.params['name']:
             previous = engine.restores.find(self.params['name'])
             if previous and previous['status'] == R.RESTORE_SUCCESS:

@@ -43,19 +43,6 @@ description:
 author:
   - karbor.protection developers (@karbor-protection)
 options:
-  name:
-    description:
-      - Operation name, unique in the project. Required to create an operation.
-      - At most 255 characters, without control characters.
-    type: str
-  id:
-    description:
-      - Operation id, to update, rename or delete an operation by id.
-    type: str
-  description:
-    description:
-      - Free text.
-    type: str
   operation_type:
     description:
       - C(protect), C(retention_protect), C(copy) or C(verify). Defaults to C(protect) for a
@@ -126,14 +113,8 @@ options:
       - Whether the operation runs. Defaults to C(true) for a new operation. Fire times while
         it is disabled are not run and not reported missed.
     type: bool
-  state:
-    description:
-      - C(present) creates or updates the operation, C(absent) deletes it (with its claims;
-        its operation logs stay).
-    type: str
-    choices: [present, absent]
-    default: present
 extends_documentation_fragment:
+  - karbor.protection.record.scheduled_operation
   - karbor.protection.openstack
   - karbor.protection.openstack.engine
   - karbor.protection.attributes

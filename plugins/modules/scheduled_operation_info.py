@@ -56,32 +56,13 @@ EXAMPLES = r'''
 
 RETURN = r'''
 scheduled_operations:
-  description: Operations, by name (see M(karbor.protection.scheduled_operation) for the
-    record fields).
+  description: Operations, by name. Each has the fields of the I(scheduled_operation) that
+    M(karbor.protection.scheduled_operation) returns (C(id), C(name), C(operation_type),
+    C(trigger_id), C(operation_definition), C(enabled), ...), and these.
   returned: always
   type: list
   elements: dict
   contains:
-    id:
-      description: Operation id.
-      type: str
-    name:
-      description: Operation name.
-      type: str
-    operation_type:
-      description: C(protect), C(retention_protect), C(copy) or C(verify).
-      type: str
-    trigger_id:
-      description: Trigger id.
-      type: str
-    operation_definition:
-      description: C(plan_id), C(provider_id) and the keys of the type (see
-        M(karbor.protection.scheduled_operation)) - C(max_backups), C(retention_duration);
-        C(target_provider_id), C(count); C(level), C(data_subset), C(count).
-      type: dict
-    enabled:
-      description: Whether it runs.
-      type: bool
     next_run_time:
       description: Its trigger's next fire time (UTC, ISO 8601), null if none.
       type: str

@@ -31,15 +31,6 @@ description:
 author:
   - karbor.protection developers (@karbor-protection)
 options:
-  name:
-    description:
-      - Trigger name, unique in the project. Required to create a trigger.
-      - At most 255 characters, without control characters.
-    type: str
-  id:
-    description:
-      - Trigger id, to update, rename or delete a trigger by id.
-    type: str
   type:
     description:
       - Trigger type. Only C(time) exists, as in Karbor.
@@ -103,13 +94,8 @@ options:
       - How many upcoming fire times to return.
     type: int
     default: 5
-  state:
-    description:
-      - C(present) creates or updates the trigger, C(absent) deletes it.
-    type: str
-    choices: [present, absent]
-    default: present
 extends_documentation_fragment:
+  - karbor.protection.record.trigger
   - karbor.protection.openstack
   - karbor.protection.openstack.engine
   - karbor.protection.attributes

@@ -55,23 +55,13 @@ EXAMPLES = r'''
 
 RETURN = r'''
 triggers:
-  description: Triggers, by name (see M(karbor.protection.trigger) for the record fields).
+  description: Triggers, by name. Each has the fields of the I(trigger) that
+    M(karbor.protection.trigger) returns (C(id), C(name), C(type), C(properties), ...), and
+    these.
   returned: always
   type: list
   elements: dict
   contains:
-    id:
-      description: Trigger id.
-      type: str
-    name:
-      description: Trigger name.
-      type: str
-    type:
-      description: Always C(time).
-      type: str
-    properties:
-      description: C(format), C(pattern), C(start_time), C(end_time), C(window), C(timezone).
-      type: dict
     next_run_times:
       description: Upcoming fire times (UTC, ISO 8601).
       type: list

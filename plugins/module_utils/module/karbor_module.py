@@ -96,6 +96,16 @@ def prefixed_connection_params(params: dict[str, Any], prefix: str) -> dict[str,
     return own
 
 
+def checkpoint_argument_spec(required: bool) -> dict[str, Any]:
+    """provider_id, plan and checkpoint_id: how a module names the checkpoint it works on
+    (see KarborModule.checkpoint_provider_id); ``required``: checkpoint_id must be given."""
+    return dict(
+        provider_id=dict(type='str'),
+        plan=dict(type='str'),
+        checkpoint_id=dict(type='str', required=required, aliases=['checkpoint']),
+    )
+
+
 def engine_argument_spec() -> dict[str, Any]:
     return dict(
         state_dir=dict(type='path', fallback=(env_fallback, ['KARBOR_STATE_DIR'])),
@@ -171,6 +181,21 @@ class KarborModule:
                                 for name in target_connection_spec()):
             return None
         return self.engine_for(TARGET_PREFIX)
+
+    def checkpoint_provider_id(self, plan: dict[str, Any] | None = None) -> str:
+        """The provider whose bank holds the checkpoint (see checkpoint_argument_spec):
+        I(provider_id), else the provider of ``plan`` (the plan option's record, looked up
+        only when needed). A checkpoint is only found in its provider's bank, so neither
+        fails here, before anything is read."""
+        provider_id = self.params.get('provider_id')
+        if not provider_id:
+            if plan is None and self.params.get('plan'):
+                plan = self.engine.plans.get(self.params['plan'])
+            provider_id = (plan or {}).get('provider_id')
+        if not provider_id:
+            raise InvalidInput('Set provider_id (or plan) of checkpoint %s.'
+                               % self.params.get('checkpoint_id'))
+        return provider_id
 
     def run(self) -> dict[str, Any]:
         raise NotImplementedError

@@ -36,7 +36,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.resources.plugin
 from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_calls import (
     create_when_idle, delete_when_settled, wait_volume)
 from ansible_collections.karbor.protection.plugins.module_utils.resources.volume_restore import (
-    check_placement, create_restored_volume, placement)
+    check_placement, create_restored_volume)
 from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_store import (
     ChunkStore, owner_name, tree_digest)
 
@@ -227,9 +227,7 @@ class BankVolumeRestore(Operation):
             raise InvalidInput('Checkpoint %s holds volume %s in the bank (backup_mode: bank), '
                                'which restores into a new volume only; leave out volume_id.'
                                % (ctx.checkpoint.id, ctx.resource.id))
-        wanted = placement(ctx.parameters)
-        if wanted:
-            self.placement = check_placement(ctx, wanted)
+        self.placement = check_placement(ctx)
 
     def on_main(self, ctx: OperationContext) -> None:
         self.precheck(ctx)  # cheap, and a restore run without one must still refuse

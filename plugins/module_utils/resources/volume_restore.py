@@ -45,9 +45,13 @@ def placement(parameters: dict[str, Any]) -> dict[str, str]:
     return {k: parameters[k] for k in ('availability_zone', 'volume_type') if parameters.get(k)}
 
 
-def check_placement(ctx: OperationContext, wanted: dict[str, str]) -> dict[str, str]:
-    """Refuse an unknown or unavailable zone or type, naming the ones there are;
-    the type resolved to its name."""
+def check_placement(ctx: OperationContext) -> dict[str, str]:
+    """The zone and type the restore asks for ({} when none), checked: refuse an unknown
+    or unavailable zone or type, naming the ones there are; the type resolved to its name.
+    One call for the prechecks of both volume restores and for a run without one."""
+    wanted = placement(ctx.parameters)
+    if not wanted:
+        return {}
     if ctx.parameters.get('volume_id'):
         raise InvalidInput('availability_zone and volume_type choose where a new volume is made; '
                            'a restore onto volume_id %s cannot: leave out one or the other.'
@@ -113,9 +117,7 @@ class CinderRestore(Operation):
                 'this restore (restore it in its own project), or protect the volume with '
                 'backup_mode: bank, whose data is in the bank.'
                 % (ctx.resource.id, ctx.checkpoint.id))
-        wanted = placement(ctx.parameters)
-        if wanted:
-            self.placement = check_placement(ctx, wanted)
+        self.placement = check_placement(ctx)
 
     def on_main(self, ctx: OperationContext) -> None:
         meta = ctx.section.get_json('metadata')
@@ -131,8 +133,8 @@ class CinderRestore(Operation):
                                    % (target, volume.size, meta.get('volume_size')))
         name = ctx.parameters.get('restore_name') or '%s@%s' % (ctx.checkpoint.id, ctx.resource.id)
         created = None
-        if placement(ctx.parameters) and not self.placement:
-            self.placement = check_placement(ctx, placement(ctx.parameters))  # no precheck ran
+        if not self.placement:
+            self.placement = check_placement(ctx)  # no precheck ran
         if self.placement:
             created = target = self._create_volume(ctx, name, max(
                 backup.size or 0, meta.get('volume_size') or 0, 1))
