@@ -52,14 +52,6 @@ description:
 author:
   - karbor.protection developers (@karbor-protection)
 options:
-  provider_id:
-    description:
-      - Provider of the checkpoint. Defaults to the provider of I(plan).
-    type: str
-  plan:
-    description:
-      - Plan (id or name) of the checkpoint; gives the provider.
-    type: str
   checkpoint_id:
     description:
       - The checkpoint to verify.
@@ -90,6 +82,7 @@ options:
     type: int
     default: 3600
 extends_documentation_fragment:
+  - karbor.protection.checkpoint
   - karbor.protection.openstack
   - karbor.protection.openstack.engine
   - karbor.protection.openstack.target
@@ -247,16 +240,13 @@ verification:
 '''
 
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
-from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
 from ansible_collections.karbor.protection.plugins.module_utils.module.karbor_module import (
-    KarborModule, target_connection_spec)
+    KarborModule, checkpoint_argument_spec, target_connection_spec)
 
 
 class CheckpointVerifyModule(KarborModule):
     argument_spec = dict(
-        provider_id=dict(type='str'),
-        plan=dict(type='str'),
-        checkpoint_id=dict(type='str', required=True, aliases=['checkpoint']),
+        **checkpoint_argument_spec(required=True),
         level=dict(type='str', choices=['bank', 'data', 'drill'], default='bank'),
         data_subset=dict(type='int'),
         fail_on_problem=dict(type='bool', default=True),
@@ -266,11 +256,7 @@ class CheckpointVerifyModule(KarborModule):
 
     def run(self):
         engine = self.engine
-        provider_id = self.params['provider_id'] or (
-            engine.plans.get(self.params['plan'])['provider_id'] if self.params['plan'] else None)
-        if not provider_id:
-            raise InvalidInput('Set provider_id (or plan) of checkpoint %s.'
-                               % self.params['checkpoint_id'])
+        provider_id = self.checkpoint_provider_id()
         # (the drill restores elsewhere through the restore's own target handling)
         record = engine.verify(provider_id, self.params['checkpoint_id'],
                                self.params['level'], self.params['data_subset'],

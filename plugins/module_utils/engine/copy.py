@@ -65,10 +65,7 @@ def prepare_copy(engine: Any, target: Any, provider_id: str, target_provider_id:
     collection = engine.checkpoints(source_provider)
     checkpoints = []
     for checkpoint_id in checkpoint_ids:
-        checkpoint = collection.get(checkpoint_id, engine.project_id)
-        if checkpoint.status != R.CP_AVAILABLE:
-            raise Conflict('Checkpoint %s is %s; only available checkpoints can be copied.'
-                           % (checkpoint.id, checkpoint.status))
+        checkpoint = collection.get_available(checkpoint_id, engine.project_id, 'copied')
         checkpoints.append(checkpoint)
     target_collection = target.checkpoints(target_provider)
     source_bank, target_bank = collection.bank, target_collection.bank

@@ -59,10 +59,7 @@ def prepare_restore(engine: Any, provider_id: str, checkpoint_id: str,
                            'target_cloud or target_auth.')
     provider = engine.provider(provider_id)
     collection = engine.checkpoints(provider)
-    checkpoint = collection.get(checkpoint_id, engine.project_id)
-    if checkpoint.status != R.CP_AVAILABLE:
-        raise Conflict('Checkpoint %s is %s; only available checkpoints can be restored.'
-                       % (checkpoint.id, checkpoint.status))
+    checkpoint = collection.get_available(checkpoint_id, engine.project_id, 'restored')
     parameters = provider.validate_parameters(parameters, 'restore')
     roots = G.deserialize(checkpoint.resource_graph or '[{}, []]')
     for res in G.resources(roots):

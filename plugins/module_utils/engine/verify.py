@@ -29,8 +29,7 @@ from typing import Any
 
 from ansible_collections.karbor.protection.plugins.module_utils.common import resource as R
 from ansible_collections.karbor.protection.plugins.module_utils.common import timeutil
-from ansible_collections.karbor.protection.plugins.module_utils.common.errors import (
-    Conflict, InvalidInput)
+from ansible_collections.karbor.protection.plugins.module_utils.common.errors import InvalidInput
 from ansible_collections.karbor.protection.plugins.module_utils.common.resource import Resource
 from ansible_collections.karbor.protection.plugins.module_utils.engine import drill
 from ansible_collections.karbor.protection.plugins.module_utils.engine.restore import (
@@ -77,10 +76,7 @@ def prepare_verify(engine: Any, provider_id: str, checkpoint_id: str, level: str
     options = verify_options(level, data_subset)
     provider = engine.provider(provider_id)
     collection = engine.checkpoints(provider)
-    checkpoint = collection.get(checkpoint_id, engine.project_id)
-    if checkpoint.status != R.CP_AVAILABLE:
-        raise Conflict('Checkpoint %s is %s; only available checkpoints can be verified.'
-                       % (checkpoint.id, checkpoint.status))
+    checkpoint = collection.get_available(checkpoint_id, engine.project_id, 'verified')
     roots = G.deserialize(checkpoint.resource_graph or '[{}, []]')
     for res in G.resources(roots):
         provider.plugin_for(res.type)

@@ -242,6 +242,15 @@ class CheckpointCollection:
         self.reap_if_zombie(checkpoint)
         return checkpoint
 
+    def get_available(self, checkpoint_id: str, project_id: str | None, done: str) -> Checkpoint:
+        """Load a checkpoint that must be available to be ``done`` (restored,
+        verified, copied): any other status is a Conflict that says which."""
+        checkpoint = self.get(checkpoint_id, project_id)
+        if checkpoint.status != R.CP_AVAILABLE:
+            raise Conflict('Checkpoint %s is %s; only available checkpoints can be %s.'
+                           % (checkpoint.id, checkpoint.status, done))
+        return checkpoint
+
     def reap_if_zombie(self, checkpoint: Checkpoint) -> bool:
         """Mark a protecting/deleting checkpoint whose writer died as failed."""
         if checkpoint.status not in (R.CP_PROTECTING, R.CP_DELETING):
