@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from conftest import delete_container
-from test_os_infra import read_pattern, write_pattern
+from test_os_infra import read_pattern
 from test_server_whole_restore import (
-    CIDR, FIXED_IP, PLAYBOOK, SERVER, Made, attachments, upload_image)
+    FIXED_IP, PLAYBOOK, SERVER, Made, attachments, make_whole_server)
 
 PROJECT = 'OS::Keystone::Project'
 SCRATCH = 'karbor-scratch'  # the cloud name of the scratch project in this test's clouds.yaml
@@ -181,41 +181,12 @@ def test_project_restored_whole_server_on_its_restored_network(
     net = conn.network
     tag = 'karbor-wholeproj-%s' % uuid.uuid4().hex[:6]
     made = Made(conn)
-    external = net.find_network('public')
-    network = made.add('network', net.create_network(name=tag))
-    subnet = net.create_subnet(name=tag, network_id=network.id, ip_version=4, cidr=CIDR,
-                               gateway_ip='198.51.100.1', is_dhcp_enabled=False)
-    router = made.add('router', net.create_router(
-        name=tag, external_gateway_info={'network_id': external.id}))
-    net.add_interface_to_router(router, subnet_id=subnet.id)
-    made.add('interface', (router.id, subnet.id))
-    group = made.add('group', net.create_security_group(name=tag))
-    ingress = {'security_group_id': group.id, 'direction': 'ingress', 'ethertype': 'IPv4',
-               'remote_ip_prefix': '0.0.0.0/0'}
-    net.create_security_group_rule(protocol='tcp', port_range_min=22, port_range_max=22,
-                                   **ingress)
-    net.create_security_group_rule(protocol='icmp', **ingress)
-    port = made.add('port', net.create_port(
-        name=tag, network_id=network.id, security_group_ids=[group.id],
-        fixed_ips=[{'subnet_id': subnet.id, 'ip_address': FIXED_IP}]))
-    image = made.add('image', upload_image(conn, tag))
-    volumes = [made.add('volume', conn.block_storage.create_volume(size=1, name=tag))
-               for _n in range(2)]
-    for vol in volumes:
-        conn.block_storage.wait_for_status(vol, 'available', failures=['error'], wait=120)
-    server = made.add('server', conn.compute.create_server(
-        name=tag, image_id=image.id, flavor_id=conn.compute.find_flavor('m1.tiny').id,
-        networks=[{'port': port.id}], metadata={'role': 'db'}))
-    server = conn.compute.wait_for_server(server, wait=180)
-    payloads = {}
-    for vol, device in zip(volumes, ('/dev/vdb', '/dev/vdc')):
-        conn.compute.create_volume_attachment(server, volume_id=vol.id, device=device)
-        conn.block_storage.wait_for_status(vol, 'in-use', wait=120)
-        payloads[vol.id] = ('project bytes of %s ' % device).encode() * 64
-        write_pattern(cloud, vol.id, payloads[vol.id])
-    devices = attachments(conn, server.id)
-    fip = made.add('fip', net.create_ip(floating_network_id=external.id, port_id=port.id))
-    address = fip.floating_ip_address
+    scene = make_whole_server(cloud, conn, made, tag, payload_label='project bytes of')
+    external, network, subnet, router, group, port = (
+        scene.external, scene.network, scene.subnet, scene.router, scene.group, scene.port)
+    image, volumes, server, payloads, devices, fip, address = (
+        scene.image, scene.volumes, scene.server, scene.payloads, scene.devices, scene.fip,
+        scene.address)
 
     base, checkpoint = protect_project(run_scratch, tmp_path, tag, project_id)
     statuses = checkpoint['resources_status']

@@ -12,6 +12,7 @@ import io
 import json
 import time
 import uuid
+from types import SimpleNamespace
 
 from test_os_infra import read_pattern, write_pattern
 
@@ -103,47 +104,64 @@ def attachments(conn, server_id):
     return {a.volume_id: a.device for a in conn.compute.volume_attachments(server_id)}
 
 
+def make_whole_server(cloud, conn, made, tag: str, payload_label: str = 'bytes of'):
+    """The acceptance scenario in ``conn``'s project, every piece registered in ``made``:
+    a network with a subnet, a router with an external gateway, a security group with two
+    rules, a port with a fixed IP, a server booted from an image with two attached volumes
+    (their bytes written) and a floating IP."""
+    net = conn.network
+    external = net.find_network('public')
+    network = made.add('network', net.create_network(name=tag))
+    subnet = net.create_subnet(name=tag, network_id=network.id, ip_version=4, cidr=CIDR,
+                               gateway_ip='198.51.100.1', is_dhcp_enabled=False)
+    router = made.add('router', net.create_router(
+        name=tag, external_gateway_info={'network_id': external.id}))
+    net.add_interface_to_router(router, subnet_id=subnet.id)
+    made.add('interface', (router.id, subnet.id))
+    group = made.add('group', net.create_security_group(name=tag))
+    ingress = {'security_group_id': group.id, 'direction': 'ingress', 'ethertype': 'IPv4',
+               'remote_ip_prefix': '0.0.0.0/0'}
+    net.create_security_group_rule(protocol='tcp', port_range_min=22, port_range_max=22,
+                                   **ingress)
+    net.create_security_group_rule(protocol='icmp', **ingress)
+    port = made.add('port', net.create_port(
+        name=tag, network_id=network.id, security_group_ids=[group.id],
+        fixed_ips=[{'subnet_id': subnet.id, 'ip_address': FIXED_IP}]))
+    image = made.add('image', upload_image(conn, tag))
+    volumes = [made.add('volume', conn.block_storage.create_volume(size=1, name=tag))
+               for _n in range(2)]
+    for vol in volumes:
+        conn.block_storage.wait_for_status(vol, 'available', failures=['error'], wait=120)
+    server = made.add('server', conn.compute.create_server(
+        name=tag, image_id=image.id, flavor_id=conn.compute.find_flavor('m1.tiny').id,
+        networks=[{'port': port.id}], metadata={'role': 'db'}))
+    server = conn.compute.wait_for_server(server, wait=180)
+    payloads = {}
+    for vol, device in zip(volumes, ('/dev/vdb', '/dev/vdc')):
+        conn.compute.create_volume_attachment(server, volume_id=vol.id, device=device)
+        conn.block_storage.wait_for_status(vol, 'in-use', wait=120)
+        payloads[vol.id] = ('%s %s ' % (payload_label, device)).encode() * 64
+        write_pattern(cloud, vol.id, payloads[vol.id])
+    devices = attachments(conn, server.id)
+    fip = made.add('fip', net.create_ip(floating_network_id=external.id, port_id=port.id))
+    address = fip.floating_ip_address
+    return SimpleNamespace(external=external, network=network, subnet=subnet, router=router,
+                           group=group, port=port, image=image, volumes=volumes, server=server,
+                           payloads=payloads, devices=devices, fip=fip, address=address)
+
+
 def test_server_restored_whole_onto_its_restored_network(cloud, run_playbook, tmp_path):
     conn = cloud.connect(cloud.a)
     net = conn.network
     tag = 'karbor-whole-%s' % uuid.uuid4().hex[:6]
     made, restored = Made(conn), Made(conn)
     try:
-        external = net.find_network('public')
-        network = made.add('network', net.create_network(name=tag))
-        subnet = net.create_subnet(name=tag, network_id=network.id, ip_version=4, cidr=CIDR,
-                                   gateway_ip='198.51.100.1', is_dhcp_enabled=False)
-        router = made.add('router', net.create_router(
-            name=tag, external_gateway_info={'network_id': external.id}))
-        net.add_interface_to_router(router, subnet_id=subnet.id)
-        made.add('interface', (router.id, subnet.id))
-        group = made.add('group', net.create_security_group(name=tag))
-        ingress = {'security_group_id': group.id, 'direction': 'ingress', 'ethertype': 'IPv4',
-                   'remote_ip_prefix': '0.0.0.0/0'}
-        net.create_security_group_rule(protocol='tcp', port_range_min=22, port_range_max=22,
-                                       **ingress)
-        net.create_security_group_rule(protocol='icmp', **ingress)
-        port = made.add('port', net.create_port(
-            name=tag, network_id=network.id, security_group_ids=[group.id],
-            fixed_ips=[{'subnet_id': subnet.id, 'ip_address': FIXED_IP}]))
-        image = made.add('image', upload_image(conn, tag))
-        volumes = [made.add('volume', conn.block_storage.create_volume(size=1, name=tag))
-                   for _n in range(2)]
-        for vol in volumes:
-            conn.block_storage.wait_for_status(vol, 'available', failures=['error'], wait=120)
-        server = made.add('server', conn.compute.create_server(
-            name=tag, image_id=image.id, flavor_id=conn.compute.find_flavor('m1.tiny').id,
-            networks=[{'port': port.id}], metadata={'role': 'db'}))
-        server = conn.compute.wait_for_server(server, wait=180)
-        payloads = {}
-        for vol, device in zip(volumes, ('/dev/vdb', '/dev/vdc')):
-            conn.compute.create_volume_attachment(server, volume_id=vol.id, device=device)
-            conn.block_storage.wait_for_status(vol, 'in-use', wait=120)
-            payloads[vol.id] = ('bytes of %s ' % device).encode() * 64
-            write_pattern(cloud, vol.id, payloads[vol.id])
-        devices = attachments(conn, server.id)
-        fip = made.add('fip', net.create_ip(floating_network_id=external.id, port_id=port.id))
-        address = fip.floating_ip_address
+        scene = make_whole_server(cloud, conn, made, tag)
+        network, subnet, router, group, port = (
+            scene.network, scene.subnet, scene.router, scene.group, scene.port)
+        image, volumes, server, payloads, devices, fip, address = (
+            scene.image, scene.volumes, scene.server, scene.payloads, scene.devices, scene.fip,
+            scene.address)
 
         base, checkpoint = protect(run_playbook, tmp_path, tag, server.id)
         out = base['out']
