@@ -19,9 +19,8 @@ import pytest
 import yaml
 
 from conftest import delete_container
-from test_os_infra import read_pattern
 from test_server_whole_restore import (
-    FIXED_IP, PLAYBOOK, SERVER, Made, attachments, make_whole_server)
+    PLAYBOOK, SERVER, Made, assert_restored_whole, make_whole_server)
 
 PROJECT = 'OS::Keystone::Project'
 SCRATCH = 'karbor-scratch'  # the cloud name of the scratch project in this test's clouds.yaml
@@ -182,11 +181,8 @@ def test_project_restored_whole_server_on_its_restored_network(
     tag = 'karbor-wholeproj-%s' % uuid.uuid4().hex[:6]
     made = Made(conn)
     scene = make_whole_server(cloud, conn, made, tag, payload_label='project bytes of')
-    external, network, subnet, router, group, port = (
-        scene.external, scene.network, scene.subnet, scene.router, scene.group, scene.port)
-    image, volumes, server, payloads, devices, fip, address = (
-        scene.image, scene.volumes, scene.server, scene.payloads, scene.devices, scene.fip,
-        scene.address)
+    external, network, router, image, volumes, server = (
+        scene.external, scene.network, scene.router, scene.image, scene.volumes, scene.server)
 
     base, checkpoint = protect_project(run_scratch, tmp_path, tag, project_id)
     statuses = checkpoint['resources_status']
@@ -207,23 +203,9 @@ def test_project_restored_whole_server_on_its_restored_network(
     new_server = conn.compute.get_server(new[server.id])
     assert new_server.status == 'ACTIVE' and new_server.metadata == {'role': 'db'}
     assert new_server.image['id'] == new[image.id]  # booted from the restored image
-    new_port = net.get_port(new[port.id])
-    assert new_port.device_id == new_server.id and new_port.network_id == new[network.id]
-    assert new_port.fixed_ips == [{'subnet_id': new[subnet.id], 'ip_address': FIXED_IP}]
-    assert new_port.security_group_ids == [new[group.id]]
-    rules = net.get_security_group(new[group.id]).security_group_rules
-    assert sorted((r['protocol'], r['port_range_min']) for r in rules
-                  if r['direction'] == 'ingress') == [('icmp', None), ('tcp', 22)]
-    new_fip = net.get_ip(new[fip.id])
-    assert new_fip.floating_ip_address == address and new_fip.port_id == new_port.id
-    assert attachments(conn, new_server.id) == {new[v.id]: devices[v.id] for v in volumes}
-    for vol in volumes:
-        assert read_pattern(cloud, new[vol.id], len(payloads[vol.id])) == payloads[vol.id]
+    assert_restored_whole(cloud, conn, scene, new, new_server)
     new_router = net.get_router(new[router.id])
     assert new_router.external_gateway_info['network_id'] == external.id
-    interfaces = list(net.ports(device_id=new[router.id],
-                                device_owner='network:router_interface'))
-    assert [ip['subnet_id'] for p in interfaces for ip in p.fixed_ips] == [new[subnet.id]]
     # one of each: nothing restored twice through the project and the server
     assert [s.id for s in conn.compute.servers()] == [new_server.id]
     assert [n.id for n in net.networks(project_id=project_id)] == [new[network.id]]

@@ -150,6 +150,31 @@ def make_whole_server(cloud, conn, made, tag: str, payload_label: str = 'bytes o
                            payloads=payloads, devices=devices, fip=fip, address=address)
 
 
+def assert_restored_whole(cloud, conn, scene, new, new_server):
+    """``new_server`` (the restore of ``scene.server``; ``new``: the restore's old-to-new
+    map) is on the restored network with the same fixed IP, in the restored security group
+    with both rules, its floating IP the same address, both restored volumes at their
+    devices with their bytes, and the restored router routes the restored subnet."""
+    net = conn.network
+    new_port = net.get_port(new[scene.port.id])
+    assert new_port.device_id == new_server.id and new_port.network_id == new[scene.network.id]
+    assert new_port.fixed_ips == [{'subnet_id': new[scene.subnet.id], 'ip_address': FIXED_IP}]
+    assert new_port.security_group_ids == [new[scene.group.id]]
+    rules = net.get_security_group(new[scene.group.id]).security_group_rules
+    assert sorted((r['protocol'], r['port_range_min']) for r in rules
+                  if r['direction'] == 'ingress') == [('icmp', None), ('tcp', 22)]
+    new_fip = net.get_ip(new[scene.fip.id])
+    assert new_fip.floating_ip_address == scene.address and new_fip.port_id == new_port.id
+    assert attachments(conn, new_server.id) == {
+        new[v.id]: scene.devices[v.id] for v in scene.volumes}
+    for vol in scene.volumes:
+        assert read_pattern(cloud, new[vol.id], len(scene.payloads[vol.id])) == \
+            scene.payloads[vol.id]
+    interfaces = list(net.ports(device_id=new[scene.router.id],
+                                device_owner='network:router_interface'))
+    assert [ip['subnet_id'] for p in interfaces for ip in p.fixed_ips] == [new[scene.subnet.id]]
+
+
 def test_server_restored_whole_onto_its_restored_network(cloud, run_playbook, tmp_path):
     conn = cloud.connect(cloud.a)
     net = conn.network
@@ -159,9 +184,7 @@ def test_server_restored_whole_onto_its_restored_network(cloud, run_playbook, tm
         scene = make_whole_server(cloud, conn, made, tag)
         network, subnet, router, group, port = (
             scene.network, scene.subnet, scene.router, scene.group, scene.port)
-        image, volumes, server, payloads, devices, fip, address = (
-            scene.image, scene.volumes, scene.server, scene.payloads, scene.devices, scene.fip,
-            scene.address)
+        image, volumes, server, fip = scene.image, scene.volumes, scene.server, scene.fip
 
         base, checkpoint = protect(run_playbook, tmp_path, tag, server.id)
         out = base['out']
@@ -199,21 +222,7 @@ def test_server_restored_whole_onto_its_restored_network(cloud, run_playbook, tm
         new_server = conn.compute.get_server(new[server.id])
         assert new_server.status == 'ACTIVE' and new_server.name == tag + '-restored'
         assert new_server.metadata == {'role': 'db'}
-        new_port = net.get_port(new[port.id])
-        assert new_port.device_id == new_server.id and new_port.network_id == new[network.id]
-        assert new_port.fixed_ips == [{'subnet_id': new[subnet.id], 'ip_address': FIXED_IP}]
-        assert new_port.security_group_ids == [new[group.id]]
-        rules = net.get_security_group(new[group.id]).security_group_rules
-        assert sorted((r['protocol'], r['port_range_min']) for r in rules
-                      if r['direction'] == 'ingress') == [('icmp', None), ('tcp', 22)]
-        new_fip = net.get_ip(new[fip.id])
-        assert new_fip.floating_ip_address == address and new_fip.port_id == new_port.id
-        assert attachments(conn, new_server.id) == {new[v.id]: devices[v.id] for v in volumes}
-        for vol in volumes:
-            assert read_pattern(cloud, new[vol.id], len(payloads[vol.id])) == payloads[vol.id]
-        interfaces = list(net.ports(device_id=new[router.id],
-                                    device_owner='network:router_interface'))
-        assert [ip['subnet_id'] for p in interfaces for ip in p.fixed_ips] == [new[subnet.id]]
+        assert_restored_whole(cloud, conn, scene, new, new_server)
     finally:
         made.delete()
         restored.delete()
