@@ -192,7 +192,9 @@ class SwiftBank(Bank):
         return key.lstrip('/')
 
     # -- primitives ---------------------------------------------------------------
-    def _put(self, key, data, checksum, exclusive, expire_after):
+    def _put(self, key, data, checksum, exclusive, expire_after, etag=None):
+        """One PUT; with ``etag`` (an MD5) Swift stores the object only if the
+        bytes it received have it (HTTP 422 otherwise: BankCorrupted)."""
         headers = {'X-Object-Meta-Sha256': checksum}
         if exclusive:
             headers['If-None-Match'] = '*'
@@ -200,7 +202,8 @@ class SwiftBank(Bank):
             headers['X-Delete-After'] = str(int(expire_after))
         try:
             self._call('writing %s' % key, self._conn().put_object, self.container,
-                       self._name(key), contents=data, content_length=len(data), headers=headers)
+                       self._name(key), contents=data, content_length=len(data), headers=headers,
+                       etag=etag)
         except Conflict:
             raise Conflict('Bank object %s already exists.' % key, key=key)
 
@@ -279,11 +282,8 @@ class SwiftBank(Bank):
         received have that MD5 (otherwise HTTP 422: BankCorrupted), so
         nothing is read back. The sha256 was checked on the bytes read."""
         key = normalize_key(key)
-        etag = obj.md5 or _md5_hex(obj.data)
         try:
-            self._call('writing %s' % key, self._conn().put_object, self.container,
-                       self._name(key), contents=obj.data, content_length=len(obj.data),
-                       etag=etag, headers={'X-Object-Meta-Sha256': obj.sha256})
+            self._put(key, obj.data, obj.sha256, False, None, etag=obj.md5 or _md5_hex(obj.data))
         except BankCorrupted as exc:
             raise copy_incomplete(key, 'the target Swift refused what it received (%s)'
                                   % exc.msg)
