@@ -41,7 +41,7 @@ from ansible_collections.karbor.protection.plugins.module_utils.common.cloud imp
 from ansible_collections.karbor.protection.plugins.module_utils.engine.facade import ProtectionEngine
 from ansible_collections.karbor.protection.plugins.module_utils.storage import bank as bank_module
 from ansible_collections.karbor.protection.plugins.module_utils.resources import image as glance_plugin
-from ansible_collections.karbor.protection.plugins.module_utils.resources.image import READ_BLOCK
+from ansible_collections.karbor.protection.plugins.module_utils.resources.glance_calls import READ_BLOCK
 from ansible_collections.karbor.protection.plugins.module_utils.storage.chunk_pipeline import (
     fixed_chunks)
 
